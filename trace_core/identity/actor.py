@@ -1,0 +1,92 @@
+"""Who is acting: a person, a machine client or the system itself, with the channel they act
+through and what they may do. Every service method takes an ``Actor``; scoping and permission
+checks are made against it in the domain layer, never in templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from trace_core.errors import PermissionDenied
+
+Channel = Literal["ui", "api", "edi", "cli"]
+
+#: Role → permissions. The generated permission matrix in docs/ is read from this table.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "supplier_user": frozenset({"parts.read", "lots.read", "lots.submit", "documents.write"}),
+    "supplier_signer": frozenset(
+        {"parts.read", "lots.read", "lots.submit", "lots.sign", "documents.write"}
+    ),
+    "cm_signer": frozenset(
+        {"parts.read", "lots.read", "lots.submit", "lots.sign", "documents.write"}
+    ),
+    "qa_reviewer": frozenset({"parts.read", "lots.read", "lots.review", "trace.read"}),
+    "qa_approver": frozenset(
+        {"parts.read", "lots.read", "lots.review", "lots.approve", "trace.read"}
+    ),
+    "operations": frozenset(
+        {"parts.read", "lots.read", "receipts.post", "production.post", "shipments.post",
+         "trace.read"}
+    ),
+    "auditor": frozenset({"parts.read", "lots.read", "trace.read", "audit.read"}),
+    "admin": frozenset({"parts.read", "lots.read", "trace.read", "audit.read", "users.manage"}),
+}
+
+INTERNAL_ROLES = frozenset({"qa_reviewer", "qa_approver", "operations", "auditor", "admin"})
+EXTERNAL_ROLES = frozenset({"supplier_user", "supplier_signer", "cm_signer"})
+
+#: OAuth2 scopes → permissions for machine clients. Machine clients never get ``*.sign``
+#: or ``*.approve``: only named people sign (DI-01).
+SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "parts:read": frozenset({"parts.read"}),
+    "lots:read": frozenset({"lots.read"}),
+    "lots:write": frozenset({"lots.submit", "lots.read"}),
+    "documents:write": frozenset({"documents.write"}),
+    "trace:read": frozenset({"trace.read"}),
+    "receipts:write": frozenset({"receipts.post"}),
+    "production:write": frozenset({"production.post"}),
+    "shipments:write": frozenset({"shipments.post"}),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: Literal["user", "client", "system"]
+    id: int | None
+    name: str
+    organization_id: int | None
+    organization_kind: str
+    channel: Channel
+    permissions: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_internal(self) -> bool:
+        return self.organization_kind == "internal"
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: str) -> None:
+        if permission not in self.permissions:
+            raise PermissionDenied(f"You do not have the permission '{permission}'.")
+
+    @classmethod
+    def system(cls, channel: Channel = "cli") -> Actor:
+        """The system itself (migrations, seeding, CLI maintenance). It can never sign."""
+        return cls("system", None, "system", None, "internal", channel,
+                   frozenset().union(*ROLE_PERMISSIONS.values()) - {"lots.sign", "lots.approve"})
+
+
+def permissions_for_roles(roles: list[str] | tuple[str, ...]) -> frozenset[str]:
+    granted: set[str] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(granted)
+
+
+def permissions_for_scopes(scopes: list[str] | tuple[str, ...]) -> frozenset[str]:
+    granted: set[str] = set()
+    for scope in scopes:
+        granted |= SCOPE_PERMISSIONS.get(scope, frozenset())
+    return frozenset(granted)

@@ -1,0 +1,237 @@
+"""Identity service: organizations, people, machine clients, password login, web sessions
+and re-authentication for signatures. Every outcome — success or failure — is audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from trace_core.db import utc_now
+from trace_core.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from trace_core.identity.actor import (
+    EXTERNAL_ROLES,
+    INTERNAL_ROLES,
+    ROLE_PERMISSIONS,
+    Actor,
+    Channel,
+    permissions_for_roles,
+    permissions_for_scopes,
+)
+from trace_core.identity.models import ORGANIZATION_KINDS, ApiClient, Organization, User, WebSession
+from trace_core.identity.passwords import hash_password, password_problem, verify_password
+
+if TYPE_CHECKING:
+    from trace_core.services import Services
+
+#: Deliberately the same for every failure, so the login form never tells whether an account
+#: exists (no user enumeration).
+LOGIN_FAILED = "The e-mail address or password is not correct, or the account is locked."
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def actor_for_user(user: User, channel: Channel) -> Actor:
+    return Actor("user", user.id, user.full_name, user.organization_id, user.organization.kind,
+                 channel, permissions_for_roles(user.roles))
+
+
+def actor_for_client(client: ApiClient, channel: Channel = "api") -> Actor:
+    return Actor("client", client.id, f"client:{client.client_id}", client.organization_id,
+                 client.organization.kind, channel, permissions_for_scopes(client.scopes))
+
+
+class IdentityService:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.session = services.session
+        self.keeper = services.keeper
+
+    # -- set-up (admin, CLI, demo) -------------------------------------------------------
+    async def create_organization(
+        self, name: str, kind: str, address: str | None = None
+    ) -> Organization:
+        if kind not in ORGANIZATION_KINDS:
+            raise ValidationFailed({"kind": f"Use one of: {', '.join(ORGANIZATION_KINDS)}."})
+        org = Organization(name=name, kind=kind, address=address)
+        self.session.add(org)
+        await self.session.flush()
+        await self.keeper.write_version(
+            "organization", org.id, status="active", action="create",
+            data={"name": name, "kind": kind, "address": address},
+        )
+        return org
+
+    async def create_user(
+        self, organization: Organization, email: str, full_name: str, password: str,
+        roles: list[str],
+    ) -> User:
+        email = email.strip()
+        errors: dict[str, str] = {}
+        if "@" not in email:
+            errors["email"] = "Enter an e-mail address."
+        problem = password_problem(password, email)
+        if problem:
+            errors["password"] = problem
+        allowed = INTERNAL_ROLES if organization.is_internal else EXTERNAL_ROLES
+        unknown = [r for r in roles if r not in ROLE_PERMISSIONS or r not in allowed]
+        if unknown:
+            errors["roles"] = f"Not a role for this organization: {', '.join(unknown)}."
+        if errors:
+            raise ValidationFailed(errors)
+        existing = await self.session.scalar(
+            select(func.count()).select_from(User).where(User.email_key == email.lower())
+        )
+        if existing:
+            # Usernames are never reused, even for disabled accounts (P11-18).
+            raise Conflict("This e-mail address is or was already in use and cannot be reused.")
+        user = User(organization_id=organization.id, email=email, email_key=email.lower(),
+                    full_name=full_name, password_hash=hash_password(password), roles=list(roles),
+                    organization=organization)
+        self.session.add(user)
+        await self.session.flush()
+        await self.keeper.write_version(
+            "user", user.id, status="active", action="create",
+            data={"email": email, "full_name": full_name, "organization_id": organization.id,
+                  "roles": sorted(roles)},
+        )
+        return user
+
+    async def create_client(
+        self, organization: Organization, client_id: str, secret: str, scopes: list[str],
+        name: str,
+    ) -> ApiClient:
+        client = ApiClient(client_id=client_id, organization_id=organization.id, name=name,
+                           secret_hash=hash_password(secret), scopes=list(scopes),
+                           organization=organization)
+        self.session.add(client)
+        await self.session.flush()
+        await self.keeper.write_version(
+            "api_client", client.id, status="active", action="create",
+            data={"client_id": client_id, "organization_id": organization.id,
+                  "scopes": sorted(scopes), "name": name},
+        )
+        return client
+
+    # -- people ---------------------------------------------------------------------------
+    async def login(
+        self, email: str, password: str, *, user_agent: str | None = None,
+        client_ip: str | None = None,
+    ) -> tuple[User, str, WebSession]:
+        """Check the password and open a web session; returns (user, cookie token, session)."""
+        user = await self.session.scalar(
+            select(User).where(User.email_key == email.strip().lower())
+        )
+        max_failures = self.s.limits.max_failed_logins
+        if user is None or not user.active or user.locked_at is not None:
+            self.keeper.audit("login_failed", "user", user.id if user else None,
+                              new={"email": email.strip()[:254], "reason": "unknown, disabled "
+                                   "or locked account"}, actor=self._anonymous())
+            await self.keeper.commit()
+            raise AuthenticationFailed(LOGIN_FAILED)
+        if not verify_password(password, user.password_hash):
+            await self._count_failure(user, "login_failed", max_failures)
+            raise AuthenticationFailed(LOGIN_FAILED)
+        user.failed_attempts = 0
+        token = secrets.token_urlsafe(32)
+        web_session = WebSession(token_sha256=token_sha256(token), user_id=user.id,
+                                 user_agent=(user_agent or "")[:300], client_ip=client_ip,
+                                 csrf_token=secrets.token_urlsafe(32))
+        self.session.add(web_session)
+        self.keeper.audit("login", "user", user.id, actor=actor_for_user(user, "ui"))
+        await self.keeper.commit()
+        return user, token, web_session
+
+    async def resolve_web_session(self, token: str) -> tuple[User, WebSession] | None:
+        """The live session for a cookie token, or None when it is unknown, revoked or timed
+        out. Touches ``last_seen_at`` (committed by the caller's request)."""
+        web_session = await self.session.scalar(
+            select(WebSession).where(WebSession.token_sha256 == token_sha256(token))
+        )
+        if web_session is None or web_session.revoked_at is not None:
+            return None
+        now = utc_now()
+        idle = dt.timedelta(minutes=self.s.limits.session_idle_minutes)
+        absolute = dt.timedelta(hours=self.s.limits.session_absolute_hours)
+        if now - web_session.last_seen_at > idle or now - web_session.created_at > absolute:
+            return None
+        user = await self.session.get(User, web_session.user_id)
+        if user is None or not user.active or user.locked_at is not None:
+            return None
+        web_session.last_seen_at = now
+        await self.session.commit()
+        return user, web_session
+
+    async def logout(self, token: str) -> None:
+        found = await self.resolve_web_session(token)
+        if found is None:
+            return
+        user, web_session = found
+        web_session.revoked_at = utc_now()
+        self.keeper.audit("logout", "user", user.id, actor=actor_for_user(user, "ui"))
+        await self.keeper.commit()
+
+    async def reauthenticate(self, user_id: int, password: str, purpose: str) -> User:
+        """Re-check the signer's password within a signing action (P11-20). A failure is
+        audited and counted toward lockout in its own transaction, then raised."""
+        user = await self.session.get(User, user_id)
+        if user is None or not user.active or user.locked_at is not None:
+            raise AuthenticationFailed("Your account is disabled or locked; you cannot sign.")
+        if not password or not verify_password(password, user.password_hash):
+            await self.keeper.rollback()
+            user = await self.session.get(User, user_id, populate_existing=True)
+            assert user is not None
+            await self._count_failure(user, "signature_failed", self.s.limits.max_failed_logins,
+                                      detail=purpose)
+            raise AuthenticationFailed("The password is not correct; nothing was signed.")
+        user.failed_attempts = 0
+        return user
+
+    async def _count_failure(
+        self, user: User, action: str, max_failures: int, detail: str | None = None
+    ) -> None:
+        user.failed_attempts += 1
+        actor = actor_for_user(user, self.s.actor.channel)
+        self.keeper.audit(action, "user", user.id, new={"failed_attempts": user.failed_attempts,
+                                                       "detail": detail}, actor=actor)
+        if user.failed_attempts >= max_failures:
+            user.locked_at = utc_now()
+            self.keeper.audit("account_locked", "user", user.id,
+                              new={"failed_attempts": user.failed_attempts}, actor=actor)
+        await self.keeper.commit()
+
+    def _anonymous(self) -> Actor:
+        return Actor("system", None, "anonymous", None, "external", self.s.actor.channel)
+
+    # -- machines -------------------------------------------------------------------------
+    async def authenticate_client(self, client_id: str, secret: str) -> ApiClient:
+        client = await self.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+        if client is None or not client.active or not verify_password(secret, client.secret_hash):
+            self.keeper.audit("token_refused", "api_client", client.id if client else None,
+                              new={"client_id": client_id[:100]}, actor=self._anonymous())
+            await self.keeper.commit()
+            raise AuthenticationFailed("invalid_client")
+        return client
+
+    async def client_by_id(self, client_id: str) -> ApiClient:
+        client = await self.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+        if client is None:
+            raise NotFound("Unknown client.")
+        return client
+
+    async def organization_by_name(self, name: str) -> Organization:
+        org = await self.session.scalar(select(Organization).where(Organization.name == name))
+        if org is None:
+            raise NotFound(f"No organization named {name!r}.")
+        return org
+
+    async def user_by_email(self, email: str) -> User:
+        user = await self.session.scalar(select(User).where(User.email_key == email.lower()))
+        if user is None:
+            raise NotFound(f"No user {email!r}.")
+        return user

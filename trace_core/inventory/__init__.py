@@ -1,0 +1,1 @@
+"""The inventory area: models and service."""

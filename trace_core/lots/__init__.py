@@ -1,0 +1,1 @@
+"""The lots area: models and service."""

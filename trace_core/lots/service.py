@@ -1,0 +1,325 @@
+"""Supplier lot submissions: validation against the part and *our* specification, verdicts,
+the supplier's signature, and QA's decision with its own signature.
+
+States: draft → submitted → approved | rejected. A lot entered by a person starts as a draft
+and is submitted by signing it; a lot posted by a machine client is submitted at once,
+because machines cannot sign (DI-01) — the review page says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from trace_core.db import utc_now
+from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from trace_core.identity.actor import Actor
+from trace_core.lots.models import LotResult, SupplierLot
+from trace_core.parts.evaluation import ResultTypeError, evaluate
+from trace_core.records.models import RecordVersion
+from trace_core.records.service import SignatureView
+from trace_core.trace.models import TraceNode
+
+if TYPE_CHECKING:
+    from trace_core.services import Services
+
+#: Legal transitions; anything else is refused with 409 and changes nothing (P11-08).
+TRANSITIONS = {
+    ("draft", "sign"): "submitted",
+    ("submitted", "approve"): "approved",
+    ("submitted", "reject"): "rejected",
+}
+
+
+@dataclass(frozen=True)
+class ResultInput:
+    code: str
+    value: str
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class LotSubmission:
+    part_number: str
+    lot_number: str
+    quantity: str
+    unit: str
+    manufactured_on: str | dt.date
+    expires_on: str | dt.date | None
+    coa_document_id: int | None
+    results: list[ResultInput] = field(default_factory=list)
+
+
+@dataclass
+class LotDetail:
+    lot: SupplierLot
+    signatures: list[SignatureView]
+    versions: list[RecordVersion]
+
+    @property
+    def revised(self) -> bool:
+        return any(v.action == "revise" for v in self.versions)
+
+
+def _parse_date(value: str | dt.date | None, field_name: str, errors: dict[str, str],
+                required: bool) -> dt.date | None:
+    if value is None or value == "":
+        if required:
+            errors[field_name] = "A date is required (YYYY-MM-DD)."
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        errors[field_name] = f"'{value}' is not a date; write it as YYYY-MM-DD."
+        return None
+
+
+def lot_content(lot: SupplierLot) -> dict[str, Any]:
+    """The data of a lot version: everything the supplier declared and our verdicts."""
+    return {
+        "organization_id": lot.organization_id,
+        "part_number": lot.part.number,
+        "specification": {"id": lot.specification_id, "revision": lot.specification.revision},
+        "lot_number": lot.lot_number,
+        "quantity": lot.quantity,
+        "unit": lot.unit,
+        "manufactured_on": lot.manufactured_on,
+        "expires_on": lot.expires_on,
+        "coa_document": {"id": lot.coa_document_id, "sha256": lot.coa_document.sha256},
+        "verdict": lot.verdict,
+        "results": [
+            {"code": r.characteristic.code, "value": r.value_text, "unit": r.unit,
+             "value_in_our_unit": r.value_numeric, "verdict": r.verdict,
+             "criterion": r.characteristic.criterion()}
+            for r in lot.results
+        ],
+    }
+
+
+class LotService:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.session = services.session
+        self.keeper = services.keeper
+
+    async def submit(self, actor: Actor, submission: LotSubmission) -> SupplierLot:
+        """Validate and record a lot with its CoA results. Every problem is reported at once,
+        per field; nothing is written unless all of it is valid."""
+        actor.require("lots.submit")
+        if actor.is_internal or actor.organization_id is None:
+            raise PermissionDenied("Only a supplier's users and clients submit supplier lots.")
+        errors: dict[str, str] = {}
+        part_spec = None
+        try:
+            part_spec = await self.s.parts.part_for(actor, submission.part_number.strip())
+        except NotFound as exc:
+            errors["part_number"] = exc.message
+        lot_number = submission.lot_number.strip()
+        if not lot_number:
+            errors["lot_number"] = "The lot number is required."
+        elif len(lot_number) > 80:
+            errors["lot_number"] = "The lot number is longer than 80 characters."
+        try:
+            quantity = Decimal(submission.quantity.strip())
+            if not quantity.is_finite() or quantity <= 0:
+                errors["quantity"] = "The quantity must be a number greater than zero."
+        except (InvalidOperation, AttributeError):
+            errors["quantity"] = f"'{submission.quantity}' is not a number."
+            quantity = Decimal(0)
+        unit = (submission.unit or "").strip()
+        if not unit:
+            errors["unit"] = "The unit is required."
+        made = _parse_date(submission.manufactured_on, "manufactured_on", errors, True)
+        expires = _parse_date(submission.expires_on, "expires_on", errors, False)
+        today = utc_now().date()
+        if made and made > today:
+            errors["manufactured_on"] = "The manufacture date is in the future."
+        if made and expires and expires <= made:
+            errors["expires_on"] = "The expiry date must be after the manufacture date."
+        document = None
+        if submission.coa_document_id is None:
+            errors["coa_document"] = "Attach the Certificate of Analysis as a PDF."
+        else:
+            try:
+                document = await self.s.attachments.get(actor, submission.coa_document_id)
+            except NotFound:
+                errors["coa_document"] = "The CoA document was not found."
+
+        verdicts = []
+        if part_spec is not None:
+            part, spec = part_spec
+            if spec is None:
+                errors["part_number"] = "This part has no effective specification yet."
+            else:
+                given = {r.code.strip(): r for r in submission.results}
+                known = {c.code for c in spec.characteristics}
+                for code in sorted(set(given) - known):
+                    errors[f"results.{code}"] = (
+                        f"'{code}' is not a characteristic of specification {part.number} "
+                        f"rev {spec.revision}."
+                    )
+                for characteristic in spec.characteristics:
+                    item = given.get(characteristic.code)
+                    if item is None or not item.value.strip():
+                        if characteristic.required:
+                            errors[f"results.{characteristic.code}"] = (
+                                f"A result for {characteristic.name} is required."
+                            )
+                        continue
+                    try:
+                        verdict = evaluate(characteristic, item.value, item.unit)
+                    except ResultTypeError as exc:
+                        errors[f"results.{characteristic.code}"] = f"{characteristic.name}: {exc}."
+                        continue
+                    verdicts.append((characteristic, item, verdict))
+            if lot_number and not errors.get("part_number"):
+                duplicate = await self.session.scalar(
+                    select(SupplierLot.id).where(
+                        SupplierLot.organization_id == actor.organization_id,
+                        SupplierLot.part_id == part.id, SupplierLot.lot_number == lot_number)
+                )
+                if duplicate is not None:
+                    errors["lot_number"] = (
+                        f"Lot {lot_number} of part {part.number} was already submitted."
+                    )
+        if errors:
+            raise ValidationFailed(errors)
+        assert part_spec is not None and part_spec[1] is not None and document is not None
+        assert made is not None
+        part, spec = part_spec
+        overall = "conforming" if all(v.verdict == "pass" for _, _, v in verdicts) else (
+            "nonconforming")
+        status = "draft" if actor.kind == "user" else "submitted"
+        lot = SupplierLot(
+            organization_id=actor.organization_id, part_id=part.id, specification_id=spec.id,
+            lot_number=lot_number, quantity=quantity, unit=unit, manufactured_on=made,
+            expires_on=expires, coa_document_id=document.id, status=status, verdict=overall,
+            version=1, created_by_kind=actor.kind, created_by_id=actor.id,
+            part=part, specification=spec, coa_document=document,
+        )
+        self.session.add(lot)
+        await self.session.flush()
+        for position, (characteristic, item, verdict) in enumerate(verdicts):
+            self.session.add(LotResult(
+                lot_id=lot.id, characteristic_id=characteristic.id, position=position,
+                value_text=item.value.strip(), value_numeric=verdict.value_numeric,
+                unit=(item.unit or characteristic.unit or None), verdict=verdict.verdict,
+                explanation=verdict.explanation, characteristic=characteristic,
+            ))
+        await self.session.flush()
+        await self.session.refresh(lot, ["results"])
+        self.session.add(TraceNode(kind="supplier_lot", ref_id=lot.id, identifier=lot_number,
+                                   organization_id=lot.organization_id, part_id=part.id))
+        await self.keeper.write_version("supplier_lot", lot.id, status=status, action="create",
+                                        data=lot_content(lot))
+        await self.keeper.commit()
+        return lot
+
+    async def get(self, actor: Actor, lot_id: int) -> SupplierLot:
+        """The lot if the actor may see it (scoped in the query); otherwise NotFound."""
+        actor.require("lots.read")
+        query = select(SupplierLot).where(SupplierLot.id == lot_id)
+        if not actor.is_internal:
+            query = query.where(SupplierLot.organization_id == actor.organization_id)
+        lot = await self.session.scalar(query)
+        if lot is None:
+            raise NotFound("No such lot.")
+        return lot
+
+    async def detail(self, actor: Actor, lot_id: int) -> LotDetail:
+        lot = await self.get(actor, lot_id)
+        return LotDetail(lot, await self.keeper.signatures("supplier_lot", lot.id),
+                         await self.keeper.versions("supplier_lot", lot.id))
+
+    async def list(self, actor: Actor, status: str | None = None,
+                   limit: int = 200) -> list[SupplierLot]:
+        actor.require("lots.read")
+        query = select(SupplierLot).order_by(SupplierLot.created_at.desc(), SupplierLot.id.desc())
+        if not actor.is_internal:
+            query = query.where(SupplierLot.organization_id == actor.organization_id)
+        if status:
+            query = query.where(SupplierLot.status == status)
+        return list((await self.session.scalars(query.limit(limit))).unique())
+
+    async def review_queue(self, actor: Actor) -> list[SupplierLot]:
+        actor.require("lots.review")
+        return await self.list(actor, status="submitted")
+
+    async def sign_submission(self, actor: Actor, lot_id: int, password: str,
+                              expected_version: int) -> SupplierLot:
+        """The supplier's signer signs the draft ("submitted as accurate"), which submits it."""
+        actor.require("lots.sign")
+        if actor.kind != "user" or actor.id is None:
+            raise PermissionDenied("Only a named person can sign.")
+        lot = await self._for_transition(actor, lot_id, "sign", expected_version)
+        signer = await self.s.identity.reauthenticate(actor.id, password, f"sign lot {lot.id}")
+        version = await self.keeper.latest_version("supplier_lot", lot.id)
+        assert version is not None
+        await self.keeper.sign(version, signer, "submitted as accurate")
+        return await self._move(lot, "submitted")
+
+    async def decide(self, actor: Actor, lot_id: int, decision: str, password: str,
+                     comment: str, expected_version: int) -> SupplierLot:
+        """QA approves or rejects a submitted lot with an e-signature."""
+        actor.require("lots.approve")
+        if actor.kind != "user" or actor.id is None or not actor.is_internal:
+            raise PermissionDenied("Only a named QA approver can decide on a lot.")
+        if decision not in ("approve", "reject"):
+            raise ValidationFailed({"decision": "Choose approve or reject."})
+        lot = await self._for_transition(actor, lot_id, decision, expected_version)
+        comment = (comment or "").strip()
+        if decision == "reject" and not comment:
+            raise ValidationFailed({"comment": "Say why the lot is rejected."})
+        if decision == "approve" and lot.verdict != "conforming" and not comment:
+            raise ValidationFailed({"comment": "The lot is out of our specification; approving "
+                                               "it needs a justification."})
+        signers = {s.id for s in await self._signer_ids(lot.id)}
+        if lot.created_by_id == actor.id or actor.id in signers:
+            raise PermissionDenied("You took part in this submission and cannot decide on it.")
+        signer = await self.s.identity.reauthenticate(actor.id, password, f"decide lot {lot.id}")
+        version = await self.keeper.latest_version("supplier_lot", lot.id)
+        assert version is not None
+        meaning = "approved" if decision == "approve" else "rejected"
+        await self.keeper.sign(version, signer, meaning, comment)
+        lot.decided_at = utc_now()
+        new_status = TRANSITIONS[(lot.status, decision)]
+        await self.s.receipts.on_supplier_lot_decided(lot, new_status)
+        return await self._move(lot, new_status, reason=comment or None)
+
+    async def _for_transition(self, actor: Actor, lot_id: int, action: str,
+                              expected_version: int) -> SupplierLot:
+        lot = await self.get(actor, lot_id)
+        if (lot.status, action) not in TRANSITIONS:
+            raise Conflict(f"A lot that is {lot.status} cannot be {_past(action)}.")
+        if lot.version != expected_version:
+            raise Conflict(f"The lot changed while you were looking at it (now version "
+                           f"{lot.version}, you saw {expected_version}); review it again.")
+        return lot
+
+    async def _move(self, lot: SupplierLot, status: str, reason: str | None = None) -> SupplierLot:
+        lot.status = status
+        row = await self.keeper.write_version("supplier_lot", lot.id, status=status,
+                                              action="status", data=lot_content(lot),
+                                              reason=reason)
+        lot.version = row.version
+        await self.keeper.commit()
+        return lot
+
+    async def _signer_ids(self, lot_id: int) -> list[Any]:
+        from trace_core.records.models import Signature
+
+        result = await self.session.execute(
+            select(Signature.signer_id.label("id")).where(
+                Signature.record_type == "supplier_lot", Signature.record_id == lot_id)
+        )
+        return list(result.all())
+
+
+def _past(action: str) -> str:
+    return {"sign": "signed", "approve": "approved", "reject": "rejected"}.get(action, action)

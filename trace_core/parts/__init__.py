@@ -1,0 +1,1 @@
+"""The parts area: models and service."""

@@ -1,0 +1,1 @@
+"""The production area: models and service."""

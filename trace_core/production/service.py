@@ -1,0 +1,153 @@
+"""Work orders: consume released internal lots, produce one finished lot with serials, and
+write the genealogy edges at posting time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from trace_core.errors import NotFound, ValidationFailed
+from trace_core.identity.actor import Actor
+from trace_core.inventory.models import InternalLot, Serial
+from trace_core.parts.models import Part
+from trace_core.production.models import WorkOrder, WorkOrderInput
+from trace_core.trace.models import TraceEdge, TraceNode
+
+if TYPE_CHECKING:
+    from trace_core.services import Services
+
+MAX_SERIALS_PER_ORDER = 10_000
+
+
+@dataclass(frozen=True)
+class ConsumedLot:
+    lot_number: str
+    quantity: str
+
+
+@dataclass(frozen=True)
+class WorkOrderInputData:
+    number: str
+    part_number: str
+    output_lot_number: str
+    inputs: list[ConsumedLot]
+    serials: list[str] = field(default_factory=list)
+
+
+class ProductionService:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.session = services.session
+        self.keeper = services.keeper
+
+    async def post(self, actor: Actor, data: WorkOrderInputData) -> WorkOrder:
+        actor.require("production.post")
+        if not actor.is_internal:
+            raise NotFound("No such part.")
+        errors: dict[str, str] = {}
+        number = data.number.strip()
+        if not number:
+            errors["number"] = "The work order number is required."
+        elif await self.session.scalar(select(WorkOrder.id).where(WorkOrder.number == number)):
+            errors["number"] = f"Work order {number} already exists."
+        part = await self.session.scalar(select(Part).where(Part.number == data.part_number.strip()))
+        if part is None:
+            errors["part_number"] = f"Unknown part {data.part_number!r}."
+        elif part.kind != "finished":
+            errors["part_number"] = f"Part {part.number} is not a finished product."
+        output_number = data.output_lot_number.strip()
+        if not output_number:
+            errors["output_lot_number"] = "The finished lot number is required."
+        serials = [s.strip() for s in data.serials if s.strip()]
+        if not serials:
+            errors["serials"] = "Give at least one serial number."
+        elif len(set(serials)) != len(serials):
+            errors["serials"] = "A serial number is listed twice."
+        elif len(serials) > MAX_SERIALS_PER_ORDER:
+            errors["serials"] = f"At most {MAX_SERIALS_PER_ORDER} serials per work order."
+        else:
+            taken = list(await self.session.scalars(
+                select(Serial.serial).where(Serial.serial.in_(serials))))
+            if taken:
+                errors["serials"] = f"Serial numbers already exist: {', '.join(taken[:5])}."
+        if not data.inputs:
+            errors["inputs"] = "Name at least one consumed lot."
+        consumed: list[tuple[InternalLot, Decimal]] = []
+        for index, item in enumerate(data.inputs):
+            key = f"inputs.{index}"
+            lot = await self.session.scalar(
+                select(InternalLot).where(InternalLot.lot_number == item.lot_number.strip()))
+            if lot is None:
+                errors[key] = f"No internal lot {item.lot_number!r}."
+                continue
+            if lot.status != "released":
+                errors[key] = f"Lot {lot.lot_number} is {lot.status}; only released lots can " \
+                              "be consumed."
+                continue
+            try:
+                quantity = Decimal(str(item.quantity).strip())
+            except InvalidOperation:
+                errors[key] = f"'{item.quantity}' is not a quantity."
+                continue
+            if not quantity.is_finite() or quantity <= 0:
+                errors[key] = "The consumed quantity must be greater than zero."
+                continue
+            remaining = await self.s.inventory.remaining(lot)
+            if quantity > remaining:
+                errors[key] = f"Only {remaining} {lot.unit} of lot {lot.lot_number} is left."
+                continue
+            consumed.append((lot, quantity))
+        if errors:
+            raise ValidationFailed(errors)
+        assert part is not None
+        output = await self.s.inventory.create_lot(
+            output_number, part, "finished", Decimal(len(serials)), "pcs", "released", "produce")
+        order = WorkOrder(number=number, output_lot_id=output.id, output_lot=output)
+        self.session.add(order)
+        await self.session.flush()
+        output_node = await self._node("internal_lot", output.id)
+        for lot, quantity in consumed:
+            self.session.add(WorkOrderInput(work_order_id=order.id, lot_id=lot.id,
+                                            quantity=quantity, unit=lot.unit))
+            self.session.add(TraceEdge(
+                source_id=await self._node("internal_lot", lot.id), target_id=output_node,
+                kind="consumption", event_type="work_order", event_id=order.id,
+                quantity=quantity, unit=lot.unit))
+        serial_rows = [Serial(serial=s, lot_id=output.id) for s in serials]
+        self.session.add_all(serial_rows)
+        await self.session.flush()
+        nodes = [TraceNode(kind="serial", ref_id=row.id, identifier=row.serial, part_id=part.id)
+                 for row in serial_rows]
+        self.session.add_all(nodes)
+        await self.session.flush()
+        self.session.add_all(
+            TraceEdge(source_id=output_node, target_id=node.id, kind="production",
+                      event_type="work_order", event_id=order.id, quantity=Decimal(1),
+                      unit="pcs")
+            for node in nodes)
+        await self.keeper.write_version(
+            "work_order", order.id, status="posted", action="create",
+            data={"number": number, "part_number": part.number,
+                  "output_lot_number": output_number,
+                  "inputs": [{"lot_number": lot.lot_number, "quantity": q, "unit": lot.unit}
+                             for lot, q in consumed],
+                  "serials": serials})
+        await self.keeper.commit()
+        return order
+
+    async def list(self, actor: Actor) -> list[WorkOrder]:
+        actor.require("lots.read")
+        if not actor.is_internal:
+            return []
+        return list((await self.session.scalars(
+            select(WorkOrder).order_by(WorkOrder.posted_at.desc(), WorkOrder.id.desc()).limit(200)
+        )).unique())
+
+    async def _node(self, kind: str, ref_id: int) -> int:
+        node_id = await self.session.scalar(
+            select(TraceNode.id).where(TraceNode.kind == kind, TraceNode.ref_id == ref_id))
+        assert node_id is not None, f"{kind} {ref_id} has no trace node"
+        return int(node_id)

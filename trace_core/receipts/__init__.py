@@ -1,0 +1,1 @@
+"""The receipts area: models and service."""

@@ -1,0 +1,342 @@
+"""The record keeper: the one way regulated data is written.
+
+Every create, revision or status change goes through ``write_version`` (an immutable version
+with its hashes, DESIGN invariant 1) and produces an audit event. Audit events are collected
+during the unit of work and chained only inside ``commit``: the chain head is locked for the
+few statements between reading the head and COMMIT, never for a whole request (invariant 2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trace_core.db import utc_now
+from trace_core.errors import ValidationFailed
+from trace_core.identity.actor import Actor
+from trace_core.identity.models import User
+from trace_core.records.canonical import canonical_hash, canonical_json, plain
+from trace_core.records.keys import ServerSigningKey, verify_with_pem
+from trace_core.records.models import AuditEvent, RecordVersion, ServerKey, Signature
+
+GENESIS_HASH = "0" * 64
+
+#: The controlled list of signature meanings (P11-15).
+SIGNATURE_MEANINGS = (
+    "submitted as accurate",
+    "reviewed",
+    "approved",
+    "rejected",
+    "released",
+    "responsible for content",
+    "audit trail reviewed",
+)
+
+# Any constant works; it only has to be the same for every writer of the chain.
+_CHAIN_LOCK_KEY = 7_419_627_710_533
+
+
+def version_content_hash(
+    record_type: str, record_id: int, version: int, status: str, data: Any
+) -> str:
+    return canonical_hash(
+        {"record_type": record_type, "record_id": record_id, "version": version,
+         "status": status, "data": data}
+    )
+
+
+def audit_event_hash(event: AuditEvent) -> str:
+    return canonical_hash(
+        {
+            "seq": event.seq, "occurred_at": event.occurred_at, "actor_kind": event.actor_kind,
+            "actor_id": event.actor_id, "actor_name": event.actor_name,
+            "organization_id": event.organization_id, "channel": event.channel,
+            "action": event.action, "record_type": event.record_type,
+            "record_id": event.record_id, "version": event.version,
+            "old_values": event.old_values, "new_values": event.new_values,
+            "reason": event.reason, "prev_hash": event.prev_hash,
+        }
+    )
+
+
+def signature_payload(sig: Signature) -> dict[str, Any]:
+    return {
+        "record_type": sig.record_type, "record_id": sig.record_id, "version": sig.version,
+        "content_sha256": sig.content_sha256, "signer_id": sig.signer_id,
+        "printed_name": sig.printed_name, "signed_at": sig.signed_at, "meaning": sig.meaning,
+        "comment": sig.comment, "key_id": sig.key_id,
+    }
+
+
+def version_is_intact(row: RecordVersion) -> bool:
+    """True when the stored content still hashes to the stored content hash."""
+    expected = version_content_hash(
+        row.record_type, row.record_id, row.version, row.status, row.content
+    )
+    return expected == row.content_sha256 and canonical_hash(row.content) == row.data_sha256
+
+
+@dataclass(frozen=True)
+class SignatureView:
+    """A signature as every rendering must show it: the manifestation plus its checks."""
+
+    id: int
+    printed_name: str
+    signed_at: dt.datetime
+    meaning: str
+    comment: str | None
+    version: int
+    content_sha256: str
+    valid: bool
+    #: True when no data change happened after the signed version (only status changes).
+    covers_current: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "printed_name": self.printed_name, "signed_at": self.signed_at,
+            "meaning": self.meaning, "comment": self.comment, "version": self.version,
+            "content_sha256": self.content_sha256, "valid": self.valid,
+            "covers_current_version": self.covers_current,
+        }
+
+
+class RecordKeeper:
+    """Writes versions, audit events and signatures for one unit of work."""
+
+    def __init__(self, session: AsyncSession, actor: Actor, signing_key: ServerSigningKey) -> None:
+        self.session = session
+        self.actor = actor
+        self.signing_key = signing_key
+        self._pending: list[AuditEvent] = []
+
+    async def latest_version(self, record_type: str, record_id: int) -> RecordVersion | None:
+        result = await self.session.execute(
+            select(RecordVersion)
+            .where(RecordVersion.record_type == record_type, RecordVersion.record_id == record_id)
+            .order_by(RecordVersion.version.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def versions(self, record_type: str, record_id: int) -> list[RecordVersion]:
+        result = await self.session.execute(
+            select(RecordVersion)
+            .where(RecordVersion.record_type == record_type, RecordVersion.record_id == record_id)
+            .order_by(RecordVersion.version)
+        )
+        return list(result.scalars())
+
+    async def write_version(
+        self,
+        record_type: str,
+        record_id: int,
+        *,
+        status: str,
+        data: dict[str, Any],
+        action: str,
+        reason: str | None = None,
+    ) -> RecordVersion:
+        previous = await self.latest_version(record_type, record_id)
+        if previous is not None and action == "revise" and not (reason and reason.strip()):
+            raise ValidationFailed({"reason": "A reason is required to revise a record."})
+        number = previous.version + 1 if previous else 1
+        content = plain(data)
+        row = RecordVersion(
+            record_type=record_type,
+            record_id=record_id,
+            version=number,
+            status=status,
+            content=content,
+            content_sha256=version_content_hash(record_type, record_id, number, status, content),
+            data_sha256=canonical_hash(content),
+            prev_sha256=previous.content_sha256 if previous else None,
+            action=action,
+            reason=reason,
+            author_kind=self.actor.kind,
+            author_id=self.actor.id,
+            author_name=self.actor.name,
+            channel=self.actor.channel,
+            created_at=utc_now(),
+        )
+        self.session.add(row)
+        old, new = _difference(previous, status, content)
+        self.audit(action, record_type, record_id, number, old=old, new=new, reason=reason)
+        await self.session.flush()
+        return row
+
+    def audit(
+        self,
+        action: str,
+        record_type: str | None = None,
+        record_id: int | None = None,
+        version: int | None = None,
+        *,
+        old: dict[str, Any] | None = None,
+        new: dict[str, Any] | None = None,
+        reason: str | None = None,
+        actor: Actor | None = None,
+    ) -> None:
+        who = actor or self.actor
+        self._pending.append(
+            AuditEvent(
+                occurred_at=utc_now(),
+                actor_kind=who.kind,
+                actor_id=who.id,
+                actor_name=who.name,
+                organization_id=who.organization_id,
+                channel=who.channel,
+                action=action,
+                record_type=record_type,
+                record_id=record_id,
+                version=version,
+                old_values=plain(old) if old is not None else None,
+                new_values=plain(new) if new is not None else None,
+                reason=reason,
+            )
+        )
+
+    async def sign(
+        self, version: RecordVersion, signer: User, meaning: str, comment: str | None = None
+    ) -> Signature:
+        """Sign ``version`` on behalf of ``signer``, who must have been re-authenticated by the
+        caller within this same action."""
+        if meaning not in SIGNATURE_MEANINGS:
+            raise ValidationFailed(
+                {"meaning": f"'{meaning}' is not a signature meaning; use one of: "
+                 + ", ".join(SIGNATURE_MEANINGS)}
+            )
+        await self._register_key()
+        sig = Signature(
+            record_type=version.record_type,
+            record_id=version.record_id,
+            version=version.version,
+            version_row_id=version.id,
+            content_sha256=version.content_sha256,
+            signer_id=signer.id,
+            printed_name=signer.full_name,
+            signed_at=utc_now(),
+            meaning=meaning,
+            comment=comment or None,
+            key_id=self.signing_key.key_id,
+            server_signature="",
+        )
+        sig.server_signature = self.signing_key.sign(
+            canonical_json(signature_payload(sig)).encode("utf-8")
+        )
+        self.session.add(sig)
+        await self.session.flush()
+        self.audit(
+            "sign", version.record_type, version.record_id, version.version,
+            new={"meaning": meaning, "printed_name": signer.full_name, "comment": comment},
+        )
+        return sig
+
+    async def signatures(self, record_type: str, record_id: int) -> list[SignatureView]:
+        """Every signature of the record, each verified against its own version."""
+        return (await self.signatures_for_many(record_type, [record_id])).get(record_id, [])
+
+    async def signatures_for_many(
+        self, record_type: str, record_ids: list[int]
+    ) -> dict[int, list[SignatureView]]:
+        """Signatures of many records of one type, verified, in two queries."""
+        if not record_ids:
+            return {}
+        rows = (
+            await self.session.execute(
+                select(Signature, RecordVersion, ServerKey)
+                .join(RecordVersion, RecordVersion.id == Signature.version_row_id)
+                .join(ServerKey, ServerKey.key_id == Signature.key_id)
+                .where(Signature.record_type == record_type,
+                       Signature.record_id.in_(record_ids))
+                .order_by(Signature.signed_at, Signature.id)
+            )
+        ).all()
+        latest_data: dict[int, str] = {}
+        for rid, version, data_sha in (
+            await self.session.execute(
+                select(RecordVersion.record_id, RecordVersion.version, RecordVersion.data_sha256)
+                .where(RecordVersion.record_type == record_type,
+                       RecordVersion.record_id.in_(record_ids))
+                .order_by(RecordVersion.record_id, RecordVersion.version)
+            )
+        ).tuples():
+            latest_data[rid] = data_sha
+        views: dict[int, list[SignatureView]] = {}
+        for sig, version, key in rows:
+            # A signature is valid only if its version is intact, the hashes agree and the
+            # server's signature over the whole manifestation verifies.
+            valid = (
+                version_is_intact(version)
+                and version.content_sha256 == sig.content_sha256
+                and version.record_id == sig.record_id
+                and version.record_type == sig.record_type
+                and version.version == sig.version
+                and verify_with_pem(
+                    key.public_key_pem,
+                    canonical_json(signature_payload(sig)).encode("utf-8"),
+                    sig.server_signature,
+                )
+            )
+            covers = latest_data.get(sig.record_id) == version.data_sha256
+            views.setdefault(sig.record_id, []).append(
+                SignatureView(sig.id, sig.printed_name, sig.signed_at, sig.meaning, sig.comment,
+                              sig.version, sig.content_sha256, valid, covers)
+            )
+        return views
+
+    async def commit(self) -> None:
+        """Chain the pending audit events and commit the unit of work."""
+        if self._pending:
+            await self._lock_chain()
+            head = (
+                await self.session.execute(
+                    select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+                )
+            ).first()
+            seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+            for event in self._pending:
+                seq += 1
+                event.seq = seq
+                event.prev_hash = prev_hash
+                event.hash = audit_event_hash(event)
+                prev_hash = event.hash
+                self.session.add(event)
+            self._pending.clear()
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        self._pending.clear()
+        await self.session.rollback()
+
+    async def _lock_chain(self) -> None:
+        # PostgreSQL: a transaction-scoped advisory lock, released by COMMIT. SQLite: the
+        # transaction already holds the database write lock (BEGIN IMMEDIATE).
+        if self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY}
+            )
+
+    async def _register_key(self) -> None:
+        key_id = self.signing_key.key_id
+        if await self.session.get(ServerKey, key_id) is None:
+            self.session.add(ServerKey(key_id=key_id, public_key_pem=self.signing_key.public_pem))
+            await self.session.flush()
+
+
+def _difference(
+    previous: RecordVersion | None, status: str, content: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    if previous is None:
+        return None, {"status": status, **content}
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    if previous.status != status:
+        old["status"], new["status"] = previous.status, status
+    for key in sorted(set(previous.content) | set(content)):
+        if previous.content.get(key) != content.get(key):
+            old[key], new[key] = previous.content.get(key), content.get(key)
+    return old, new

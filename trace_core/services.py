@@ -1,0 +1,129 @@
+"""The composition root of the domain: ``Runtime`` holds what lives for the whole process
+(session maker, object store, signing key, limits); ``Services`` is one unit of work for one
+actor; ``provide_services()`` opens one without a web request (CLI, jobs, tests)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from documents import ObjectStore
+from trace_core.identity.actor import Actor
+from trace_core.records.keys import ServerSigningKey
+from trace_core.records.service import RecordKeeper
+
+if TYPE_CHECKING:
+    from trace_core.attachments.service import AttachmentService
+    from trace_core.identity.service import IdentityService
+    from trace_core.inventory.service import InventoryService
+    from trace_core.lots.service import LotService
+    from trace_core.parts.service import PartService
+    from trace_core.production.service import ProductionService
+    from trace_core.receipts.service import ReceiptService
+    from trace_core.shipments.service import ShipmentService
+    from trace_core.trace.service import TraceService
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload_bytes: int = 20 * 1024 * 1024
+    """Largest accepted upload (bytes)."""
+    pdf_timeout_s: float = 15.0
+    """Wall-clock limit for reading one PDF."""
+    pdf_max_pages: int = 500
+    """PDFs with more pages are refused."""
+    max_failed_logins: int = 5
+    """Failed password checks (login or signing) before the account locks."""
+    session_idle_minutes: int = 15
+    """A web session ends after this long without a request."""
+    session_absolute_hours: int = 12
+    """A web session ends this long after login, whatever the activity."""
+    token_lifetime_s: int = 900
+    """Lifetime of an OAuth2 access token."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    sessions: async_sessionmaker[AsyncSession]
+    store: ObjectStore
+    signing_key: ServerSigningKey
+    token_key: bytes
+    limits: Limits = Limits()
+
+
+class Services:
+    """One unit of work: a database session and the domain services, acting for ``actor``."""
+
+    def __init__(self, runtime: Runtime, session: AsyncSession, actor: Actor) -> None:
+        self.runtime = runtime
+        self.session = session
+        self.actor = actor
+        self.store = runtime.store
+        self.limits = runtime.limits
+        self.keeper = RecordKeeper(session, actor, runtime.signing_key)
+
+    @cached_property
+    def identity(self) -> IdentityService:
+        from trace_core.identity.service import IdentityService
+
+        return IdentityService(self)
+
+    @cached_property
+    def parts(self) -> PartService:
+        from trace_core.parts.service import PartService
+
+        return PartService(self)
+
+    @cached_property
+    def attachments(self) -> AttachmentService:
+        from trace_core.attachments.service import AttachmentService
+
+        return AttachmentService(self)
+
+    @cached_property
+    def lots(self) -> LotService:
+        from trace_core.lots.service import LotService
+
+        return LotService(self)
+
+    @cached_property
+    def inventory(self) -> InventoryService:
+        from trace_core.inventory.service import InventoryService
+
+        return InventoryService(self)
+
+    @cached_property
+    def receipts(self) -> ReceiptService:
+        from trace_core.receipts.service import ReceiptService
+
+        return ReceiptService(self)
+
+    @cached_property
+    def production(self) -> ProductionService:
+        from trace_core.production.service import ProductionService
+
+        return ProductionService(self)
+
+    @cached_property
+    def shipments(self) -> ShipmentService:
+        from trace_core.shipments.service import ShipmentService
+
+        return ShipmentService(self)
+
+    @cached_property
+    def trace(self) -> TraceService:
+        from trace_core.trace.service import TraceService
+
+        return TraceService(self)
+
+
+@asynccontextmanager
+async def provide_services(runtime: Runtime, actor: Actor) -> AsyncIterator[Services]:
+    """A unit of work outside a web request. Anything not committed is rolled back."""
+    async with runtime.sessions() as session:
+        yield Services(runtime, session, actor)

@@ -1,0 +1,1 @@
+"""The shipments area: models and service."""

@@ -1,0 +1,104 @@
+"""Shipments: only released, in-stock serials leave, each to a consignee with an address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from trace_core.errors import NotFound, ValidationFailed
+from trace_core.identity.actor import Actor
+from trace_core.inventory.models import Serial
+from trace_core.shipments.models import Shipment, ShipmentItem
+from trace_core.trace.models import TraceEdge, TraceNode
+
+if TYPE_CHECKING:
+    from trace_core.services import Services
+
+
+@dataclass(frozen=True)
+class ShipmentInput:
+    number: str
+    consignee_name: str
+    consignee_address: str
+    serials: list[str]
+
+
+class ShipmentService:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.session = services.session
+        self.keeper = services.keeper
+
+    async def ship(self, actor: Actor, data: ShipmentInput) -> Shipment:
+        actor.require("shipments.post")
+        if not actor.is_internal:
+            raise NotFound("No such serial.")
+        errors: dict[str, str] = {}
+        number = data.number.strip()
+        if not number:
+            errors["number"] = "The shipment number is required."
+        elif await self.session.scalar(select(Shipment.id).where(Shipment.number == number)):
+            errors["number"] = f"Shipment {number} already exists."
+        if not data.consignee_name.strip():
+            errors["consignee_name"] = "The consignee's name is required."
+        if not data.consignee_address.strip():
+            errors["consignee_address"] = "The consignee's address is required (it is needed " \
+                                          "to reach them in a recall)."
+        wanted = list(dict.fromkeys(s.strip() for s in data.serials if s.strip()))
+        rows: list[Serial] = []
+        if not wanted:
+            errors["serials"] = "Choose at least one serial number."
+        else:
+            found = {s.serial: s for s in (await self.session.scalars(
+                select(Serial).where(Serial.serial.in_(wanted)))).unique()}
+            problems = []
+            for serial in wanted:
+                row = found.get(serial)
+                if row is None:
+                    problems.append(f"{serial} does not exist")
+                elif row.status != "in_stock":
+                    problems.append(f"{serial} is {row.status.replace('_', ' ')}")
+                elif row.lot.status != "released":
+                    problems.append(f"{serial} belongs to lot {row.lot.lot_number}, which is "
+                                    f"{row.lot.status}")
+                else:
+                    rows.append(row)
+            if problems:
+                errors["serials"] = "; ".join(problems) + "."
+        if errors:
+            raise ValidationFailed(errors)
+        shipment = Shipment(number=number, consignee_name=data.consignee_name.strip(),
+                            consignee_address=data.consignee_address.strip())
+        self.session.add(shipment)
+        await self.session.flush()
+        self.session.add(TraceNode(kind="shipment", ref_id=shipment.id, identifier=number))
+        await self.session.flush()
+        target = await self.session.scalar(select(TraceNode.id).where(
+            TraceNode.kind == "shipment", TraceNode.ref_id == shipment.id))
+        node_rows = await self.session.execute(
+            select(TraceNode.ref_id, TraceNode.id).where(
+                TraceNode.kind == "serial", TraceNode.ref_id.in_([r.id for r in rows])))
+        serial_nodes = dict(node_rows.tuples().all())
+        for row in rows:
+            row.status = "shipped"
+            self.session.add(ShipmentItem(shipment_id=shipment.id, serial_id=row.id))
+            self.session.add(TraceEdge(source_id=serial_nodes[row.id], target_id=target,
+                                       kind="shipment", event_type="shipment",
+                                       event_id=shipment.id))
+        await self.keeper.write_version(
+            "shipment", shipment.id, status="shipped", action="create",
+            data={"number": number, "consignee_name": shipment.consignee_name,
+                  "consignee_address": shipment.consignee_address,
+                  "serials": [r.serial for r in rows]})
+        await self.keeper.commit()
+        return shipment
+
+    async def list(self, actor: Actor) -> list[Shipment]:
+        actor.require("lots.read")
+        if not actor.is_internal:
+            return []
+        return list((await self.session.scalars(
+            select(Shipment).order_by(Shipment.shipped_at.desc(), Shipment.id.desc()).limit(200)
+        )).unique())

@@ -1,0 +1,1 @@
+"""The trace area: models and service."""

@@ -1,0 +1,49 @@
+"""The genealogy graph: every identifiable thing is a node, every posted transaction writes
+explicit edges in the direction material flows (DESIGN invariant 8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from trace_core.db import Base, BigIntPK, Quantity, UTCDateTime, utc_now
+
+NODE_KINDS = ("supplier_lot", "internal_lot", "serial", "shipment")
+EDGE_KINDS = ("receipt", "consumption", "production", "shipment")
+
+
+class TraceNode(Base):
+    __tablename__ = "trace_nodes"
+    __table_args__ = (UniqueConstraint("kind", "ref_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    ref_id: Mapped[int] = mapped_column(BigInteger)
+    #: The identifier as people type it, kept verbatim.
+    identifier: Mapped[str] = mapped_column(String(120), index=True)
+    #: The owning external organization (supplier lots), for scoping.
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    part_id: Mapped[int | None] = mapped_column(ForeignKey("parts.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class TraceEdge(Base):
+    __tablename__ = "trace_edges"
+    __table_args__ = (
+        Index("ix_trace_edges_source", "source_id", "target_id"),
+        Index("ix_trace_edges_target", "target_id", "source_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("trace_nodes.id"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("trace_nodes.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The posting that created the edge (record type and id), for evidence.
+    event_type: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    unit: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
