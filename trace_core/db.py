@@ -84,7 +84,14 @@ class Quantity(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(value)).normalize() if dialect.name == "sqlite" else Decimal(value)
+        return plain_decimal(Decimal(str(value)))
+
+
+def plain_decimal(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros and never in exponent form (12.000000 → 12, not 1.2E+1),
+    so both backends show the same text for the same number."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
 class Base(DeclarativeBase):

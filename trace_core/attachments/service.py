@@ -24,7 +24,10 @@ class AttachmentService:
         self.session = services.session
         self.keeper = services.keeper
 
-    async def upload_pdf(self, actor: Actor, filename: str, data: bytes) -> Document:
+    async def upload_pdf(self, actor: Actor, filename: str, data: bytes, *,
+                         commit: bool = True) -> Document:
+        """Store a PDF and record it. With ``commit=False`` the record joins the caller's unit
+        of work (a lot submission), so a refused submission leaves no document record behind."""
         actor.require("documents.write")
         limit = self.s.limits.max_upload_bytes
         if not data:
@@ -62,7 +65,8 @@ class AttachmentService:
                   "content_type": "application/pdf", "page_count": extraction.page_count,
                   "organization_id": actor.organization_id},
         )
-        await self.keeper.commit()
+        if commit:
+            await self.keeper.commit()
         return document
 
     async def get(self, actor: Actor, document_id: int) -> Document:

@@ -14,12 +14,14 @@ Channel = Literal["ui", "api", "edi", "cli"]
 
 #: Role → permissions. The generated permission matrix in docs/ is read from this table.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "supplier_user": frozenset({"parts.read", "lots.read", "lots.submit", "documents.write"}),
+    "supplier_user": frozenset(
+        {"parts.read", "lots.read", "lots.submit", "documents.write", "trace.read"}
+    ),
     "supplier_signer": frozenset(
-        {"parts.read", "lots.read", "lots.submit", "lots.sign", "documents.write"}
+        {"parts.read", "lots.read", "lots.submit", "lots.sign", "documents.write", "trace.read"}
     ),
     "cm_signer": frozenset(
-        {"parts.read", "lots.read", "lots.submit", "lots.sign", "documents.write"}
+        {"parts.read", "lots.read", "lots.submit", "lots.sign", "documents.write", "trace.read"}
     ),
     "qa_reviewer": frozenset({"parts.read", "lots.read", "lots.review", "trace.read"}),
     "qa_approver": frozenset(

@@ -256,14 +256,14 @@ class RecordKeeper:
             )
         ).all()
         latest_data: dict[int, str] = {}
-        for rid, version, data_sha in (
+        for rid, _version, data_sha in (
             await self.session.execute(
                 select(RecordVersion.record_id, RecordVersion.version, RecordVersion.data_sha256)
                 .where(RecordVersion.record_type == record_type,
                        RecordVersion.record_id.in_(record_ids))
                 .order_by(RecordVersion.record_id, RecordVersion.version)
             )
-        ).tuples():
+        ).all():
             latest_data[rid] = data_sha
         views: dict[int, list[SignatureView]] = {}
         for sig, version, key in rows:

@@ -80,7 +80,7 @@ class ShipmentService:
         node_rows = await self.session.execute(
             select(TraceNode.ref_id, TraceNode.id).where(
                 TraceNode.kind == "serial", TraceNode.ref_id.in_([r.id for r in rows])))
-        serial_nodes = dict(node_rows.tuples().all())
+        serial_nodes = {ref: node for ref, node in node_rows.all()}
         for row in rows:
             row.status = "shipped"
             self.session.add(ShipmentItem(shipment_id=shipment.id, serial_id=row.id))

@@ -1,0 +1,150 @@
+"""The machine API's contract: msgspec structs, converted explicitly from domain objects so
+that the API does not change when a table does."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from trace_core.attachments.models import Document
+from trace_core.lots.service import LotDetail
+from trace_core.parts.models import Part, Specification
+
+
+class CharacteristicOut(msgspec.Struct):
+    code: str
+    name: str
+    kind: str
+    unit: str | None
+    lower_limit: str | None
+    upper_limit: str | None
+    expected_text: str | None
+    required: bool
+    criterion: str
+
+
+class SpecificationOut(msgspec.Struct):
+    id: int
+    revision: str
+    title: str
+    effective_from: dt.date
+    characteristics: list[CharacteristicOut]
+
+
+class PartOut(msgspec.Struct):
+    number: str
+    name: str
+    unit: str
+    kind: str
+    specification: SpecificationOut | None
+
+
+class DocumentOut(msgspec.Struct):
+    id: int
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+    page_count: int | None
+    uploaded_at: dt.datetime
+    extracted_text: str | None = None
+
+
+class ResultIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    value: str
+    unit: str | None = None
+
+
+class LotIn(msgspec.Struct, forbid_unknown_fields=True):
+    part_number: str
+    lot_number: str
+    quantity: str
+    unit: str
+    manufactured_on: str
+    coa_document_id: int
+    results: list[ResultIn]
+    expires_on: str | None = None
+
+
+class ResultOut(msgspec.Struct):
+    code: str
+    name: str
+    value: str
+    unit: str | None
+    value_in_our_unit: str | None
+    criterion: str
+    verdict: str
+    explanation: str
+
+
+class SignatureOut(msgspec.Struct):
+    printed_name: str
+    signed_at: dt.datetime
+    meaning: str
+    comment: str | None
+    version: int
+    content_sha256: str
+    valid: bool
+    covers_current_version: bool
+
+
+class LotOut(msgspec.Struct):
+    id: int
+    supplier: str
+    part_number: str
+    specification_revision: str
+    lot_number: str
+    quantity: str
+    unit: str
+    manufactured_on: dt.date
+    expires_on: dt.date | None
+    status: str
+    verdict: str
+    version: int
+    coa_document: DocumentOut
+    results: list[ResultOut]
+    signatures: list[SignatureOut]
+    submitted_at: dt.datetime
+
+
+class TokenOut(msgspec.Struct):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+
+
+def _dec(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def part_out(part: Part, spec: Specification | None) -> PartOut:
+    return PartOut(part.number, part.name, part.unit, part.kind, None if spec is None else
+                   SpecificationOut(spec.id, spec.revision, spec.title, spec.effective_from, [
+                       CharacteristicOut(c.code, c.name, c.kind, c.unit, _dec(c.lower_limit),
+                                         _dec(c.upper_limit), c.expected_text, c.required,
+                                         c.criterion())
+                       for c in spec.characteristics]))
+
+
+def document_out(document: Document, with_text: bool = False) -> DocumentOut:
+    return DocumentOut(document.id, document.sha256, document.filename, document.content_type,
+                       document.size, document.page_count, document.created_at,
+                       document.extracted_text if with_text else None)
+
+
+def lot_out(detail: LotDetail) -> LotOut:
+    lot = detail.lot
+    return LotOut(
+        lot.id, lot.organization.name, lot.part.number, lot.specification.revision,
+        lot.lot_number, str(lot.quantity), lot.unit, lot.manufactured_on, lot.expires_on,
+        lot.status, lot.verdict, lot.version, document_out(lot.coa_document),
+        [ResultOut(r.characteristic.code, r.characteristic.name, r.value_text, r.unit,
+                   _dec(r.value_numeric), r.characteristic.criterion(), r.verdict, r.explanation)
+         for r in lot.results],
+        [SignatureOut(s.printed_name, s.signed_at, s.meaning, s.comment, s.version,
+                      s.content_sha256, s.valid, s.covers_current) for s in detail.signatures],
+        lot.created_at)

@@ -1,0 +1,113 @@
+"""The JSON API v1 for machine clients (bearer tokens). Every route is scoped to the
+client's organization by the services it calls."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+
+from portal.api.schemas import DocumentOut, LotIn, LotOut, PartOut, document_out, lot_out, part_out
+from trace_core.errors import ValidationFailed
+from trace_core.lots.service import LotSubmission, ResultInput
+from trace_core.services import Services
+
+BEARER = [{"bearer": []}]
+
+
+@get("/api/v1/parts", tags=["parts"], security=BEARER,
+     summary="Parts you may supply, with our effective specification")
+async def list_parts(services: Services) -> list[PartOut]:
+    return [part_out(p, s) for p, s in await services.parts.parts_for(services.actor)]
+
+
+@post("/api/v1/documents", tags=["documents"], security=BEARER, status_code=201,
+      summary="Upload a PDF (multipart field `file`)")
+async def upload_document(
+    services: Services,
+    data: Annotated[dict[str, UploadFile], Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> DocumentOut:
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile):
+        raise ValidationFailed({"file": "Send the PDF as multipart form field 'file'."})
+    document = await services.attachments.upload_pdf(
+        services.actor, upload.filename or "document.pdf", await upload.read())
+    return document_out(document, with_text=True)
+
+
+@get("/api/v1/documents/{document_id:int}", tags=["documents"], security=BEARER,
+     summary="A document's record, with the text extracted from it")
+async def get_document(services: Services, document_id: int) -> DocumentOut:
+    return document_out(await services.attachments.get(services.actor, document_id), True)
+
+
+@get("/api/v1/documents/{document_id:int}/content", tags=["documents"], security=BEARER,
+     summary="The document's bytes as received (SHA-256 verified on read)",
+     media_type="application/pdf")
+async def get_document_content(services: Services, document_id: int) -> Response[bytes]:
+    document, content = await services.attachments.read(services.actor, document_id)
+    return Response(content, media_type=document.content_type,
+                    headers={"x-content-sha256": document.sha256})
+
+
+@post("/api/v1/lots", tags=["lots"], security=BEARER, status_code=201,
+      summary="Submit a lot with its CoA document and structured results")
+async def submit_lot(services: Services, data: LotIn) -> LotOut:
+    lot = await services.lots.submit(services.actor, LotSubmission(
+        data.part_number, data.lot_number, data.quantity, data.unit, data.manufactured_on,
+        data.expires_on, data.coa_document_id,
+        [ResultInput(r.code, r.value, r.unit) for r in data.results]))
+    return lot_out(await services.lots.detail(services.actor, lot.id))
+
+
+@get("/api/v1/lots", tags=["lots"], security=BEARER, summary="Your lots, newest first")
+async def list_lots(services: Services, status: str | None = None) -> list[LotOut]:
+    lots = await services.lots.list(services.actor, status)
+    return [lot_out(await services.lots.detail(services.actor, lot.id)) for lot in lots[:100]]
+
+
+@get("/api/v1/lots/{lot_id:int}", tags=["lots"], security=BEARER,
+     summary="A lot with our verdicts and its signatures")
+async def get_lot(services: Services, lot_id: int) -> LotOut:
+    return lot_out(await services.lots.detail(services.actor, lot_id))
+
+
+@get("/api/v1/trace/backward", tags=["trace"], security=BEARER,
+     summary="Backward trace of an identifier (query parameter `id`)")
+async def trace_backward(services: Services, id: str) -> dict[str, Any]:  # noqa: A002
+    return (await services.trace.backward(services.actor, id)).as_dict()
+
+
+@get("/api/v1/trace/forward", tags=["trace"], security=BEARER,
+     summary="Forward trace of an identifier (query parameter `id`)")
+async def trace_forward(services: Services, id: str) -> dict[str, Any]:  # noqa: A002
+    return (await services.trace.forward(services.actor, id)).as_dict()
+
+
+@get("/healthz", tags=["operations"], summary="Database and object store reachable")
+async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    from sqlalchemy import text as sql
+
+    runtime = request.app.state.runtime
+    checks: dict[str, str] = {}
+    try:
+        async with runtime.sessions() as session:
+            await session.execute(sql("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        await runtime.store.check()
+        checks["object_store"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["object_store"] = f"error: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return Response({"status": "ok" if healthy else "unavailable", "checks": checks},
+                    status_code=200 if healthy else 503)
+
+
+ROUTES = [list_parts, upload_document, get_document, get_document_content, submit_lot,
+          list_lots, get_lot, trace_backward, trace_forward, healthz]

@@ -1,0 +1,34 @@
+"""Reading HTML forms: plain fields, uploaded files and the safe ``next`` redirect target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import UploadFile
+
+
+async def form_fields(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    form = await request.form()
+    fields: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if key in fields and not isinstance(value, UploadFile):
+            existing = fields[key]
+            fields[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            fields[key] = value
+    return fields
+
+
+def text(fields: dict[str, Any], name: str) -> str:
+    value = fields.get(name, "")
+    if isinstance(value, list):
+        value = value[-1]
+    return value.strip() if isinstance(value, str) else ""
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect after login is a phishing tool."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"

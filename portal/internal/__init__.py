@@ -1,0 +1,15 @@
+"""Pages for internal users: QA review, receipts, production, shipments and trace."""
+
+from portal.internal.operations import (
+    post_receipt,
+    post_shipment,
+    post_work_order,
+    receipts,
+    shipments,
+    work_orders,
+)
+from portal.internal.review import decide, internal_home, review_page, review_queue
+from portal.internal.trace import trace_page
+
+ROUTES = [internal_home, review_queue, review_page, decide, receipts, post_receipt,
+          work_orders, post_work_order, shipments, post_shipment, trace_page]

@@ -1,0 +1,117 @@
+"""Operations pages: goods receipts, work orders and shipments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.response import Redirect, Template
+
+from portal.forms import form_fields, text
+from trace_core.errors import Conflict, ValidationFailed
+from trace_core.production.service import ConsumedLot, WorkOrderInputData
+from trace_core.receipts.service import ReceiptInput
+from trace_core.services import Services
+from trace_core.shipments.service import ShipmentInput
+
+
+def _lines(value: str) -> list[str]:
+    return [part.strip() for part in value.replace(",", "\n").splitlines() if part.strip()]
+
+
+@get("/internal/receipts", include_in_schema=False)
+async def receipts(services: Services) -> Template:
+    return await _receipts(services, {}, {}, 200)
+
+
+async def _receipts(services: Services, values: dict[str, Any], errors: dict[str, str],
+                    status: int) -> Template:
+    actor = services.actor
+    receivable = [lot for lot in await services.lots.list(actor)
+                  if lot.status in ("submitted", "approved")]
+    return Template("internal/receipts.html", status_code=status, context={
+        "receipts": await services.receipts.list(actor), "receivable": receivable,
+        "values": values, "errors": errors})
+
+
+@post("/internal/receipts", include_in_schema=False)
+async def post_receipt(request: Request[Any, Any, Any], services: Services) -> Template | Redirect:
+    fields = await form_fields(request)
+    values = {k: v for k, v in fields.items() if isinstance(v, str)}
+    try:
+        lot_id = int(text(fields, "supplier_lot_id") or 0)
+        await services.receipts.post(services.actor, ReceiptInput(
+            lot_id, text(fields, "quantity"), text(fields, "internal_lot_number") or None))
+    except ValueError:
+        return await _receipts(services, values, {"supplier_lot_id": "Choose a lot."}, 422)
+    except ValidationFailed as exc:
+        return await _receipts(services, values, exc.errors, 422)
+    except Conflict as exc:
+        return await _receipts(services, values, {"supplier_lot_id": exc.message}, 409)
+    return Redirect("/internal/receipts", status_code=303)
+
+
+@get("/internal/work-orders", include_in_schema=False)
+async def work_orders(services: Services) -> Template:
+    return await _work_orders(services, {}, {}, 200)
+
+
+async def _work_orders(services: Services, values: dict[str, Any], errors: dict[str, str],
+                       status: int) -> Template:
+    actor = services.actor
+    parts = [p for p, _ in await services.parts.parts_for(actor) if p.kind == "finished"]
+    lots = [lot for lot in await services.inventory.lots(actor, "material")
+            if lot.status == "released"]
+    return Template("internal/work_orders.html", status_code=status, context={
+        "orders": await services.production.list(actor), "parts": parts, "lots": lots,
+        "values": values, "errors": errors})
+
+
+@post("/internal/work-orders", include_in_schema=False)
+async def post_work_order(request: Request[Any, Any, Any],
+                          services: Services) -> Template | Redirect:
+    fields = await form_fields(request)
+    values = {k: v for k, v in fields.items() if isinstance(v, str)}
+    inputs = []
+    for index in range(10):
+        lot_number = text(fields, f"input_lot_{index}")
+        if lot_number:
+            inputs.append(ConsumedLot(lot_number, text(fields, f"input_qty_{index}")))
+    try:
+        await services.production.post(services.actor, WorkOrderInputData(
+            text(fields, "number"), text(fields, "part_number"),
+            text(fields, "output_lot_number"), inputs, _lines(text(fields, "serials"))))
+    except ValidationFailed as exc:
+        return await _work_orders(services, values, exc.errors, 422)
+    return Redirect("/internal/work-orders", status_code=303)
+
+
+@get("/internal/shipments", include_in_schema=False)
+async def shipments(services: Services) -> Template:
+    return await _shipments(services, {}, {}, 200)
+
+
+async def _shipments(services: Services, values: dict[str, Any], errors: dict[str, str],
+                     status: int) -> Template:
+    actor = services.actor
+    return Template("internal/shipments.html", status_code=status, context={
+        "shipments": await services.shipments.list(actor),
+        "serials": await services.inventory.serials_in_stock(actor),
+        "values": values, "errors": errors})
+
+
+@post("/internal/shipments", include_in_schema=False)
+async def post_shipment(request: Request[Any, Any, Any],
+                        services: Services) -> Template | Redirect:
+    fields = await form_fields(request)
+    values = {k: v for k, v in fields.items() if isinstance(v, str)}
+    chosen = fields.get("serial", [])
+    serials = [chosen] if isinstance(chosen, str) else list(chosen)
+    serials += _lines(text(fields, "serials"))
+    try:
+        await services.shipments.ship(services.actor, ShipmentInput(
+            text(fields, "number"), text(fields, "consignee_name"),
+            text(fields, "consignee_address"), serials))
+    except ValidationFailed as exc:
+        return await _shipments(services, values, exc.errors, 422)
+    return Redirect("/internal/shipments", status_code=303)

@@ -1,0 +1,5 @@
+"""Pages for external users (suppliers and contract manufacturers)."""
+
+from portal.supplier.lots import dashboard, lot_page, new_lot, sign_lot, submit_lot
+
+ROUTES = [dashboard, new_lot, submit_lot, lot_page, sign_lot]

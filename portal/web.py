@@ -1,0 +1,86 @@
+"""What every handler shares: the request's ``Actor`` and ``Services`` as dependencies, the
+mapping of domain errors to HTTP answers, and security headers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.response import Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from trace_core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from trace_core.identity.actor import Actor
+from trace_core.services import Runtime, Services
+
+STATUS_OF: dict[type[DomainError], int] = {
+    ValidationFailed: 422, NotFound: 404, PermissionDenied: 403, Conflict: 409,
+    AuthenticationFailed: 401,
+}
+
+
+async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    actor = request.state.get("actor")
+    if actor is None:  # only public routes lack an actor, and they don't ask for one
+        raise HTTPException(status_code=401, detail="Not signed in.")
+    return actor  # type: ignore[no-any-return]
+
+
+async def provide_services(request: Request[Any, Any, Any]) -> AsyncGenerator[Services, None]:
+    runtime: Runtime = request.app.state.runtime
+    actor = await provide_actor(request)
+    async with runtime.sessions() as session:
+        yield Services(runtime, session, actor)
+
+
+def is_api(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith(("/api/", "/oauth/"))
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, DomainError)
+    status = next((code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), 400)
+    if is_api(request):
+        body: dict[str, Any] = {"error": type(exc).__name__, "message": exc.message}
+        if isinstance(exc, ValidationFailed):
+            body["fields"] = exc.errors
+        return Response(body, status_code=status)
+    return Template("error.html", context={"status": status, "message": exc.message,
+                                           "errors": getattr(exc, "errors", {})},
+                    status_code=status)
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    message = exc.detail
+    if status == 413:
+        limit = request.app.state.runtime.limits.max_upload_bytes // (1024 * 1024)
+        message = f"The upload is larger than the limit of {limit} MiB."
+    if is_api(request) or status >= HTTP_500_INTERNAL_SERVER_ERROR:
+        body: dict[str, Any] = {"error": "http_error", "message": message}
+        if getattr(exc, "extra", None):
+            body["detail"] = exc.extra
+        return Response(body, status_code=status, headers=exc.headers)
+    return Template("error.html", context={"status": status, "message": message, "errors": {}},
+                    status_code=status)
+
+
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; object-src 'none'; frame-src 'self'; frame-ancestors 'self'; "
+    "base-uri 'self'; form-action 'self'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "SAMEORIGIN",
+    "cache-control": "no-store",
+}

@@ -1,0 +1,157 @@
+"""Shared fixtures. Integration tests run on both backends: SQLite (embedded default) and
+PostgreSQL (``TRACEPORT_TEST_DATABASE_URL``; its public schema is reset at start).
+
+Each backend is migrated with Alembic and seeded with the demo data once per session; every
+test then runs inside a transaction that is rolled back (SAVEPOINT mode), so tests see the
+demo data and never each other's changes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from documents import LocalObjectStore
+from portal.app import create_app
+from portal.settings import Settings
+from trace_core.db import create_engine, session_maker
+from trace_core.demo import DEMO_PASSWORD, seed_demo
+from trace_core.migrate import upgrade_async
+from trace_core.records.keys import ServerSigningKey
+from trace_core.services import Limits, Runtime
+
+PG_URL = os.environ.get("TRACEPORT_TEST_DATABASE_URL", "")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TOKEN_KEY = b"test-token-key-0123456789abcdef0123456789"
+TEST_LIMITS = Limits(max_upload_bytes=2 * 1024 * 1024)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("TRACEPORT_SECURE_COOKIES", "false")
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> ServerSigningKey:
+    return ServerSigningKey.generate()
+
+
+@pytest.fixture(scope="session")
+def object_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("objects")
+
+
+def _pg_async_url(url: str) -> str:
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+asyncpg://", url)
+
+
+async def _prepare(url: str, runtime_args: dict[str, Any]) -> AsyncEngine:
+    engine = create_engine(url)
+    if url.startswith("postgresql"):
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("DROP FUNCTION IF EXISTS traceport_refuse_change() CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    await upgrade_async(url)
+    await seed_demo(Runtime(sessions=session_maker(engine), **runtime_args))
+    return engine
+
+
+@pytest.fixture(scope="session")
+async def engines(tmp_path_factory: pytest.TempPathFactory, signing_key: ServerSigningKey,
+                  object_root: Path) -> AsyncIterator[dict[str, AsyncEngine]]:
+    made: dict[str, AsyncEngine] = {}
+    yield made
+    for engine in made.values():
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, engines: dict[str, AsyncEngine],
+                 tmp_path_factory: pytest.TempPathFactory, signing_key: ServerSigningKey,
+                 object_root: Path) -> AsyncEngine:
+    backend = request.param
+    if backend == "postgresql" and not PG_URL:
+        pytest.skip("TRACEPORT_TEST_DATABASE_URL is not set")
+    if backend not in engines:
+        url = (_pg_async_url(PG_URL) if backend == "postgresql" else
+               f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}")
+        engines[backend] = await _prepare(url, {
+            "store": LocalObjectStore(object_root), "signing_key": signing_key,
+            "token_key": TOKEN_KEY, "limits": TEST_LIMITS})
+    return engines[backend]
+
+
+@pytest.fixture
+async def runtime(engine: AsyncEngine, signing_key: ServerSigningKey,
+                  object_root: Path) -> AsyncIterator[Runtime]:
+    """A runtime whose every session joins one outer transaction, rolled back after the test."""
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        sessions = async_sessionmaker(bind=connection, class_=AsyncSession,
+                                      expire_on_commit=False,
+                                      join_transaction_mode="create_savepoint")
+        yield Runtime(sessions=sessions, store=LocalObjectStore(object_root),
+                      signing_key=signing_key, token_key=TOKEN_KEY, limits=TEST_LIMITS)
+        await outer.rollback()
+
+
+@pytest.fixture
+def backend(engine: AsyncEngine) -> str:
+    return engine.dialect.name
+
+
+@pytest.fixture
+async def client(runtime: Runtime, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings.from_env({"TRACEPORT_VAR_DIR": str(tmp_path)})
+    app = create_app(settings, runtime=runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+class Browser:
+    """Drives the HTML pages like a person: keeps cookies and sends the CSRF token."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    @property
+    def csrf(self) -> str:
+        return self.http.cookies.get("traceport_csrf") or ""
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.http.get(url, **kwargs)
+
+    async def post(self, url: str, data: dict[str, Any] | None = None,
+                   files: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+        if not self.csrf:
+            await self.http.get("/login")
+        return await self.http.post(url, data={**(data or {}), "_csrf_token": self.csrf},
+                                    files=files, **kwargs)
+
+    async def login(self, email: str, password: str = DEMO_PASSWORD) -> httpx.Response:
+        await self.http.get("/login")
+        return await self.post("/login", {"email": email, "password": password, "next": "/"})
+
+
+@pytest.fixture
+def browser(client: httpx.AsyncClient) -> Browser:
+    return Browser(client)
+
+
+async def api_token(http: httpx.AsyncClient, client_id: str, secret: str,
+                    scope: str | None = None) -> str:
+    data = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    if scope:
+        data["scope"] = scope
+    response = await http.post("/oauth/token", data=data)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
