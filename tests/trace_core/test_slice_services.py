@@ -74,6 +74,17 @@ async def test_full_slice_records_versions_audit_and_signatures(runtime: Runtime
         kinds = {(n.kind, n.identifier) for n in back.nodes.values()}
         assert kinds == {("serial", "SN-T-1"), ("internal_lot", "FG-T-1"),
                          ("internal_lot", "IL-T-1"), ("supplier_lot", "T-SLICE-1")}
+        named = {n.id: n.identifier for n in back.nodes.values()}
+        assert sorted((named[e.source], named[e.target], e.kind) for e in back.edges) == [
+            ("FG-T-1", "SN-T-1", "production"), ("IL-T-1", "FG-T-1", "consumption"),
+            ("T-SLICE-1", "IL-T-1", "receipt")]
+
+        def path(entry: dict[str, object]) -> list[str]:
+            children = entry.get("children") or []
+            assert isinstance(children, list)
+            return [named[entry["node"]], *(path(children[0]) if children else [])]  # type: ignore[index]
+
+        assert path(back.tree()[0]) == ["SN-T-1", "FG-T-1", "IL-T-1", "T-SLICE-1"]
         supplier = next(n for n in back.nodes.values() if n.kind == "supplier_lot")
         assert supplier.details["supplier"] == "Acme Polymers"
         assert len(supplier.details["coa"]["sha256"]) == 64
@@ -83,6 +94,7 @@ async def test_full_slice_records_versions_audit_and_signatures(runtime: Runtime
                                          "address": "1 Road"}]
         assert forward.counts() == {"supplier_lot": 1, "internal_lot": 2, "serial": 2,
                                     "shipment": 1}
+        assert len(forward.edges) == 5  # receipt, consumption, 2 × production, shipment
         actions = [a for (a,) in (await s.session.execute(
             select(AuditEvent.action).where(AuditEvent.record_type == "supplier_lot",
                                             AuditEvent.record_id == lot_id)

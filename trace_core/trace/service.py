@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
 from trace_core.errors import NotFound, ValidationFailed
 from trace_core.identity.actor import Actor
@@ -156,16 +156,18 @@ class TraceService:
     async def _trace(self, actor: Actor, identifier: str, direction: Direction) -> TraceResult:
         roots = await self.resolve(actor, identifier)
         root_ids = [n.id for n in roots]
-        reach = select(TraceNode.id.label("id")).where(TraceNode.id.in_(root_ids)).cte(
+        seed = select(TraceNode.id.label("id")).where(TraceNode.id.in_(root_ids)).cte(
             "reach", recursive=True)
+        # Follow edges against the flow (backward) or with it (forward). The edge query must
+        # join the *recursive* CTE, i.e. the one returned by union(), not the seed.
         if direction == "backward":
-            step = select(TraceEdge.source_id).join(reach, TraceEdge.target_id == reach.c.id)
-            edge_query: Select[tuple[TraceEdge]] = select(TraceEdge).join(
-                reach, TraceEdge.target_id == reach.c.id)
+            reach = seed.union(
+                select(TraceEdge.source_id).join(seed, TraceEdge.target_id == seed.c.id))
+            edge_query = select(TraceEdge).join(reach, TraceEdge.target_id == reach.c.id)
         else:
-            step = select(TraceEdge.target_id).join(reach, TraceEdge.source_id == reach.c.id)
+            reach = seed.union(
+                select(TraceEdge.target_id).join(seed, TraceEdge.source_id == seed.c.id))
             edge_query = select(TraceEdge).join(reach, TraceEdge.source_id == reach.c.id)
-        reach = reach.union(step)
         edge_query = edge_query.order_by(TraceEdge.id)
         edges = [EdgeView(e.source_id, e.target_id, e.kind, e.event_type, e.event_id,
                           e.quantity, e.unit)

@@ -1,0 +1,352 @@
+"""The thin slice, walked in headless Chromium against a real ``traceport demo`` server:
+a supplier submits and signs a lot with its CoA, QA approves it, operations receive it, build
+it into serials and ship one, and the trace page follows the chain both ways."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from documents.pdf import make_pdf
+from trace_core.demo import DEMO_PASSWORD
+
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "test-results"
+WAIT = 15
+UTC_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC")
+SHA256 = re.compile(r"\b[0-9a-f]{64}\b")
+
+pytestmark = pytest.mark.browser
+
+
+class Page:
+    """Small helpers over the driver: navigate, wait for text, read the visible body."""
+
+    def __init__(self, driver: WebDriver, base: str) -> None:
+        self.driver = driver
+        self.base = base
+        self.console: list[dict[str, Any]] = []
+
+    def wait(self, condition: Callable[[WebDriver], Any], message: str = "") -> Any:
+        return WebDriverWait(self.driver, WAIT).until(condition, message)
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base + path)
+        self.wait(lambda d: d.execute_script("return document.readyState") == "complete")
+        self.collect_console()
+
+    def body(self) -> str:
+        return str(self.driver.find_element(By.TAG_NAME, "body").text)
+
+    def path(self) -> str:
+        return str(self.driver.current_url).removeprefix(self.base)
+
+    def wait_for_path(self, pattern: str) -> re.Match[str]:
+        self.wait(lambda d: re.fullmatch(pattern, str(d.current_url).removeprefix(self.base)),
+                  f"expected a URL matching {pattern}")
+        self.wait(lambda d: d.execute_script("return document.readyState") == "complete")
+        self.collect_console()
+        match = re.fullmatch(pattern, self.path())
+        assert match, self.path()
+        return match
+
+    def wait_for_text(self, *needles: str) -> str:
+        try:
+            self.wait(lambda _d: all(n in self.body() for n in needles))
+        except Exception:
+            missing = [n for n in needles if n not in self.body()]
+            raise AssertionError(f"{missing} not shown at {self.path()}:\n{self.body()}") from None
+        return self.body()
+
+    def field(self, name: str, within: WebElement | None = None) -> WebElement:
+        return (within or self.driver).find_element(By.NAME, name)
+
+    def type(self, name: str, value: str, within: WebElement | None = None) -> None:
+        element = self.field(name, within)
+        element.clear()
+        element.send_keys(value)
+
+    def set_value(self, name: str, value: str) -> None:
+        self.driver.execute_script("arguments[0].value = arguments[1];", self.field(name), value)
+
+    def submit(self, form: WebElement, label: str | None = None) -> None:
+        """Click the form's submit button and wait for the old page to go."""
+        buttons = form.find_elements(By.CSS_SELECTOR, "button[type=submit], button:not([type])")
+        if label is not None:
+            buttons = [b for b in buttons if b.text.strip() == label]
+        assert buttons, f"no submit button {label!r} in the form"
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        buttons[0].click()
+        self.wait(ec.staleness_of(old), "the page did not change after submitting")
+        self.wait(lambda d: d.execute_script("return document.readyState") == "complete")
+        self.collect_console()
+
+    def form(self, action: str) -> WebElement:
+        return self.driver.find_element(By.CSS_SELECTOR, f'form[action="{action}"]')
+
+    def login(self, email: str, password: str = DEMO_PASSWORD) -> None:
+        self.open("/")
+        self.wait_for_path(r"/login(\?.*)?")
+        self.wait_for_text("Sign in")
+        form = self.form("/login")
+        self.type("email", email, form)
+        self.type("password", password, form)
+        self.submit(form)
+
+    def logout(self) -> None:
+        header = self.driver.find_element(By.CSS_SELECTOR, "header form.who")
+        self.submit(header, "Sign out")
+        self.open("/")
+        self.wait_for_path(r"/login(\?.*)?")
+
+    def collect_console(self) -> None:
+        with contextlib.suppress(WebDriverException, AttributeError, ValueError):
+            self.console.extend(self.driver.get_log("browser"))
+
+    def trace(self, identifier: str, direction: str) -> str:
+        """Trace from the trace page; htmx swaps the result in without loading a new page."""
+        html = self.driver.find_element(By.TAG_NAME, "html")
+        form = self.driver.find_element(By.CSS_SELECTOR, "form.search")
+        self.type("q", identifier, form)
+        radio = form.find_element(By.CSS_SELECTOR, f'input[name="direction"][value="{direction}"]')
+        if not radio.is_selected():
+            radio.click()  # also triggers htmx (change from:input[name=direction])
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        heading = f"{direction.capitalize()} trace of “{identifier}”"
+        self.wait(lambda d: heading in d.find_element(By.ID, "trace-result").text
+                  and not d.find_elements(By.CSS_SELECTOR, ".htmx-request"),
+                  f"no {direction} trace result for {identifier}")
+        assert not ec.staleness_of(html)(self.driver), "the trace reloaded the page (no htmx)"
+        self.collect_console()
+        return str(self.driver.find_element(By.ID, "trace-result").text)
+
+    def assert_console_clean(self) -> None:
+        """No Content Security Policy violations or other errors in the console (when the
+        driver exposes the console log at all)."""
+        self.collect_console()
+        csp = [e for e in self.console if "Content Security Policy" in str(e.get("message"))]
+        assert not csp, csp
+        severe = [e for e in self.console if e.get("level") == "SEVERE"
+                  and "favicon" not in str(e.get("message"))
+                  and "status of 422" not in str(e.get("message"))]
+        assert not severe, severe
+
+    def screenshot(self, name: str) -> Path:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        path = RESULTS_DIR / name
+        assert self.driver.save_screenshot(str(path)), f"could not save {path}"
+        return path
+
+
+@pytest.fixture(scope="module")
+def journey() -> dict[str, str]:
+    """What the journey test made, for the tests after it in this module."""
+    return {}
+
+
+def _table_row(page: Page, *needles: str) -> str:
+    rows = [r.text for r in page.driver.find_elements(By.CSS_SELECTOR, "table tr")]
+    matching = [r for r in rows if all(n in r for n in needles)]
+    assert matching, f"no table row with {needles} at {page.path()}:\n" + "\n".join(rows)
+    return matching[0]
+
+
+def test_thin_slice_in_chromium(live_server: str, driver: WebDriver, journey: dict[str, str],
+                                tmp_path: Path) -> None:
+    page = Page(driver, live_server)
+    tag = secrets.token_hex(3).upper()
+    lot_number = f"BR-{tag}"
+    internal_lot = f"IL-BR-{tag}"
+    work_order = f"WO-BR-{tag}"
+    finished_lot = f"FG-BR-{tag}"
+    serial_1, serial_2 = f"SN-BR-{tag}-1", f"SN-BR-{tag}-2"
+    shipment = f"SH-BR-{tag}"
+
+    # 1. The supplier signs in and sees the parts she supplies.
+    page.login("anna@acme-polymers.example")
+    page.wait_for_path(r"/supplier/?")
+    page.wait_for_text("Parts you supply", "RES-100", "Anna Schmidt")
+
+    # 2. She submits a lot of RES-100 with a CoA PDF and her results.
+    row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "table tr")
+               if "RES-100" in r.text)
+    row.find_element(By.LINK_TEXT, "Submit a lot").click()
+    page.wait_for_path(r"/supplier/lots/new\?part=RES-100")
+    page.wait_for_text("Submit a lot", "RES-100", "Results")
+    coa = tmp_path / f"coa-{lot_number}.pdf"
+    coa.write_bytes(make_pdf("Certificate of Analysis", [f"Lot {lot_number}", "MFI 10.4"]))
+    form = driver.find_element(By.ID, "lot-form")
+    page.type("lot_number", lot_number, form)
+    page.type("quantity", "12.5", form)
+    page.type("unit", "kg", form)
+    page.set_value("manufactured_on", "2026-01-15")
+    page.set_value("expires_on", "2026-10-01")
+    page.field("coa", form).send_keys(str(coa))
+    for code, value in (("MFI", "10.4"), ("MOIST", "0.02"), ("DENS", "1.30"),
+                        ("CYTO", "pass"), ("APPEAR", "Conforms")):
+        page.type(f"result_{code}", value, form)
+    page.submit(form)
+    lot_id = page.wait_for_path(r"/supplier/lots/(\d+)").group(1)
+    body = page.wait_for_text(f"Lot {lot_number}", "Text extracted from the CoA", "conforming")
+    assert "draft" in driver.find_element(By.CSS_SELECTOR, "h1 .badge[class*=status-]").text
+    overall = driver.find_element(By.XPATH, "//p[contains(., 'Overall verdict')]").text
+    assert "conforming" in overall and "non" not in overall, overall
+    extracted = driver.find_element(By.CSS_SELECTOR, "pre.extracted").text
+    assert lot_number in extracted and "MFI 10.4" in extracted, extracted
+    assert "No signatures yet." in body
+
+    # 3. A wrong password does not sign; the right one submits the lot.
+    sign_action = f"/supplier/lots/{lot_id}/sign"
+    form = page.form(sign_action)
+    page.type("password", "not-the-password", form)
+    page.submit(form)
+    error = driver.find_element(By.CSS_SELECTOR, "section.sign .error").text
+    assert error.strip(), "no error shown for a wrong signing password"
+    assert "draft" in driver.find_element(By.CSS_SELECTOR, "h1 .badge[class*=status-]").text
+    assert "No signatures yet." in page.body()
+    form = page.form(sign_action)
+    page.type("password", DEMO_PASSWORD, form)
+    page.submit(form)
+    page.wait_for_path(rf"/supplier/lots/{lot_id}")
+    page.wait_for_text("submitted as accurate")
+    assert "submitted" in driver.find_element(By.CSS_SELECTOR, "h1 .badge[class*=status-]").text
+    signature = driver.find_element(By.CSS_SELECTOR, "tr.signature").text
+    assert "Anna Schmidt" in signature and "submitted as accurate" in signature, signature
+    assert UTC_TIME.search(signature), signature
+    assert not driver.find_elements(By.CSS_SELECTOR, f'form[action="{sign_action}"]')
+
+    # 4. QA reviews the evidence and approves with a signed decision.
+    page.logout()
+    page.login("qa@traceport.example")
+    page.wait_for_path(r"/internal/?")
+    page.wait_for_text("Welcome", "Quinn Avery")
+    driver.find_element(By.CSS_SELECTOR, "header nav").find_element(
+        By.LINK_TEXT, "Review queue").click()
+    page.wait_for_path(r"/internal/review")
+    page.wait_for_text("Review queue", lot_number)
+    driver.find_element(By.LINK_TEXT, lot_number).click()
+    page.wait_for_path(rf"/internal/lots/{lot_id}")
+    body = page.wait_for_text(f"Lot {lot_number}", "Decision", "Certificate of Analysis",
+                              "Text extracted from the CoA", "Results against our specification")
+    frame = driver.find_element(By.CSS_SELECTOR, "iframe.pdf")
+    assert re.search(r"/documents/\d+$", frame.get_attribute("src") or ""), \
+        frame.get_attribute("src")
+    assert lot_number in driver.find_element(By.CSS_SELECTOR, "pre.extracted").text
+    results = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "table.results tbody tr")]
+    assert len(results) == 5 and all("pass" in r for r in results), results
+    assert "Melt flow index" in body and "10.4" in body
+    signature = driver.find_element(By.CSS_SELECTOR, "tr.signature").text
+    assert "Anna Schmidt" in signature and "submitted as accurate" in signature, signature
+    assert UTC_TIME.search(signature), signature
+    page.screenshot("browser-review.png")
+    form = page.form(f"/internal/lots/{lot_id}/decision")
+    form.find_element(By.CSS_SELECTOR, 'input[name="decision"][value="approve"]').click()
+    page.type("comment", "Looks good", form)
+    page.type("password", DEMO_PASSWORD, form)
+    page.submit(form, "Sign decision")
+    page.wait_for_path(rf"/internal/lots/{lot_id}")
+    page.wait_for_text("Quinn Avery")
+    assert "approved" in driver.find_element(By.CSS_SELECTOR, "h1 .badge[class*=status-]").text
+    signatures = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tr.signature")]
+    approval = [s for s in signatures if "Quinn Avery" in s]
+    assert approval and "approved" in approval[0] and "Looks good" in approval[0], signatures
+    assert UTC_TIME.search(approval[0]), approval
+
+    # 5. Operations receive the approved lot: it is released at once.
+    page.logout()
+    page.login("ops@traceport.example")
+    page.wait_for_path(r"/internal/?")
+    page.open("/internal/receipts")
+    page.wait_for_text("Record a goods receipt")
+    form = page.form("/internal/receipts")
+    Select(page.field("supplier_lot_id", form)).select_by_visible_text(
+        next(o.text for o in Select(page.field("supplier_lot_id", form)).options
+             if lot_number in o.text))
+    page.type("quantity", "12.5", form)
+    page.type("internal_lot_number", internal_lot, form)
+    page.submit(form)
+    page.wait_for_text(internal_lot)
+    receipt = _table_row(page, lot_number, internal_lot)
+    assert "released" in receipt and "12.5" in receipt, receipt
+
+    # 6. A work order consumes it and makes two serials.
+    page.open("/internal/work-orders")
+    page.wait_for_text("Post a work order")
+    form = page.form("/internal/work-orders")
+    page.type("number", work_order, form)
+    Select(page.field("part_number", form)).select_by_value("FG-1000")
+    page.type("output_lot_number", finished_lot, form)
+    Select(page.field("input_lot_0", form)).select_by_value(internal_lot)
+    page.type("input_qty_0", "2", form)
+    page.type("serials", f"{serial_1}\n{serial_2}", form)
+    page.submit(form)
+    page.wait_for_text(work_order)
+    order = _table_row(page, work_order, finished_lot)
+    assert internal_lot in order, order
+
+    # 7. One serial ships to a hospital.
+    page.open("/internal/shipments")
+    page.wait_for_text("Ship to a customer", serial_1, serial_2)
+    form = page.form("/internal/shipments")
+    page.type("number", shipment, form)
+    page.type("consignee_name", "Hospital X", form)
+    page.type("consignee_address", "1 Test Street", form)
+    form.find_element(By.CSS_SELECTOR, f'input[name="serial"][value="{serial_1}"]').click()
+    page.submit(form)
+    page.wait_for_text(shipment)
+    shipped = _table_row(page, shipment, "Hospital X")
+    assert "1 Test Street" in shipped, shipped
+
+    # 8. The trace page (htmx, no page load) finds the serial and everything behind it...
+    page.open("/internal/trace")
+    page.wait_for_text("Trace")
+    text = page.trace(serial_1, "backward")
+    assert "1 × supplier lot" in text and "2 × internal lot" in text, text
+    assert f"SERIAL {serial_1}" in text.upper() and finished_lot in text, text
+    assert page.path().startswith("/internal/trace?"), page.path()  # hx-push-url
+    page.screenshot("browser-trace-backward.png")
+
+    # ...and, forward from the supplier lot, the consignee it reached.
+    text = page.trace(lot_number, "forward")
+    assert "1 × shipment" in text and "2 × serial" in text, text
+    consignee = _table_row(page, shipment, "Hospital X")
+    assert "1 Test Street" in consignee, consignee
+    page.screenshot("browser-trace-forward.png")
+    page.assert_console_clean()
+    journey.update(lot=lot_number, internal_lot=internal_lot, finished_lot=finished_lot,
+                   serial=serial_1, shipment=shipment)
+
+
+def test_trace_tree_reaches_the_supplier_lot_and_the_consignee(
+        live_server: str, driver: WebDriver, journey: dict[str, str]) -> None:
+    if not journey:
+        pytest.skip("the journey test did not get as far as shipping")
+    page = Page(driver, live_server)
+    page.open("/internal/trace")
+    page.wait_for_text("Trace")
+
+    text = page.trace(journey["serial"], "backward")
+    tree = driver.find_element(By.CSS_SELECTOR, "#trace-result .trace-tree").text
+    for needle in (journey["finished_lot"], journey["internal_lot"], "Acme Polymers",
+                   "Anna Schmidt", "RES-100"):
+        assert needle in tree, f"{needle!r} missing from the backward trace tree:\n{text}"
+    assert re.search(rf"SUPPLIER LOT {journey['lot']}\b", tree.upper()), tree
+    assert SHA256.search(tree), f"no CoA SHA-256 in the backward trace tree:\n{text}"
+
+    text = page.trace(journey["lot"], "forward")
+    tree = driver.find_element(By.CSS_SELECTOR, "#trace-result .trace-tree").text
+    for needle in (journey["internal_lot"], journey["finished_lot"], journey["serial"],
+                   journey["shipment"], "Hospital X", "1 Test Street"):
+        assert needle in tree, f"{needle!r} missing from the forward trace tree:\n{text}"
+    page.assert_console_clean()
