@@ -4,19 +4,19 @@ error mapping and OpenAPI. Handlers stay thin; everything they do goes through `
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -47,14 +47,16 @@ def _configure_templates(engine: JinjaTemplateEngine) -> None:
     env.install_gettext_callables(gettext_, ngettext_, newstyle=True)  # type: ignore[attr-defined]
     env.globals["LANGUAGES"] = LANGUAGES
     env.globals["version"] = VERSION
-    env.filters["utc"] = lambda value: value.astimezone(dt.UTC).strftime(
-        "%Y-%m-%d %H:%M:%S UTC") if value else ""
+    env.filters["utc"] = lambda value: (
+        value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+    )
     env.filters["short"] = lambda value, n=12: (value or "")[:n]
 
 
 async def _before_request(request: Request[Any, Any, Any]) -> None:
-    current_language.set(choose_language(request.cookies.get("lang"),
-                                         request.headers.get("accept-language")))
+    current_language.set(
+        choose_language(request.cookies.get("lang"), request.headers.get("accept-language"))
+    )
 
 
 async def _after_request(response: Response[Any]) -> Response[Any]:
@@ -83,34 +85,49 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
     return Litestar(
         route_handlers=[
-            pages.login_form, pages.login, pages.logout, pages.home,
+            pages.login_form,
+            pages.login,
+            pages.logout,
+            pages.home,
             *supplier.ROUTES,
             *internal.ROUTES,
             *api.ROUTES,
             document_content,
-            create_static_files_router(path="/static", directories=[PACKAGE / "static"],
-                                       include_in_schema=False),
+            create_static_files_router(
+                path="/static", directories=[PACKAGE / "static"], include_in_schema=False
+            ),
         ],
         dependencies={"services": Provide(provide_services), "actor": Provide(provide_actor)},
         middleware=[ActorMiddleware()],
         before_request=_before_request,
         after_request=_after_request,
         exception_handlers={DomainError: domain_error_handler, HTTPException: http_error_handler},
-        template_config=TemplateConfig(directory=PACKAGE / "templates",
-                                       engine=JinjaTemplateEngine,
-                                       engine_callback=_configure_templates),
-        csrf_config=CSRFConfig(secret=runtime.token_key.decode("utf-8", "replace"),
-                               cookie_name="traceport_csrf", header_name="x-csrftoken",
-                               cookie_secure=settings.secure_cookies, cookie_samesite="lax",
-                               exclude=["/api/", "/oauth/", "/healthz"]),
+        template_config=TemplateConfig(
+            directory=PACKAGE / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=_configure_templates,
+        ),
+        csrf_config=CSRFConfig(
+            secret=runtime.token_key.decode("utf-8", "replace"),
+            cookie_name="traceport_csrf",
+            header_name="x-csrftoken",
+            cookie_secure=settings.secure_cookies,
+            cookie_samesite="lax",
+            exclude=["/api/", "/oauth/", "/healthz"],
+        ),
         openapi_config=OpenAPIConfig(
-            title="Traceport API", version=VERSION,
+            title="Traceport API",
+            version=VERSION,
             description="Machine API for suppliers' and our own systems. Authenticate with "
             "OAuth2 client credentials at POST /oauth/token and send the access token as a "
             "Bearer token.",
-            components=Components(security_schemes={"bearer": SecurityScheme(
-                type="http", scheme="bearer", bearer_format="JWT")}),
-            path="/schema"),
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+            path="/schema",
+        ),
         request_max_body_size=settings.limits.max_upload_bytes + 1024 * 1024,
         state=State({"runtime": runtime, "settings": settings}),
         lifespan=[lifespan],

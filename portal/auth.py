@@ -11,11 +11,18 @@ import re
 from urllib.parse import quote
 
 from litestar.datastructures import Cookie
-from sqlalchemy import select
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.response import Redirect
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    Scope,
+    Send,
+)
+from sqlalchemy import select
 
 from trace_core.errors import AuthenticationFailed
 from trace_core.identity.actor import Actor
@@ -38,7 +45,7 @@ class ActorMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         path: str = scope["path"]
-        state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state = scope.setdefault("state", {})
         runtime: Runtime = scope["litestar_app"].state.runtime
         if PUBLIC_PATHS.match(path):
             await next_app(scope, receive, send)
@@ -52,13 +59,15 @@ class ActorMiddleware(ASGIMiddleware):
         else:
             found = await _actor_from_cookie(runtime, headers.get("cookie", ""))
             if found is None:
-                target = path + ("?" + scope["query_string"].decode() if scope["query_string"]
-                                 else "")
+                target = path + (
+                    "?" + scope["query_string"].decode() if scope["query_string"] else ""
+                )
                 response = Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
                 if headers.get("hx-request"):
                     response.headers["HX-Redirect"] = "/login"
                 await response.to_asgi_response(scope["litestar_app"], None)(  # type: ignore[arg-type]
-                    scope, receive, send)
+                    scope, receive, send
+                )
                 return
             actor, csrf = found
             state["csrf_session"] = csrf
@@ -93,7 +102,8 @@ async def _actor_from_bearer(runtime: Runtime, authorization: str) -> Actor | st
         return exc.message
     async with runtime.sessions() as session:
         client = await session.scalar(
-            select(ApiClient).where(ApiClient.client_id == claims["client_id"]))
+            select(ApiClient).where(ApiClient.client_id == claims["client_id"])
+        )
         if client is None or not client.active:
             return "The client is not active."
         if client.tokens_valid_after and issued_at(claims) < client.tokens_valid_after:
@@ -104,12 +114,31 @@ async def _actor_from_bearer(runtime: Runtime, authorization: str) -> Actor | st
 
 
 async def _send_401(send: Send, message: str) -> None:
-    await send({"type": "http.response.start", "status": 401, "headers": [
-        (b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="traceport"'),
-        (b"cache-control", b"no-store")]})
-    await send({"type": "http.response.body", "body": _json_401(message)})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 401,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"www-authenticate", b'Bearer realm="traceport"'),
+            (b"cache-control", b"no-store"),
+        ],
+    }
+    body: HTTPResponseBodyEvent = {
+        "type": "http.response.body",
+        "body": _json_401(message),
+        "more_body": False,
+    }
+    await send(start)
+    await send(body)
 
 
 def session_cookie(token: str, secure: bool, max_age: int | None = None) -> Cookie:
-    return Cookie(key=SESSION_COOKIE, value=token, httponly=True, secure=secure,
-                  samesite="lax", path="/", max_age=max_age)
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        path="/",
+        max_age=max_age,
+    )

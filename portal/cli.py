@@ -36,8 +36,13 @@ def serve(host: str | None, port: int | None) -> None:
     from portal.app import create_app
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level="info", proxy_headers=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 @main.group()
@@ -118,8 +123,9 @@ def _run_trace(direction: str, identifier: str, as_json: bool, database_url: str
         try:
             actor = Actor.system("cli")
             async with provide_services(runtime, actor) as services:
-                method = services.trace.backward if direction == "backward" else (
-                    services.trace.forward)
+                method = (
+                    services.trace.backward if direction == "backward" else (services.trace.forward)
+                )
                 return (await method(actor, identifier)).as_dict()
         finally:
             await engine.dispose()

@@ -15,7 +15,7 @@ from trace_core.services import Runtime, Services
 
 
 @get("/login", include_in_schema=False)
-async def login_form(next: str | None = None) -> Template:  # noqa: A002 - the query name
+async def login_form(next: str | None = None) -> Template:
     return Template("login.html", context={"next": safe_next(next), "error": None, "email": ""})
 
 
@@ -28,11 +28,17 @@ async def login(request: Request[Any, Any, Any]) -> Template | Redirect:
         services = Services(runtime, session, Actor.system("ui"))
         try:
             _, token, _ = await services.identity.login(
-                email, text(fields, "password"), user_agent=request.headers.get("user-agent"),
-                client_ip=request.client.host if request.client else None)
+                email,
+                text(fields, "password"),
+                user_agent=request.headers.get("user-agent"),
+                client_ip=request.client.host if request.client else None,
+            )
         except AuthenticationFailed as exc:
-            return Template("login.html", status_code=401,
-                            context={"next": target, "error": exc.message, "email": email})
+            return Template(
+                "login.html",
+                status_code=401,
+                context={"next": target, "error": exc.message, "email": email},
+            )
     secure = request.app.state.settings.secure_cookies
     return Redirect(target, status_code=303, cookies=[session_cookie(token, secure)])
 

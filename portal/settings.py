@@ -14,11 +14,13 @@ from trace_core.services import Limits
 
 def normalise_database_url(url: str) -> str:
     """Accept the URLs people write and name the async driver explicitly."""
-    for plain, driver in (("postgresql://", "postgresql+asyncpg://"),
-                          ("postgres://", "postgresql+asyncpg://"),
-                          ("sqlite://", "sqlite+aiosqlite://")):
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
         if url.startswith(plain):
-            return driver + url[len(plain):]
+            return driver + url[len(plain) :]
     return url
 
 
@@ -41,7 +43,7 @@ class Settings:
     port: int = 8000
     """Port to listen on (``TRACEPORT_PORT``)."""
     secure_cookies: bool = False
-    """Mark cookies Secure and send HSTS; on whenever TLS is in front (``TRACEPORT_SECURE_COOKIES``)."""
+    """Secure cookies and HSTS; on whenever TLS is in front (``TRACEPORT_SECURE_COOKIES``)."""
     limits: Limits = field(default_factory=Limits)
     """Upload, PDF, login and session limits (``TRACEPORT_MAX_UPLOAD_MB``, ...)."""
 
@@ -59,12 +61,14 @@ class Settings:
             var_dir=var_dir,
             database_url=normalise_database_url(
                 env.get("TRACEPORT_DATABASE_URL")
-                or f"sqlite+aiosqlite:///{(var_dir / 'traceport.db').as_posix()}"),
+                or f"sqlite+aiosqlite:///{(var_dir / 'traceport.db').as_posix()}"
+            ),
             storage_url=env.get("TRACEPORT_STORAGE_URL") or _file_url(var_dir / "objects"),
             s3_endpoint_url=env.get("TRACEPORT_S3_ENDPOINT_URL") or None,
             secret_key=env.get("TRACEPORT_SECRET_KEY", ""),
             signing_key_file=Path(env["TRACEPORT_SIGNING_KEY_FILE"])
-            if env.get("TRACEPORT_SIGNING_KEY_FILE") else None,
+            if env.get("TRACEPORT_SIGNING_KEY_FILE")
+            else None,
             host=env.get("TRACEPORT_HOST", "127.0.0.1"),
             port=int(env.get("TRACEPORT_PORT", "8000")),
             secure_cookies=env.get("TRACEPORT_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),

@@ -23,7 +23,10 @@ from trace_core.identity.actor import Actor
 from trace_core.services import Runtime, Services
 
 STATUS_OF: dict[type[DomainError], int] = {
-    ValidationFailed: 422, NotFound: 404, PermissionDenied: 403, Conflict: 409,
+    ValidationFailed: 422,
+    NotFound: 404,
+    PermissionDenied: 403,
+    Conflict: 409,
     AuthenticationFailed: 401,
 }
 
@@ -54,9 +57,11 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
         if isinstance(exc, ValidationFailed):
             body["fields"] = exc.errors
         return Response(body, status_code=status)
-    return Template("error.html", context={"status": status, "message": exc.message,
-                                           "errors": getattr(exc, "errors", {})},
-                    status_code=status)
+    return Template(
+        "error.html",
+        context={"status": status, "message": exc.message, "errors": getattr(exc, "errors", {})},
+        status_code=status,
+    )
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -71,8 +76,11 @@ def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Respo
         if getattr(exc, "extra", None):
             body["detail"] = exc.extra
         return Response(body, status_code=status, headers=exc.headers)
-    return Template("error.html", context={"status": status, "message": message, "errors": {}},
-                    status_code=status)
+    return Template(
+        "error.html",
+        context={"status": status, "message": message, "errors": {}},
+        status_code=status,
+    )
 
 
 SECURITY_HEADERS = {

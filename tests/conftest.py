@@ -65,8 +65,9 @@ async def _prepare(url: str, runtime_args: dict[str, Any]) -> AsyncEngine:
 
 
 @pytest.fixture(scope="session")
-async def engines(tmp_path_factory: pytest.TempPathFactory, signing_key: ServerSigningKey,
-                  object_root: Path) -> AsyncIterator[dict[str, AsyncEngine]]:
+async def engines(
+    tmp_path_factory: pytest.TempPathFactory, signing_key: ServerSigningKey, object_root: Path
+) -> AsyncIterator[dict[str, AsyncEngine]]:
     made: dict[str, AsyncEngine] = {}
     yield made
     for engine in made.values():
@@ -74,32 +75,54 @@ async def engines(tmp_path_factory: pytest.TempPathFactory, signing_key: ServerS
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(request: pytest.FixtureRequest, engines: dict[str, AsyncEngine],
-                 tmp_path_factory: pytest.TempPathFactory, signing_key: ServerSigningKey,
-                 object_root: Path) -> AsyncEngine:
+async def engine(
+    request: pytest.FixtureRequest,
+    engines: dict[str, AsyncEngine],
+    tmp_path_factory: pytest.TempPathFactory,
+    signing_key: ServerSigningKey,
+    object_root: Path,
+) -> AsyncEngine:
     backend = request.param
     if backend == "postgresql" and not PG_URL:
         pytest.skip("TRACEPORT_TEST_DATABASE_URL is not set")
     if backend not in engines:
-        url = (_pg_async_url(PG_URL) if backend == "postgresql" else
-               f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}")
-        engines[backend] = await _prepare(url, {
-            "store": LocalObjectStore(object_root), "signing_key": signing_key,
-            "token_key": TOKEN_KEY, "limits": TEST_LIMITS})
+        url = (
+            _pg_async_url(PG_URL)
+            if backend == "postgresql"
+            else f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        )
+        engines[backend] = await _prepare(
+            url,
+            {
+                "store": LocalObjectStore(object_root),
+                "signing_key": signing_key,
+                "token_key": TOKEN_KEY,
+                "limits": TEST_LIMITS,
+            },
+        )
     return engines[backend]
 
 
 @pytest.fixture
-async def runtime(engine: AsyncEngine, signing_key: ServerSigningKey,
-                  object_root: Path) -> AsyncIterator[Runtime]:
+async def runtime(
+    engine: AsyncEngine, signing_key: ServerSigningKey, object_root: Path
+) -> AsyncIterator[Runtime]:
     """A runtime whose every session joins one outer transaction, rolled back after the test."""
     async with engine.connect() as connection:
         outer = await connection.begin()
-        sessions = async_sessionmaker(bind=connection, class_=AsyncSession,
-                                      expire_on_commit=False,
-                                      join_transaction_mode="create_savepoint")
-        yield Runtime(sessions=sessions, store=LocalObjectStore(object_root),
-                      signing_key=signing_key, token_key=TOKEN_KEY, limits=TEST_LIMITS)
+        sessions = async_sessionmaker(
+            bind=connection,
+            class_=AsyncSession,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+        )
+        yield Runtime(
+            sessions=sessions,
+            store=LocalObjectStore(object_root),
+            signing_key=signing_key,
+            token_key=TOKEN_KEY,
+            limits=TEST_LIMITS,
+        )
         await outer.rollback()
 
 
@@ -130,12 +153,18 @@ class Browser:
     async def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return await self.http.get(url, **kwargs)
 
-    async def post(self, url: str, data: dict[str, Any] | None = None,
-                   files: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+    async def post(
+        self,
+        url: str,
+        data: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         if not self.csrf:
             await self.http.get("/login")
-        return await self.http.post(url, data={**(data or {}), "_csrf_token": self.csrf},
-                                    files=files, **kwargs)
+        return await self.http.post(
+            url, data={**(data or {}), "_csrf_token": self.csrf}, files=files, **kwargs
+        )
 
     async def login(self, email: str, password: str = DEMO_PASSWORD) -> httpx.Response:
         await self.http.get("/login")
@@ -147,8 +176,9 @@ def browser(client: httpx.AsyncClient) -> Browser:
     return Browser(client)
 
 
-async def api_token(http: httpx.AsyncClient, client_id: str, secret: str,
-                    scope: str | None = None) -> str:
+async def api_token(
+    http: httpx.AsyncClient, client_id: str, secret: str, scope: str | None = None
+) -> str:
     data = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
     if scope:
         data["scope"] = scope

@@ -39,49 +39,95 @@ class DemoAccount:
 
 
 ACCOUNTS = (
-    DemoAccount("anna@acme-polymers.example", "Anna Schmidt", "Acme Polymers",
-                ("supplier_signer",), "supplier signer"),
-    DemoAccount("sam@steripro.example", "Sam Okafor", "SteriPro", ("cm_signer",),
-                "contract manufacturer signer"),
-    DemoAccount("qa@traceport.example", "Quinn Avery", OUR_COMPANY, ("qa_approver",),
-                "QA approver"),
-    DemoAccount("ops@traceport.example", "Olivia Park", OUR_COMPANY, ("operations",),
-                "receipts and production"),
+    DemoAccount(
+        "anna@acme-polymers.example",
+        "Anna Schmidt",
+        "Acme Polymers",
+        ("supplier_signer",),
+        "supplier signer",
+    ),
+    DemoAccount(
+        "sam@steripro.example",
+        "Sam Okafor",
+        "SteriPro",
+        ("cm_signer",),
+        "contract manufacturer signer",
+    ),
+    DemoAccount(
+        "qa@traceport.example", "Quinn Avery", OUR_COMPANY, ("qa_approver",), "QA approver"
+    ),
+    DemoAccount(
+        "ops@traceport.example",
+        "Olivia Park",
+        OUR_COMPANY,
+        ("operations",),
+        "receipts and production",
+    ),
 )
 
 CLIENTS = (
-    ("acme-edi", "acme-edi-secret", "Acme Polymers",  # noqa: S106
-     ["parts:read", "lots:read", "lots:write", "documents:write", "trace:read"]),
-    ("steripro-edi", "steripro-edi-secret", "SteriPro",  # noqa: S106
-     ["parts:read", "lots:read", "lots:write", "documents:write", "trace:read"]),
-    ("traceport-erp", "traceport-erp-secret", OUR_COMPANY,  # noqa: S106
-     ["parts:read", "lots:read", "trace:read", "receipts:write", "production:write",
-      "shipments:write"]),
+    (
+        "acme-edi",
+        "acme-edi-secret",
+        "Acme Polymers",
+        ["parts:read", "lots:read", "lots:write", "documents:write", "trace:read"],
+    ),
+    (
+        "steripro-edi",
+        "steripro-edi-secret",
+        "SteriPro",
+        ["parts:read", "lots:read", "lots:write", "documents:write", "trace:read"],
+    ),
+    (
+        "traceport-erp",
+        "traceport-erp-secret",
+        OUR_COMPANY,
+        [
+            "parts:read",
+            "lots:read",
+            "trace:read",
+            "receipts:write",
+            "production:write",
+            "shipments:write",
+        ],
+    ),
 )
 
 RESIN_SPEC = [
-    CharacteristicInput("MFI", "Melt flow index (372 °C, 5 kg)", "numeric", "g/10min",
-                        Decimal(8), Decimal(12), method="ISO 1133"),
-    CharacteristicInput("MOIST", "Moisture content", "numeric", "%", None, Decimal("0.05"),
-                        method="ISO 15512"),
-    CharacteristicInput("DENS", "Density", "numeric", "g/cm3", Decimal("1.29"),
-                        Decimal("1.31"), method="ISO 1183"),
+    CharacteristicInput(
+        "MFI",
+        "Melt flow index (372 °C, 5 kg)",
+        "numeric",
+        "g/10min",
+        Decimal(8),
+        Decimal(12),
+        method="ISO 1133",
+    ),
+    CharacteristicInput(
+        "MOIST", "Moisture content", "numeric", "%", None, Decimal("0.05"), method="ISO 15512"
+    ),
+    CharacteristicInput(
+        "DENS", "Density", "numeric", "g/cm3", Decimal("1.29"), Decimal("1.31"), method="ISO 1183"
+    ),
     CharacteristicInput("CYTO", "Cytotoxicity (ISO 10993-5)", "pass_fail", method="ISO 10993-5"),
     CharacteristicInput("APPEAR", "Appearance", "text", expected_text="Conforms"),
 ]
 STERILE_SPEC = [
-    CharacteristicInput("DOSE", "Minimum absorbed dose", "numeric", "kGy", Decimal(25), None,
-                        method="ISO 11137-1"),
+    CharacteristicInput(
+        "DOSE", "Minimum absorbed dose", "numeric", "kGy", Decimal(25), None, method="ISO 11137-1"
+    ),
     CharacteristicInput("BI", "Biological indicator", "pass_fail", method="ISO 11138"),
-    CharacteristicInput("DOSIM", "Dosimeter reading (maximum)", "numeric", "kGy", None,
-                        Decimal(45)),
+    CharacteristicInput(
+        "DOSIM", "Dosimeter reading (maximum)", "numeric", "kGy", None, Decimal(45)
+    ),
 ]
 
 
 async def demo_present(runtime: Runtime) -> bool:
     async with runtime.sessions() as session:
-        count = await session.scalar(select(func.count()).select_from(Organization).where(
-            Organization.name == OUR_COMPANY))
+        count = await session.scalar(
+            select(func.count()).select_from(Organization).where(Organization.name == OUR_COMPANY)
+        )
         return bool(count)
 
 
@@ -89,28 +135,46 @@ async def seed_demo(runtime: Runtime) -> None:
     """Create the demo data set (call once, on an empty database)."""
     system = Actor.system("cli")
     async with provide_services(runtime, system) as s:
-        ours = await s.identity.create_organization(OUR_COMPANY, "internal",
-                                                    "1 Device Way, Galway, Ireland")
+        ours = await s.identity.create_organization(
+            OUR_COMPANY, "internal", "1 Device Way, Galway, Ireland"
+        )
         acme = await s.identity.create_organization(
-            "Acme Polymers", "supplier", "Industriestraße 4, 67059 Ludwigshafen, Germany")
+            "Acme Polymers", "supplier", "Industriestraße 4, 67059 Ludwigshafen, Germany"
+        )
         steri = await s.identity.create_organization(
-            "SteriPro", "contract_manufacturer", "200 Gamma Park, Columbus, OH 43215, USA")
+            "SteriPro", "contract_manufacturer", "200 Gamma Park, Columbus, OH 43215, USA"
+        )
         orgs = {o.name: o for o in (ours, acme, steri)}
         for account in ACCOUNTS:
-            await s.identity.create_user(orgs[account.organization], account.email,
-                                         account.name, DEMO_PASSWORD, list(account.roles))
+            await s.identity.create_user(
+                orgs[account.organization],
+                account.email,
+                account.name,
+                DEMO_PASSWORD,
+                list(account.roles),
+            )
         for client_id, secret, org_name, scopes in CLIENTS:
-            await s.identity.create_client(orgs[org_name], client_id, secret, scopes,
-                                           f"{org_name} integration")
+            await s.identity.create_client(
+                orgs[org_name], client_id, secret, scopes, f"{org_name} integration"
+            )
         resin = await s.parts.create_part("RES-100", "PEEK resin, implant grade", unit="kg")
-        steril = await s.parts.create_part("STE-200", "Gamma sterilization service, cage load",
-                                           unit="load")
-        await s.parts.create_part("FG-1000", "Spinal cage, PEEK, sterile", kind="finished",
-                                  unit="pcs", gtin="00614141000012", implantable=True)
-        await s.parts.create_specification(resin, "B", "PEEK resin incoming specification",
-                                           dt.date(2026, 1, 15), RESIN_SPEC)
-        await s.parts.create_specification(steril, "A", "Gamma sterilization acceptance",
-                                           dt.date(2026, 2, 1), STERILE_SPEC)
+        steril = await s.parts.create_part(
+            "STE-200", "Gamma sterilization service, cage load", unit="load"
+        )
+        await s.parts.create_part(
+            "FG-1000",
+            "Spinal cage, PEEK, sterile",
+            kind="finished",
+            unit="pcs",
+            gtin="00614141000012",
+            implantable=True,
+        )
+        await s.parts.create_specification(
+            resin, "B", "PEEK resin incoming specification", dt.date(2026, 1, 15), RESIN_SPEC
+        )
+        await s.parts.create_specification(
+            steril, "A", "Gamma sterilization acceptance", dt.date(2026, 2, 1), STERILE_SPEC
+        )
         await s.parts.approve_supplier(resin, acme, "A")
         await s.parts.approve_supplier(steril, steri, "A")
         await s.keeper.commit()
@@ -123,49 +187,93 @@ async def seed_demo(runtime: Runtime) -> None:
     qa, ops = await as_user(ACCOUNTS[2].email), await as_user(ACCOUNTS[3].email)
     today = dt.datetime.now(dt.UTC).date()
 
-    async def submit(actor: Actor, part: str, lot: str, qty: str, unit: str,
-                     results: dict[str, str], sign: bool, decide: str | None) -> int:
-        lines = [f"Lot: {lot}", f"Material: {part}", f"Quantity: {qty} {unit}",
-                 f"Date of manufacture: {today - dt.timedelta(days=20)}",
-                 *(f"{code}: {value}" for code, value in results.items()),
-                 "Released by: Quality Control"]
+    async def submit(
+        actor: Actor,
+        part: str,
+        lot: str,
+        qty: str,
+        unit: str,
+        results: dict[str, str],
+        sign: bool,
+        decide: str | None,
+    ) -> int:
+        lines = [
+            f"Lot: {lot}",
+            f"Material: {part}",
+            f"Quantity: {qty} {unit}",
+            f"Date of manufacture: {today - dt.timedelta(days=20)}",
+            *(f"{code}: {value}" for code, value in results.items()),
+            "Released by: Quality Control",
+        ]
         pdf = make_pdf("Certificate of Analysis", lines)
         async with provide_services(runtime, actor) as s:
             document = await s.attachments.upload_pdf(actor, f"CoA-{lot}.pdf", pdf)
-            created = await s.lots.submit(actor, LotSubmission(
-                part, lot, qty, unit, today - dt.timedelta(days=20),
-                today + dt.timedelta(days=700), document.id,
-                [ResultInput(code, value) for code, value in results.items()]))
+            created = await s.lots.submit(
+                actor,
+                LotSubmission(
+                    part,
+                    lot,
+                    qty,
+                    unit,
+                    today - dt.timedelta(days=20),
+                    today + dt.timedelta(days=700),
+                    document.id,
+                    [ResultInput(code, value) for code, value in results.items()],
+                ),
+            )
             lot_id, version = created.id, created.version
             if sign:
                 signed = await s.lots.sign_submission(actor, lot_id, DEMO_PASSWORD, version)
                 version = signed.version
         if decide:
             async with provide_services(runtime, qa) as s:
-                await s.lots.decide(qa, lot_id, decide, DEMO_PASSWORD,
-                                    "CoA reviewed against spec; conforming.", version)
+                await s.lots.decide(
+                    qa,
+                    lot_id,
+                    decide,
+                    DEMO_PASSWORD,
+                    "CoA reviewed against spec; conforming.",
+                    version,
+                )
         return lot_id
 
-    good = {"MFI": "10.2", "MOIST": "0.02", "DENS": "1.30", "CYTO": "pass",
-            "APPEAR": "Conforms"}
+    good = {"MFI": "10.2", "MOIST": "0.02", "DENS": "1.30", "CYTO": "pass", "APPEAR": "Conforms"}
     resin_lot = await submit(anna, "RES-100", "AP-24-0815", "25", "kg", good, True, "approve")
-    await submit(anna, "RES-100", "AP-24-0816", "25", "kg",
-                 {**good, "MFI": "12.9"}, True, None)
+    await submit(anna, "RES-100", "AP-24-0816", "25", "kg", {**good, "MFI": "12.9"}, True, None)
     await submit(anna, "RES-100", "AP-24-0817", "10", "kg", good, False, None)
-    steri_lot = await submit(sam, "STE-200", "SP-24-0117", "1", "load",
-                             {"DOSE": "27.5", "BI": "pass", "DOSIM": "38.1"}, True, "approve")
+    steri_lot = await submit(
+        sam,
+        "STE-200",
+        "SP-24-0117",
+        "1",
+        "load",
+        {"DOSE": "27.5", "BI": "pass", "DOSIM": "38.1"},
+        True,
+        "approve",
+    )
 
     async with provide_services(runtime, ops) as s:
         await s.receipts.post(ops, ReceiptInput(resin_lot, "25", "IL-RES-0001"))
     async with provide_services(runtime, ops) as s:
         await s.receipts.post(ops, ReceiptInput(steri_lot, "1", "IL-STE-0001"))
     async with provide_services(runtime, ops) as s:
-        await s.production.post(ops, WorkOrderInputData(
-            "WO-1001", "FG-1000", "FG-LOT-0001",
-            [ConsumedLot("IL-RES-0001", "2.5"), ConsumedLot("IL-STE-0001", "1")],
-            [f"SN-DEMO-{i:04d}" for i in range(1, 11)]))
+        await s.production.post(
+            ops,
+            WorkOrderInputData(
+                "WO-1001",
+                "FG-1000",
+                "FG-LOT-0001",
+                [ConsumedLot("IL-RES-0001", "2.5"), ConsumedLot("IL-STE-0001", "1")],
+                [f"SN-DEMO-{i:04d}" for i in range(1, 11)],
+            ),
+        )
     async with provide_services(runtime, ops) as s:
-        await s.shipments.ship(ops, ShipmentInput(
-            "SH-0001", "St. Mary's Hospital, Central Sterile Supply",
-            "12 Harbour Road, Cork T12 XY34, Ireland",
-            [f"SN-DEMO-{i:04d}" for i in range(1, 6)]))
+        await s.shipments.ship(
+            ops,
+            ShipmentInput(
+                "SH-0001",
+                "St. Mary's Hospital, Central Sterile Supply",
+                "12 Harbour Road, Cork T12 XY34, Ireland",
+                [f"SN-DEMO-{i:04d}" for i in range(1, 6)],
+            ),
+        )

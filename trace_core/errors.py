@@ -24,7 +24,8 @@ class AuthenticationFailed(DomainError):
 
 
 class Conflict(DomainError):
-    """The action is not allowed in the record's current state (illegal transition, stale version)."""
+    """The action is not allowed in the record's current state (illegal transition, stale
+    version)."""
 
 
 class ValidationFailed(DomainError):

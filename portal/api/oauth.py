@@ -23,19 +23,24 @@ def _oauth_error(code: str, description: str, status: int) -> Response[Any]:
     headers = dict(NO_STORE)
     if status == 401:
         headers["www-authenticate"] = 'Basic realm="traceport"'
-    return Response({"error": code, "error_description": description}, status_code=status,
-                    headers=headers)
+    return Response(
+        {"error": code, "error_description": description}, status_code=status, headers=headers
+    )
 
 
-@post("/oauth/token", tags=["oauth"], status_code=200, summary="Get an access token",
-      description="Client credentials grant. Send `grant_type=client_credentials` form-encoded, "
-      "with the client id and secret in HTTP Basic auth or as `client_id`/`client_secret` "
-      "fields; optional `scope` narrows the client's scopes.")
+@post(
+    "/oauth/token",
+    tags=["oauth"],
+    status_code=200,
+    summary="Get an access token",
+    description="Client credentials grant. Send `grant_type=client_credentials` form-encoded, "
+    "with the client id and secret in HTTP Basic auth or as `client_id`/`client_secret` "
+    "fields; optional `scope` narrows the client's scopes.",
+)
 async def token(request: Request[Any, Any, Any]) -> Response[Any]:
     fields = await form_fields(request)
     if text(fields, "grant_type") != "client_credentials":
-        return _oauth_error("unsupported_grant_type", "Only client_credentials is supported.",
-                            400)
+        return _oauth_error("unsupported_grant_type", "Only client_credentials is supported.", 400)
     client_id, secret = text(fields, "client_id"), text(fields, "client_secret")
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic" and encoded:
@@ -55,15 +60,28 @@ async def token(request: Request[Any, Any, Any]) -> Response[Any]:
             return _oauth_error("invalid_client", "Client authentication failed.", 401)
         requested = text(fields, "scope").split() or None
         try:
-            issued = issue_access_token(client, runtime.token_key,
-                                        runtime.limits.token_lifetime_s, requested)
+            issued = issue_access_token(
+                client, runtime.token_key, runtime.limits.token_lifetime_s, requested
+            )
         except AuthenticationFailed:
-            return _oauth_error("invalid_scope", "A requested scope is not granted to this "
-                                "client.", 400)
-        services.keeper.audit("token_issued", "api_client", client.id,
-                              new={"scope": issued.scope}, actor=Actor(
-                                  "client", client.id, f"client:{client.client_id}",
-                                  client.organization_id, client.organization.kind, "api"))
+            return _oauth_error(
+                "invalid_scope", "A requested scope is not granted to this client.", 400
+            )
+        services.keeper.audit(
+            "token_issued",
+            "api_client",
+            client.id,
+            new={"scope": issued.scope},
+            actor=Actor(
+                "client",
+                client.id,
+                f"client:{client.client_id}",
+                client.organization_id,
+                client.organization.kind,
+                "api",
+            ),
+        )
         await services.keeper.commit()
-    return Response(TokenOut(issued.token, "Bearer", issued.expires_in, issued.scope),
-                    headers=NO_STORE)
+    return Response(
+        TokenOut(issued.token, "Bearer", issued.expires_in, issued.scope), headers=NO_STORE
+    )

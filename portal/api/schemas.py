@@ -122,29 +122,90 @@ def _dec(value: Any) -> str | None:
 
 
 def part_out(part: Part, spec: Specification | None) -> PartOut:
-    return PartOut(part.number, part.name, part.unit, part.kind, None if spec is None else
-                   SpecificationOut(spec.id, spec.revision, spec.title, spec.effective_from, [
-                       CharacteristicOut(c.code, c.name, c.kind, c.unit, _dec(c.lower_limit),
-                                         _dec(c.upper_limit), c.expected_text, c.required,
-                                         c.criterion())
-                       for c in spec.characteristics]))
+    return PartOut(
+        part.number,
+        part.name,
+        part.unit,
+        part.kind,
+        None
+        if spec is None
+        else SpecificationOut(
+            spec.id,
+            spec.revision,
+            spec.title,
+            spec.effective_from,
+            [
+                CharacteristicOut(
+                    c.code,
+                    c.name,
+                    c.kind,
+                    c.unit,
+                    _dec(c.lower_limit),
+                    _dec(c.upper_limit),
+                    c.expected_text,
+                    c.required,
+                    c.criterion(),
+                )
+                for c in spec.characteristics
+            ],
+        ),
+    )
 
 
 def document_out(document: Document, with_text: bool = False) -> DocumentOut:
-    return DocumentOut(document.id, document.sha256, document.filename, document.content_type,
-                       document.size, document.page_count, document.created_at,
-                       document.extracted_text if with_text else None)
+    return DocumentOut(
+        document.id,
+        document.sha256,
+        document.filename,
+        document.content_type,
+        document.size,
+        document.page_count,
+        document.created_at,
+        document.extracted_text if with_text else None,
+    )
 
 
 def lot_out(detail: LotDetail) -> LotOut:
     lot = detail.lot
     return LotOut(
-        lot.id, lot.organization.name, lot.part.number, lot.specification.revision,
-        lot.lot_number, str(lot.quantity), lot.unit, lot.manufactured_on, lot.expires_on,
-        lot.status, lot.verdict, lot.version, document_out(lot.coa_document),
-        [ResultOut(r.characteristic.code, r.characteristic.name, r.value_text, r.unit,
-                   _dec(r.value_numeric), r.characteristic.criterion(), r.verdict, r.explanation)
-         for r in lot.results],
-        [SignatureOut(s.printed_name, s.signed_at, s.meaning, s.comment, s.version,
-                      s.content_sha256, s.valid, s.covers_current) for s in detail.signatures],
-        lot.created_at)
+        lot.id,
+        lot.organization.name,
+        lot.part.number,
+        lot.specification.revision,
+        lot.lot_number,
+        str(lot.quantity),
+        lot.unit,
+        lot.manufactured_on,
+        lot.expires_on,
+        lot.status,
+        lot.verdict,
+        lot.version,
+        document_out(lot.coa_document),
+        [
+            ResultOut(
+                r.characteristic.code,
+                r.characteristic.name,
+                r.value_text,
+                r.unit,
+                _dec(r.value_numeric),
+                r.characteristic.criterion(),
+                r.verdict,
+                r.explanation,
+            )
+            for r in lot.results
+        ],
+        [
+            SignatureOut(
+                s.printed_name,
+                s.signed_at,
+                s.meaning,
+                s.comment,
+                s.version,
+                s.content_sha256,
+                s.valid,
+                s.covers_current,
+            )
+            for s in detail.signatures
+        ],
+        lot.created_at,
+    )

@@ -15,17 +15,26 @@ from trace_core.errors import ValidationFailed
 from trace_core.lots.service import LotSubmission, ResultInput
 from trace_core.services import Services
 
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
-@get("/api/v1/parts", tags=["parts"], security=BEARER,
-     summary="Parts you may supply, with our effective specification")
+@get(
+    "/api/v1/parts",
+    tags=["parts"],
+    security=BEARER,
+    summary="Parts you may supply, with our effective specification",
+)
 async def list_parts(services: Services) -> list[PartOut]:
     return [part_out(p, s) for p, s in await services.parts.parts_for(services.actor)]
 
 
-@post("/api/v1/documents", tags=["documents"], security=BEARER, status_code=201,
-      summary="Upload a PDF (multipart field `file`)")
+@post(
+    "/api/v1/documents",
+    tags=["documents"],
+    security=BEARER,
+    status_code=201,
+    summary="Upload a PDF (multipart field `file`)",
+)
 async def upload_document(
     services: Services,
     data: Annotated[dict[str, UploadFile], Body(media_type=RequestEncodingType.MULTI_PART)],
@@ -34,32 +43,56 @@ async def upload_document(
     if not isinstance(upload, UploadFile):
         raise ValidationFailed({"file": "Send the PDF as multipart form field 'file'."})
     document = await services.attachments.upload_pdf(
-        services.actor, upload.filename or "document.pdf", await upload.read())
+        services.actor, upload.filename or "document.pdf", await upload.read()
+    )
     return document_out(document, with_text=True)
 
 
-@get("/api/v1/documents/{document_id:int}", tags=["documents"], security=BEARER,
-     summary="A document's record, with the text extracted from it")
+@get(
+    "/api/v1/documents/{document_id:int}",
+    tags=["documents"],
+    security=BEARER,
+    summary="A document's record, with the text extracted from it",
+)
 async def get_document(services: Services, document_id: int) -> DocumentOut:
     return document_out(await services.attachments.get(services.actor, document_id), True)
 
 
-@get("/api/v1/documents/{document_id:int}/content", tags=["documents"], security=BEARER,
-     summary="The document's bytes as received (SHA-256 verified on read)",
-     media_type="application/pdf")
+@get(
+    "/api/v1/documents/{document_id:int}/content",
+    tags=["documents"],
+    security=BEARER,
+    summary="The document's bytes as received (SHA-256 verified on read)",
+    media_type="application/pdf",
+)
 async def get_document_content(services: Services, document_id: int) -> Response[bytes]:
     document, content = await services.attachments.read(services.actor, document_id)
-    return Response(content, media_type=document.content_type,
-                    headers={"x-content-sha256": document.sha256})
+    return Response(
+        content, media_type=document.content_type, headers={"x-content-sha256": document.sha256}
+    )
 
 
-@post("/api/v1/lots", tags=["lots"], security=BEARER, status_code=201,
-      summary="Submit a lot with its CoA document and structured results")
+@post(
+    "/api/v1/lots",
+    tags=["lots"],
+    security=BEARER,
+    status_code=201,
+    summary="Submit a lot with its CoA document and structured results",
+)
 async def submit_lot(services: Services, data: LotIn) -> LotOut:
-    lot = await services.lots.submit(services.actor, LotSubmission(
-        data.part_number, data.lot_number, data.quantity, data.unit, data.manufactured_on,
-        data.expires_on, data.coa_document_id,
-        [ResultInput(r.code, r.value, r.unit) for r in data.results]))
+    lot = await services.lots.submit(
+        services.actor,
+        LotSubmission(
+            data.part_number,
+            data.lot_number,
+            data.quantity,
+            data.unit,
+            data.manufactured_on,
+            data.expires_on,
+            data.coa_document_id,
+            [ResultInput(r.code, r.value, r.unit) for r in data.results],
+        ),
+    )
     return lot_out(await services.lots.detail(services.actor, lot.id))
 
 
@@ -69,21 +102,33 @@ async def list_lots(services: Services, status: str | None = None) -> list[LotOu
     return [lot_out(await services.lots.detail(services.actor, lot.id)) for lot in lots[:100]]
 
 
-@get("/api/v1/lots/{lot_id:int}", tags=["lots"], security=BEARER,
-     summary="A lot with our verdicts and its signatures")
+@get(
+    "/api/v1/lots/{lot_id:int}",
+    tags=["lots"],
+    security=BEARER,
+    summary="A lot with our verdicts and its signatures",
+)
 async def get_lot(services: Services, lot_id: int) -> LotOut:
     return lot_out(await services.lots.detail(services.actor, lot_id))
 
 
-@get("/api/v1/trace/backward", tags=["trace"], security=BEARER,
-     summary="Backward trace of an identifier (query parameter `id`)")
-async def trace_backward(services: Services, id: str) -> dict[str, Any]:  # noqa: A002
+@get(
+    "/api/v1/trace/backward",
+    tags=["trace"],
+    security=BEARER,
+    summary="Backward trace of an identifier (query parameter `id`)",
+)
+async def trace_backward(services: Services, id: str) -> dict[str, Any]:
     return (await services.trace.backward(services.actor, id)).as_dict()
 
 
-@get("/api/v1/trace/forward", tags=["trace"], security=BEARER,
-     summary="Forward trace of an identifier (query parameter `id`)")
-async def trace_forward(services: Services, id: str) -> dict[str, Any]:  # noqa: A002
+@get(
+    "/api/v1/trace/forward",
+    tags=["trace"],
+    security=BEARER,
+    summary="Forward trace of an identifier (query parameter `id`)",
+)
+async def trace_forward(services: Services, id: str) -> dict[str, Any]:
     return (await services.trace.forward(services.actor, id)).as_dict()
 
 
@@ -97,17 +142,29 @@ async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         async with runtime.sessions() as session:
             await session.execute(sql("SELECT 1"))
         checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+    except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:
         await runtime.store.check()
         checks["object_store"] = "ok"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         checks["object_store"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return Response({"status": "ok" if healthy else "unavailable", "checks": checks},
-                    status_code=200 if healthy else 503)
+    return Response(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status_code=200 if healthy else 503,
+    )
 
 
-ROUTES = [list_parts, upload_document, get_document, get_document_content, submit_lot,
-          list_lots, get_lot, trace_backward, trace_forward, healthz]
+ROUTES = [
+    list_parts,
+    upload_document,
+    get_document,
+    get_document_content,
+    submit_lot,
+    list_lots,
+    get_lot,
+    trace_backward,
+    trace_forward,
+    healthz,
+]

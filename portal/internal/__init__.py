@@ -11,5 +11,16 @@ from portal.internal.operations import (
 from portal.internal.review import decide, internal_home, review_page, review_queue
 from portal.internal.trace import trace_page
 
-ROUTES = [internal_home, review_queue, review_page, decide, receipts, post_receipt,
-          work_orders, post_work_order, shipments, post_shipment, trace_page]
+ROUTES = [
+    internal_home,
+    review_queue,
+    review_page,
+    decide,
+    receipts,
+    post_receipt,
+    work_orders,
+    post_work_order,
+    shipments,
+    post_shipment,
+    trace_page,
+]

@@ -24,14 +24,23 @@ async def receipts(services: Services) -> Template:
     return await _receipts(services, {}, {}, 200)
 
 
-async def _receipts(services: Services, values: dict[str, Any], errors: dict[str, str],
-                    status: int) -> Template:
+async def _receipts(
+    services: Services, values: dict[str, Any], errors: dict[str, str], status: int
+) -> Template:
     actor = services.actor
-    receivable = [lot for lot in await services.lots.list(actor)
-                  if lot.status in ("submitted", "approved")]
-    return Template("internal/receipts.html", status_code=status, context={
-        "receipts": await services.receipts.list(actor), "receivable": receivable,
-        "values": values, "errors": errors})
+    receivable = [
+        lot for lot in await services.lots.list(actor) if lot.status in ("submitted", "approved")
+    ]
+    return Template(
+        "internal/receipts.html",
+        status_code=status,
+        context={
+            "receipts": await services.receipts.list(actor),
+            "receivable": receivable,
+            "values": values,
+            "errors": errors,
+        },
+    )
 
 
 @post("/internal/receipts", include_in_schema=False)
@@ -40,8 +49,12 @@ async def post_receipt(request: Request[Any, Any, Any], services: Services) -> T
     values = {k: v for k, v in fields.items() if isinstance(v, str)}
     try:
         lot_id = int(text(fields, "supplier_lot_id") or 0)
-        await services.receipts.post(services.actor, ReceiptInput(
-            lot_id, text(fields, "quantity"), text(fields, "internal_lot_number") or None))
+        await services.receipts.post(
+            services.actor,
+            ReceiptInput(
+                lot_id, text(fields, "quantity"), text(fields, "internal_lot_number") or None
+            ),
+        )
     except ValueError:
         return await _receipts(services, values, {"supplier_lot_id": "Choose a lot."}, 422)
     except ValidationFailed as exc:
@@ -56,20 +69,31 @@ async def work_orders(services: Services) -> Template:
     return await _work_orders(services, {}, {}, 200)
 
 
-async def _work_orders(services: Services, values: dict[str, Any], errors: dict[str, str],
-                       status: int) -> Template:
+async def _work_orders(
+    services: Services, values: dict[str, Any], errors: dict[str, str], status: int
+) -> Template:
     actor = services.actor
     parts = [p for p, _ in await services.parts.parts_for(actor) if p.kind == "finished"]
-    lots = [lot for lot in await services.inventory.lots(actor, "material")
-            if lot.status == "released"]
-    return Template("internal/work_orders.html", status_code=status, context={
-        "orders": await services.production.list(actor), "parts": parts, "lots": lots,
-        "values": values, "errors": errors})
+    lots = [
+        lot for lot in await services.inventory.lots(actor, "material") if lot.status == "released"
+    ]
+    return Template(
+        "internal/work_orders.html",
+        status_code=status,
+        context={
+            "orders": await services.production.list(actor),
+            "parts": parts,
+            "lots": lots,
+            "values": values,
+            "errors": errors,
+        },
+    )
 
 
 @post("/internal/work-orders", include_in_schema=False)
-async def post_work_order(request: Request[Any, Any, Any],
-                          services: Services) -> Template | Redirect:
+async def post_work_order(
+    request: Request[Any, Any, Any], services: Services
+) -> Template | Redirect:
     fields = await form_fields(request)
     values = {k: v for k, v in fields.items() if isinstance(v, str)}
     inputs = []
@@ -78,9 +102,16 @@ async def post_work_order(request: Request[Any, Any, Any],
         if lot_number:
             inputs.append(ConsumedLot(lot_number, text(fields, f"input_qty_{index}")))
     try:
-        await services.production.post(services.actor, WorkOrderInputData(
-            text(fields, "number"), text(fields, "part_number"),
-            text(fields, "output_lot_number"), inputs, _lines(text(fields, "serials"))))
+        await services.production.post(
+            services.actor,
+            WorkOrderInputData(
+                text(fields, "number"),
+                text(fields, "part_number"),
+                text(fields, "output_lot_number"),
+                inputs,
+                _lines(text(fields, "serials")),
+            ),
+        )
     except ValidationFailed as exc:
         return await _work_orders(services, values, exc.errors, 422)
     return Redirect("/internal/work-orders", status_code=303)
@@ -91,27 +122,39 @@ async def shipments(services: Services) -> Template:
     return await _shipments(services, {}, {}, 200)
 
 
-async def _shipments(services: Services, values: dict[str, Any], errors: dict[str, str],
-                     status: int) -> Template:
+async def _shipments(
+    services: Services, values: dict[str, Any], errors: dict[str, str], status: int
+) -> Template:
     actor = services.actor
-    return Template("internal/shipments.html", status_code=status, context={
-        "shipments": await services.shipments.list(actor),
-        "serials": await services.inventory.serials_in_stock(actor),
-        "values": values, "errors": errors})
+    return Template(
+        "internal/shipments.html",
+        status_code=status,
+        context={
+            "shipments": await services.shipments.list(actor),
+            "serials": await services.inventory.serials_in_stock(actor),
+            "values": values,
+            "errors": errors,
+        },
+    )
 
 
 @post("/internal/shipments", include_in_schema=False)
-async def post_shipment(request: Request[Any, Any, Any],
-                        services: Services) -> Template | Redirect:
+async def post_shipment(request: Request[Any, Any, Any], services: Services) -> Template | Redirect:
     fields = await form_fields(request)
     values = {k: v for k, v in fields.items() if isinstance(v, str)}
     chosen = fields.get("serial", [])
     serials = [chosen] if isinstance(chosen, str) else list(chosen)
     serials += _lines(text(fields, "serials"))
     try:
-        await services.shipments.ship(services.actor, ShipmentInput(
-            text(fields, "number"), text(fields, "consignee_name"),
-            text(fields, "consignee_address"), serials))
+        await services.shipments.ship(
+            services.actor,
+            ShipmentInput(
+                text(fields, "number"),
+                text(fields, "consignee_name"),
+                text(fields, "consignee_address"),
+                serials,
+            ),
+        )
     except ValidationFailed as exc:
         return await _shipments(services, values, exc.errors, 422)
     return Redirect("/internal/shipments", status_code=303)

@@ -16,14 +16,17 @@ from trace_core.services import Services
 async def internal_home(services: Services) -> Template:
     actor = services.actor
     queue = await services.lots.review_queue(actor) if actor.can("lots.review") else []
-    return Template("internal/home.html", context={
-        "queue": queue, "lots": await services.lots.list(actor, limit=20)})
+    return Template(
+        "internal/home.html",
+        context={"queue": queue, "lots": await services.lots.list(actor, limit=20)},
+    )
 
 
 @get("/internal/review", include_in_schema=False)
 async def review_queue(services: Services) -> Template:
-    return Template("internal/queue.html", context={
-        "queue": await services.lots.review_queue(services.actor)})
+    return Template(
+        "internal/queue.html", context={"queue": await services.lots.review_queue(services.actor)}
+    )
 
 
 @get("/internal/lots/{lot_id:int}", include_in_schema=False)
@@ -33,19 +36,32 @@ async def review_page(services: Services, lot_id: int) -> Template:
 
 async def _review(services: Services, lot_id: int, error: str | None, status: int) -> Template:
     detail = await services.lots.detail(services.actor, lot_id)
-    return Template("internal/review.html", status_code=status, context={
-        "detail": detail, "lot": detail.lot, "error": error,
-        "can_decide": services.actor.can("lots.approve") and detail.lot.status == "submitted"})
+    return Template(
+        "internal/review.html",
+        status_code=status,
+        context={
+            "detail": detail,
+            "lot": detail.lot,
+            "error": error,
+            "can_decide": services.actor.can("lots.approve") and detail.lot.status == "submitted",
+        },
+    )
 
 
 @post("/internal/lots/{lot_id:int}/decision", include_in_schema=False)
-async def decide(request: Request[Any, Any, Any], services: Services,
-                 lot_id: int) -> Template | Redirect:
+async def decide(
+    request: Request[Any, Any, Any], services: Services, lot_id: int
+) -> Template | Redirect:
     fields = await form_fields(request)
     try:
         await services.lots.decide(
-            services.actor, lot_id, text(fields, "decision"), text(fields, "password"),
-            text(fields, "comment"), int(text(fields, "version") or 0))
+            services.actor,
+            lot_id,
+            text(fields, "decision"),
+            text(fields, "password"),
+            text(fields, "comment"),
+            int(text(fields, "version") or 0),
+        )
     except (AuthenticationFailed, ValidationFailed) as exc:
         return await _review(services, lot_id, exc.message, 422)
     return Redirect(f"/internal/lots/{lot_id}", status_code=303)

@@ -12,8 +12,9 @@ from trace_core.services import Services
 
 
 @get("/internal/trace", include_in_schema=False)
-async def trace_page(request: Request[Any, Any, Any], services: Services, q: str = "",
-                     direction: str = "backward") -> Template:
+async def trace_page(
+    request: Request[Any, Any, Any], services: Services, q: str = "", direction: str = "backward"
+) -> Template:
     direction = direction if direction in ("backward", "forward") else "backward"
     result, error = None, None
     if q.strip():
@@ -24,7 +25,11 @@ async def trace_page(request: Request[Any, Any, Any], services: Services, q: str
                 result = await services.trace.forward(services.actor, q)
         except (NotFound, ValidationFailed) as exc:
             error = exc.message
-    template = "internal/_trace_result.html" if request.headers.get("hx-request") else (
-        "internal/trace.html")
-    return Template(template, context={"q": q, "direction": direction, "result": result,
-                                       "error": error})
+    template = (
+        "internal/_trace_result.html"
+        if request.headers.get("hx-request")
+        else ("internal/trace.html")
+    )
+    return Template(
+        template, context={"q": q, "direction": direction, "result": result, "error": error}
+    )

@@ -18,10 +18,13 @@ from trace_core.services import Services
 @get("/supplier", include_in_schema=False)
 async def dashboard(services: Services) -> Template:
     actor = services.actor
-    return Template("supplier/dashboard.html", context={
-        "parts": await services.parts.parts_for(actor),
-        "lots": await services.lots.list(actor),
-    })
+    return Template(
+        "supplier/dashboard.html",
+        context={
+            "parts": await services.parts.parts_for(actor),
+            "lots": await services.lots.list(actor),
+        },
+    )
 
 
 @get("/supplier/lots/new", include_in_schema=False)
@@ -29,15 +32,24 @@ async def new_lot(services: Services, part: str | None = None) -> Template:
     return await _form(services, {"part_number": part or ""}, {}, 200)
 
 
-async def _form(services: Services, values: dict[str, Any], errors: dict[str, str],
-                status: int) -> Template:
+async def _form(
+    services: Services, values: dict[str, Any], errors: dict[str, str], status: int
+) -> Template:
     parts = await services.parts.parts_for(services.actor)
     chosen = next((p for p in parts if p[0].number == values.get("part_number")), None)
     if chosen is None and len(parts) == 1:
         chosen = parts[0]
-    return Template("supplier/lot_form.html", status_code=status, context={
-        "parts": parts, "chosen": chosen, "values": values, "errors": errors,
-        "max_mb": services.limits.max_upload_bytes // (1024 * 1024)})
+    return Template(
+        "supplier/lot_form.html",
+        status_code=status,
+        context={
+            "parts": parts,
+            "chosen": chosen,
+            "values": values,
+            "errors": errors,
+            "max_mb": services.limits.max_upload_bytes // (1024 * 1024),
+        },
+    )
 
 
 @post("/supplier/lots", include_in_schema=False)
@@ -45,20 +57,31 @@ async def submit_lot(request: Request[Any, Any, Any], services: Services) -> Tem
     fields = await form_fields(request)
     values = {k: v for k, v in fields.items() if isinstance(v, str)}
     upload = fields.get("coa")
-    results = [ResultInput(key[len("result_"):], value, text(fields, f"unit_{key[7:]}") or None)
-               for key, value in values.items() if key.startswith("result_")]
+    results = [
+        ResultInput(key[len("result_") :], value, text(fields, f"unit_{key[7:]}") or None)
+        for key, value in values.items()
+        if key.startswith("result_")
+    ]
     try:
         document_id = None
         if isinstance(upload, UploadFile) and upload.filename:
             document = await services.attachments.upload_pdf(
-                services.actor, upload.filename, await upload.read(), commit=False)
+                services.actor, upload.filename, await upload.read(), commit=False
+            )
             document_id = document.id
-        lot = await services.lots.submit(services.actor, LotSubmission(
-            part_number=text(fields, "part_number"), lot_number=text(fields, "lot_number"),
-            quantity=text(fields, "quantity"), unit=text(fields, "unit"),
-            manufactured_on=text(fields, "manufactured_on"),
-            expires_on=text(fields, "expires_on") or None,
-            coa_document_id=document_id, results=results))
+        lot = await services.lots.submit(
+            services.actor,
+            LotSubmission(
+                part_number=text(fields, "part_number"),
+                lot_number=text(fields, "lot_number"),
+                quantity=text(fields, "quantity"),
+                unit=text(fields, "unit"),
+                manufactured_on=text(fields, "manufactured_on"),
+                expires_on=text(fields, "expires_on") or None,
+                coa_document_id=document_id,
+                results=results,
+            ),
+        )
     except ValidationFailed as exc:
         await services.keeper.rollback()
         errors = dict(exc.errors)
@@ -75,20 +98,29 @@ async def lot_page(services: Services, lot_id: int) -> Template:
 
 async def _lot_page(services: Services, lot_id: int, error: str | None, status: int) -> Template:
     detail = await services.lots.detail(services.actor, lot_id)
-    return Template("supplier/lot.html", status_code=status, context={
-        "detail": detail, "lot": detail.lot, "error": error,
-        "can_sign": services.actor.can("lots.sign") and detail.lot.status == "draft",
-        "meanings": SIGNATURE_MEANINGS})
+    return Template(
+        "supplier/lot.html",
+        status_code=status,
+        context={
+            "detail": detail,
+            "lot": detail.lot,
+            "error": error,
+            "can_sign": services.actor.can("lots.sign") and detail.lot.status == "draft",
+            "meanings": SIGNATURE_MEANINGS,
+        },
+    )
 
 
 @post("/supplier/lots/{lot_id:int}/sign", include_in_schema=False)
-async def sign_lot(request: Request[Any, Any, Any], services: Services,
-                   lot_id: int) -> Template | Redirect:
+async def sign_lot(
+    request: Request[Any, Any, Any], services: Services, lot_id: int
+) -> Template | Redirect:
     fields = await form_fields(request)
     try:
         version = int(text(fields, "version") or 0)
-        await services.lots.sign_submission(services.actor, lot_id, text(fields, "password"),
-                                            version)
+        await services.lots.sign_submission(
+            services.actor, lot_id, text(fields, "password"), version
+        )
     except (AuthenticationFailed, ValidationFailed) as exc:
         return await _lot_page(services, lot_id, exc.message, 422)
     return Redirect(f"/supplier/lots/{lot_id}", status_code=303)

@@ -11,7 +11,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from documents.pdf import make_pdf
 from trace_core.demo import DEMO_PASSWORD
-from trace_core.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationFailed
+from trace_core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from trace_core.identity.actor import Actor
 from trace_core.identity.service import actor_for_user
 from trace_core.lots.service import LotSubmission, ResultInput
@@ -29,14 +35,21 @@ async def user(runtime: Runtime, email: str) -> Actor:
         return actor_for_user(await s.identity.user_by_email(email), "ui")
 
 
-async def new_lot(runtime: Runtime, actor: Actor, lot_number: str, results: dict[str, str],
-                  **overrides: object) -> int:
+async def new_lot(
+    runtime: Runtime, actor: Actor, lot_number: str, results: dict[str, str], **overrides: object
+) -> int:
     async with provide_services(runtime, actor) as s:
         doc = await s.attachments.upload_pdf(actor, "coa.pdf", make_pdf("CoA", [lot_number]))
-        fields = dict(part_number="RES-100", lot_number=lot_number, quantity="5", unit="kg",
-                      manufactured_on=dt.date(2026, 10, 1), expires_on=dt.date(2028, 10, 1),
-                      coa_document_id=doc.id,
-                      results=[ResultInput(k, v) for k, v in results.items()])
+        fields = {
+            "part_number": "RES-100",
+            "lot_number": lot_number,
+            "quantity": "5",
+            "unit": "kg",
+            "manufactured_on": dt.date(2026, 10, 1),
+            "expires_on": dt.date(2028, 10, 1),
+            "coa_document_id": doc.id,
+            "results": [ResultInput(k, v) for k, v in results.items()],
+        }
         fields.update(overrides)
         lot = await s.lots.submit(actor, LotSubmission(**fields))  # type: ignore[arg-type]
         return lot.id
@@ -55,29 +68,43 @@ async def test_full_slice_records_versions_audit_and_signatures(runtime: Runtime
         assert lot.status == "approved"
         detail = await s.lots.detail(qa, lot_id)
         assert [(v.version, v.status) for v in detail.versions] == [
-            (1, "draft"), (2, "submitted"), (3, "approved")]
+            (1, "draft"),
+            (2, "submitted"),
+            (3, "approved"),
+        ]
         assert [(x.printed_name, x.meaning, x.version, x.valid) for x in detail.signatures] == [
             ("Anna Schmidt", "submitted as accurate", 1, True),
-            ("Quinn Avery", "approved", 2, True)]
+            ("Quinn Avery", "approved", 2, True),
+        ]
         # status-only changes since: both signatures still cover the current data
         assert all(x.covers_current for x in detail.signatures)
     async with provide_services(runtime, ops) as s:
         receipt = await s.receipts.post(ops, ReceiptInput(lot_id, "5", "IL-T-1"))
         assert receipt.internal_lot.status == "released"
     async with provide_services(runtime, ops) as s:
-        await s.production.post(ops, WorkOrderInputData(
-            "WO-T-1", "FG-1000", "FG-T-1", [ConsumedLot("IL-T-1", "1.5")], ["SN-T-1", "SN-T-2"]))
+        await s.production.post(
+            ops,
+            WorkOrderInputData(
+                "WO-T-1", "FG-1000", "FG-T-1", [ConsumedLot("IL-T-1", "1.5")], ["SN-T-1", "SN-T-2"]
+            ),
+        )
     async with provide_services(runtime, ops) as s:
         await s.shipments.ship(ops, ShipmentInput("SH-T-1", "Clinic", "1 Road", ["SN-T-1"]))
     async with provide_services(runtime, qa) as s:
         back = await s.trace.backward(qa, "SN-T-1")
         kinds = {(n.kind, n.identifier) for n in back.nodes.values()}
-        assert kinds == {("serial", "SN-T-1"), ("internal_lot", "FG-T-1"),
-                         ("internal_lot", "IL-T-1"), ("supplier_lot", "T-SLICE-1")}
+        assert kinds == {
+            ("serial", "SN-T-1"),
+            ("internal_lot", "FG-T-1"),
+            ("internal_lot", "IL-T-1"),
+            ("supplier_lot", "T-SLICE-1"),
+        }
         named = {n.id: n.identifier for n in back.nodes.values()}
         assert sorted((named[e.source], named[e.target], e.kind) for e in back.edges) == [
-            ("FG-T-1", "SN-T-1", "production"), ("IL-T-1", "FG-T-1", "consumption"),
-            ("T-SLICE-1", "IL-T-1", "receipt")]
+            ("FG-T-1", "SN-T-1", "production"),
+            ("IL-T-1", "FG-T-1", "consumption"),
+            ("T-SLICE-1", "IL-T-1", "receipt"),
+        ]
 
         def path(entry: dict[str, object]) -> list[str]:
             children = entry.get("children") or []
@@ -90,15 +117,26 @@ async def test_full_slice_records_versions_audit_and_signatures(runtime: Runtime
         assert len(supplier.details["coa"]["sha256"]) == 64
         assert len(supplier.details["signatures"]) == 2
         forward = await s.trace.forward(qa, "T-SLICE-1")
-        assert forward.consignees() == [{"shipment": "SH-T-1", "name": "Clinic",
-                                         "address": "1 Road"}]
-        assert forward.counts() == {"supplier_lot": 1, "internal_lot": 2, "serial": 2,
-                                    "shipment": 1}
+        assert forward.consignees() == [
+            {"shipment": "SH-T-1", "name": "Clinic", "address": "1 Road"}
+        ]
+        assert forward.counts() == {
+            "supplier_lot": 1,
+            "internal_lot": 2,
+            "serial": 2,
+            "shipment": 1,
+        }
         assert len(forward.edges) == 5  # receipt, consumption, 2 × production, shipment
-        actions = [a for (a,) in (await s.session.execute(
-            select(AuditEvent.action).where(AuditEvent.record_type == "supplier_lot",
-                                            AuditEvent.record_id == lot_id)
-            .order_by(AuditEvent.seq))).all()]
+        actions = [
+            a
+            for (a,) in (
+                await s.session.execute(
+                    select(AuditEvent.action)
+                    .where(AuditEvent.record_type == "supplier_lot", AuditEvent.record_id == lot_id)
+                    .order_by(AuditEvent.seq)
+                )
+            ).all()
+        ]
         assert actions == ["create", "sign", "status", "sign", "status"]
 
 
@@ -121,16 +159,20 @@ async def test_verdicts_use_our_spec_and_out_of_spec_needs_justification(runtime
         assert (await s.lots.get(qa, lot_id)).status == "submitted"
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("part_number", "NOPE-1", "not one you may supply"),
-    ("quantity", "abc", "is not a number"),
-    ("quantity", "-1", "greater than zero"),
-    ("manufactured_on", "2026-13-01", "is not a date"),
-    ("expires_on", dt.date(2026, 9, 1), "after the manufacture date"),
-    ("coa_document_id", None, "Attach the Certificate of Analysis"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("part_number", "NOPE-1", "not one you may supply"),
+        ("quantity", "abc", "is not a number"),
+        ("quantity", "-1", "greater than zero"),
+        ("manufactured_on", "2026-13-01", "is not a date"),
+        ("expires_on", dt.date(2026, 9, 1), "after the manufacture date"),
+        ("coa_document_id", None, "Attach the Certificate of Analysis"),
+    ],
+)
 async def test_bad_lot_input_is_refused_per_field_and_writes_nothing(
-        runtime: Runtime, field: str, value: object, message: str) -> None:
+    runtime: Runtime, field: str, value: object, message: str
+) -> None:
     anna = await user(runtime, "anna@acme-polymers.example")
     async with provide_services(runtime, anna) as s:
         before = await s.session.scalar(select(func.count()).select_from(RecordVersion))
@@ -143,14 +185,18 @@ async def test_bad_lot_input_is_refused_per_field_and_writes_nothing(
     assert after == before + 1  # only the uploaded document's own record
 
 
-@pytest.mark.parametrize(("results", "key", "message"), [
-    ({k: v for k, v in GOOD.items() if k != "DENS"}, "results.DENS", "is required"),
-    ({**GOOD, "MFI": "ten"}, "results.MFI", "'ten' is not a number"),
-    ({**GOOD, "CYTO": "maybe"}, "results.CYTO", "not a pass/fail result"),
-    ({**GOOD, "XYZ": "1"}, "results.XYZ", "is not a characteristic"),
-])
+@pytest.mark.parametrize(
+    ("results", "key", "message"),
+    [
+        ({k: v for k, v in GOOD.items() if k != "DENS"}, "results.DENS", "is required"),
+        ({**GOOD, "MFI": "ten"}, "results.MFI", "'ten' is not a number"),
+        ({**GOOD, "CYTO": "maybe"}, "results.CYTO", "not a pass/fail result"),
+        ({**GOOD, "XYZ": "1"}, "results.XYZ", "is not a characteristic"),
+    ],
+)
 async def test_missing_or_wrongly_typed_results_are_refused(
-        runtime: Runtime, results: dict[str, str], key: str, message: str) -> None:
+    runtime: Runtime, results: dict[str, str], key: str, message: str
+) -> None:
     anna = await user(runtime, "anna@acme-polymers.example")
     with pytest.raises(ValidationFailed) as err:
         await new_lot(runtime, anna, "T-RES", results)
@@ -167,8 +213,11 @@ async def test_wrong_signing_password_is_refused_counted_and_audited(runtime: Ru
         lot = await s.lots.get(anna, lot_id)
         assert (lot.status, lot.version) == ("draft", 1)
         assert await s.keeper.signatures("supplier_lot", lot_id) == []
-        failed = await s.session.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "signature_failed", AuditEvent.actor_id == anna.id))
+        failed = await s.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "signature_failed", AuditEvent.actor_id == anna.id)
+        )
         assert failed == 1
         assert (await s.identity.user_by_email("anna@acme-polymers.example")).failed_attempts == 1
 
@@ -204,7 +253,8 @@ async def test_suppliers_are_isolated_and_cannot_approve(runtime: Runtime) -> No
 
 
 async def test_quarantine_until_approved_and_only_released_lots_are_consumed(
-        runtime: Runtime) -> None:
+    runtime: Runtime,
+) -> None:
     anna = await user(runtime, "anna@acme-polymers.example")
     qa = await user(runtime, "qa@traceport.example")
     ops = await user(runtime, "ops@traceport.example")
@@ -219,8 +269,12 @@ async def test_quarantine_until_approved_and_only_released_lots_are_consumed(
         assert receipt.internal_lot.status == "quarantine"
     async with provide_services(runtime, ops) as s:
         with pytest.raises(ValidationFailed) as err:
-            await s.production.post(ops, WorkOrderInputData(
-                "WO-Q", "FG-1000", "FG-Q", [ConsumedLot("IL-Q-1", "1")], ["SN-Q-1"]))
+            await s.production.post(
+                ops,
+                WorkOrderInputData(
+                    "WO-Q", "FG-1000", "FG-Q", [ConsumedLot("IL-Q-1", "1")], ["SN-Q-1"]
+                ),
+            )
         assert "quarantine" in err.value.errors["inputs.0"]
     async with provide_services(runtime, qa) as s:
         await s.lots.decide(qa, lot_id, "approve", DEMO_PASSWORD, "ok", 2)
@@ -232,8 +286,9 @@ async def test_shipment_requires_consignee_address_and_in_stock_serials(runtime:
     ops = await user(runtime, "ops@traceport.example")
     async with provide_services(runtime, ops) as s:
         with pytest.raises(ValidationFailed) as err:
-            await s.shipments.ship(ops, ShipmentInput("SH-X", "Clinic", " ",
-                                                      ["SN-DEMO-0001", "SN-NOPE"]))
+            await s.shipments.ship(
+                ops, ShipmentInput("SH-X", "Clinic", " ", ["SN-DEMO-0001", "SN-NOPE"])
+            )
         assert "address is required" in err.value.errors["consignee_address"]
         assert "SN-DEMO-0001 is shipped" in err.value.errors["serials"]
         assert "SN-NOPE does not exist" in err.value.errors["serials"]
@@ -241,9 +296,11 @@ async def test_shipment_requires_consignee_address_and_in_stock_serials(runtime:
 
 async def test_history_tables_refuse_update_and_delete(runtime: Runtime, backend: str) -> None:
     async with runtime.sessions() as session:
-        for statement in ("UPDATE audit_events SET action = 'x'",
-                          "DELETE FROM record_versions",
-                          "UPDATE signatures SET meaning = 'approved'"):
+        for statement in (
+            "UPDATE audit_events SET action = 'x'",
+            "DELETE FROM record_versions",
+            "UPDATE signatures SET meaning = 'approved'",
+        ):
             nested = await session.begin_nested()
             with pytest.raises((DBAPIError, IntegrityError), match="append-only"):
                 await session.execute(text(statement))

@@ -24,8 +24,9 @@ class AttachmentService:
         self.session = services.session
         self.keeper = services.keeper
 
-    async def upload_pdf(self, actor: Actor, filename: str, data: bytes, *,
-                         commit: bool = True) -> Document:
+    async def upload_pdf(
+        self, actor: Actor, filename: str, data: bytes, *, commit: bool = True
+    ) -> Document:
         """Store a PDF and record it. With ``commit=False`` the record joins the caller's unit
         of work (a lot submission), so a refused submission leaves no document record behind."""
         actor.require("documents.write")
@@ -33,8 +34,12 @@ class AttachmentService:
         if not data:
             raise ValidationFailed({"file": "The file is empty."})
         if len(data) > limit:
-            raise ValidationFailed({"file": f"The file is {len(data) / 1048576:.1f} MiB; the "
-                                            f"limit is {limit / 1048576:.0f} MiB."})
+            raise ValidationFailed(
+                {
+                    "file": f"The file is {len(data) / 1048576:.1f} MiB; the "
+                    f"limit is {limit / 1048576:.0f} MiB."
+                }
+            )
         if actor.organization_id is None:
             raise ValidationFailed({"file": "Uploads need an organization."})
         try:
@@ -45,25 +50,41 @@ class AttachmentService:
             raise ValidationFailed({"file": str(exc)}) from exc
         stored = await self.s.store.put(data)
         existing = await self.session.scalar(
-            select(Document).where(Document.organization_id == actor.organization_id,
-                                   Document.sha256 == stored.sha256)
+            select(Document).where(
+                Document.organization_id == actor.organization_id, Document.sha256 == stored.sha256
+            )
         )
         if existing is not None:
             return existing
         safe_name = (filename or "document.pdf").replace("/", "_").replace("\\", "_")[-255:]
         document = Document(
-            organization_id=actor.organization_id, sha256=stored.sha256, filename=safe_name,
-            content_type="application/pdf", size=len(data), page_count=extraction.page_count,
-            extracted_text=extraction.text, uploaded_by_kind=actor.kind,
-            uploaded_by_id=actor.id, uploaded_by_name=actor.name, channel=actor.channel,
+            organization_id=actor.organization_id,
+            sha256=stored.sha256,
+            filename=safe_name,
+            content_type="application/pdf",
+            size=len(data),
+            page_count=extraction.page_count,
+            extracted_text=extraction.text,
+            uploaded_by_kind=actor.kind,
+            uploaded_by_id=actor.id,
+            uploaded_by_name=actor.name,
+            channel=actor.channel,
         )
         self.session.add(document)
         await self.session.flush()
         await self.keeper.write_version(
-            "document", document.id, status="stored", action="upload",
-            data={"sha256": stored.sha256, "filename": safe_name, "size": len(data),
-                  "content_type": "application/pdf", "page_count": extraction.page_count,
-                  "organization_id": actor.organization_id},
+            "document",
+            document.id,
+            status="stored",
+            action="upload",
+            data={
+                "sha256": stored.sha256,
+                "filename": safe_name,
+                "size": len(data),
+                "content_type": "application/pdf",
+                "page_count": extraction.page_count,
+                "organization_id": actor.organization_id,
+            },
         )
         if commit:
             await self.keeper.commit()
@@ -84,6 +105,10 @@ class AttachmentService:
         try:
             data = await self.s.store.get(document.sha256)
         except ObjectIntegrityError as exc:
-            raise ValidationFailed({"document": "The stored file no longer matches its "
-                                    "recorded SHA-256; it has been altered."}) from exc
+            raise ValidationFailed(
+                {
+                    "document": "The stored file no longer matches its "
+                    "recorded SHA-256; it has been altered."
+                }
+            ) from exc
         return document, data

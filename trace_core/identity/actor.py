@@ -28,8 +28,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {"parts.read", "lots.read", "lots.review", "lots.approve", "trace.read"}
     ),
     "operations": frozenset(
-        {"parts.read", "lots.read", "receipts.post", "production.post", "shipments.post",
-         "trace.read"}
+        {
+            "parts.read",
+            "lots.read",
+            "receipts.post",
+            "production.post",
+            "shipments.post",
+            "trace.read",
+        }
     ),
     "auditor": frozenset({"parts.read", "lots.read", "trace.read", "audit.read"}),
     "admin": frozenset({"parts.read", "lots.read", "trace.read", "audit.read", "users.manage"}),
@@ -76,8 +82,15 @@ class Actor:
     @classmethod
     def system(cls, channel: Channel = "cli") -> Actor:
         """The system itself (migrations, seeding, CLI maintenance). It can never sign."""
-        return cls("system", None, "system", None, "internal", channel,
-                   frozenset().union(*ROLE_PERMISSIONS.values()) - {"lots.sign", "lots.approve"})
+        return cls(
+            "system",
+            None,
+            "system",
+            None,
+            "internal",
+            channel,
+            frozenset().union(*ROLE_PERMISSIONS.values()) - {"lots.sign", "lots.approve"},
+        )
 
 
 def permissions_for_roles(roles: list[str] | tuple[str, ...]) -> frozenset[str]:

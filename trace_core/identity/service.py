@@ -37,13 +37,27 @@ def token_sha256(token: str) -> str:
 
 
 def actor_for_user(user: User, channel: Channel) -> Actor:
-    return Actor("user", user.id, user.full_name, user.organization_id, user.organization.kind,
-                 channel, permissions_for_roles(user.roles))
+    return Actor(
+        "user",
+        user.id,
+        user.full_name,
+        user.organization_id,
+        user.organization.kind,
+        channel,
+        permissions_for_roles(user.roles),
+    )
 
 
 def actor_for_client(client: ApiClient, channel: Channel = "api") -> Actor:
-    return Actor("client", client.id, f"client:{client.client_id}", client.organization_id,
-                 client.organization.kind, channel, permissions_for_scopes(client.scopes))
+    return Actor(
+        "client",
+        client.id,
+        f"client:{client.client_id}",
+        client.organization_id,
+        client.organization.kind,
+        channel,
+        permissions_for_scopes(client.scopes),
+    )
 
 
 class IdentityService:
@@ -62,13 +76,20 @@ class IdentityService:
         self.session.add(org)
         await self.session.flush()
         await self.keeper.write_version(
-            "organization", org.id, status="active", action="create",
+            "organization",
+            org.id,
+            status="active",
+            action="create",
             data={"name": name, "kind": kind, "address": address},
         )
         return org
 
     async def create_user(
-        self, organization: Organization, email: str, full_name: str, password: str,
+        self,
+        organization: Organization,
+        email: str,
+        full_name: str,
+        password: str,
         roles: list[str],
     ) -> User:
         email = email.strip()
@@ -90,37 +111,70 @@ class IdentityService:
         if existing:
             # Usernames are never reused, even for disabled accounts (P11-18).
             raise Conflict("This e-mail address is or was already in use and cannot be reused.")
-        user = User(organization_id=organization.id, email=email, email_key=email.lower(),
-                    full_name=full_name, password_hash=hash_password(password), roles=list(roles),
-                    organization=organization)
+        user = User(
+            organization_id=organization.id,
+            email=email,
+            email_key=email.lower(),
+            full_name=full_name,
+            password_hash=hash_password(password),
+            roles=list(roles),
+            organization=organization,
+        )
         self.session.add(user)
         await self.session.flush()
         await self.keeper.write_version(
-            "user", user.id, status="active", action="create",
-            data={"email": email, "full_name": full_name, "organization_id": organization.id,
-                  "roles": sorted(roles)},
+            "user",
+            user.id,
+            status="active",
+            action="create",
+            data={
+                "email": email,
+                "full_name": full_name,
+                "organization_id": organization.id,
+                "roles": sorted(roles),
+            },
         )
         return user
 
     async def create_client(
-        self, organization: Organization, client_id: str, secret: str, scopes: list[str],
+        self,
+        organization: Organization,
+        client_id: str,
+        secret: str,
+        scopes: list[str],
         name: str,
     ) -> ApiClient:
-        client = ApiClient(client_id=client_id, organization_id=organization.id, name=name,
-                           secret_hash=hash_password(secret), scopes=list(scopes),
-                           organization=organization)
+        client = ApiClient(
+            client_id=client_id,
+            organization_id=organization.id,
+            name=name,
+            secret_hash=hash_password(secret),
+            scopes=list(scopes),
+            organization=organization,
+        )
         self.session.add(client)
         await self.session.flush()
         await self.keeper.write_version(
-            "api_client", client.id, status="active", action="create",
-            data={"client_id": client_id, "organization_id": organization.id,
-                  "scopes": sorted(scopes), "name": name},
+            "api_client",
+            client.id,
+            status="active",
+            action="create",
+            data={
+                "client_id": client_id,
+                "organization_id": organization.id,
+                "scopes": sorted(scopes),
+                "name": name,
+            },
         )
         return client
 
     # -- people ---------------------------------------------------------------------------
     async def login(
-        self, email: str, password: str, *, user_agent: str | None = None,
+        self,
+        email: str,
+        password: str,
+        *,
+        user_agent: str | None = None,
         client_ip: str | None = None,
     ) -> tuple[User, str, WebSession]:
         """Check the password and open a web session; returns (user, cookie token, session)."""
@@ -129,9 +183,13 @@ class IdentityService:
         )
         max_failures = self.s.limits.max_failed_logins
         if user is None or not user.active or user.locked_at is not None:
-            self.keeper.audit("login_failed", "user", user.id if user else None,
-                              new={"email": email.strip()[:254], "reason": "unknown, disabled "
-                                   "or locked account"}, actor=self._anonymous())
+            self.keeper.audit(
+                "login_failed",
+                "user",
+                user.id if user else None,
+                new={"email": email.strip()[:254], "reason": "unknown, disabled or locked account"},
+                actor=self._anonymous(),
+            )
             await self.keeper.commit()
             raise AuthenticationFailed(LOGIN_FAILED)
         if not verify_password(password, user.password_hash):
@@ -139,9 +197,13 @@ class IdentityService:
             raise AuthenticationFailed(LOGIN_FAILED)
         user.failed_attempts = 0
         token = secrets.token_urlsafe(32)
-        web_session = WebSession(token_sha256=token_sha256(token), user_id=user.id,
-                                 user_agent=(user_agent or "")[:300], client_ip=client_ip,
-                                 csrf_token=secrets.token_urlsafe(32))
+        web_session = WebSession(
+            token_sha256=token_sha256(token),
+            user_id=user.id,
+            user_agent=(user_agent or "")[:300],
+            client_ip=client_ip,
+            csrf_token=secrets.token_urlsafe(32),
+        )
         self.session.add(web_session)
         self.keeper.audit("login", "user", user.id, actor=actor_for_user(user, "ui"))
         await self.keeper.commit()
@@ -186,8 +248,9 @@ class IdentityService:
             await self.keeper.rollback()
             user = await self.session.get(User, user_id, populate_existing=True)
             assert user is not None
-            await self._count_failure(user, "signature_failed", self.s.limits.max_failed_logins,
-                                      detail=purpose)
+            await self._count_failure(
+                user, "signature_failed", self.s.limits.max_failed_logins, detail=purpose
+            )
             raise AuthenticationFailed("The password is not correct; nothing was signed.")
         user.failed_attempts = 0
         return user
@@ -197,12 +260,22 @@ class IdentityService:
     ) -> None:
         user.failed_attempts += 1
         actor = actor_for_user(user, self.s.actor.channel)
-        self.keeper.audit(action, "user", user.id, new={"failed_attempts": user.failed_attempts,
-                                                       "detail": detail}, actor=actor)
+        self.keeper.audit(
+            action,
+            "user",
+            user.id,
+            new={"failed_attempts": user.failed_attempts, "detail": detail},
+            actor=actor,
+        )
         if user.failed_attempts >= max_failures:
             user.locked_at = utc_now()
-            self.keeper.audit("account_locked", "user", user.id,
-                              new={"failed_attempts": user.failed_attempts}, actor=actor)
+            self.keeper.audit(
+                "account_locked",
+                "user",
+                user.id,
+                new={"failed_attempts": user.failed_attempts},
+                actor=actor,
+            )
         await self.keeper.commit()
 
     def _anonymous(self) -> Actor:
@@ -210,16 +283,25 @@ class IdentityService:
 
     # -- machines -------------------------------------------------------------------------
     async def authenticate_client(self, client_id: str, secret: str) -> ApiClient:
-        client = await self.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+        client = await self.session.scalar(
+            select(ApiClient).where(ApiClient.client_id == client_id)
+        )
         if client is None or not client.active or not verify_password(secret, client.secret_hash):
-            self.keeper.audit("token_refused", "api_client", client.id if client else None,
-                              new={"client_id": client_id[:100]}, actor=self._anonymous())
+            self.keeper.audit(
+                "token_refused",
+                "api_client",
+                client.id if client else None,
+                new={"client_id": client_id[:100]},
+                actor=self._anonymous(),
+            )
             await self.keeper.commit()
             raise AuthenticationFailed("invalid_client")
         return client
 
     async def client_by_id(self, client_id: str) -> ApiClient:
-        client = await self.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+        client = await self.session.scalar(
+            select(ApiClient).where(ApiClient.client_id == client_id)
+        )
         if client is None:
             raise NotFound("Unknown client.")
         return client

@@ -27,8 +27,9 @@ class AccessToken:
     scope: str
 
 
-def issue_access_token(client: ApiClient, key: bytes, lifetime_s: int,
-                       requested: list[str] | None = None) -> AccessToken:
+def issue_access_token(
+    client: ApiClient, key: bytes, lifetime_s: int, requested: list[str] | None = None
+) -> AccessToken:
     granted = list(client.scopes)
     if requested:
         missing = [s for s in requested if s not in granted]
@@ -36,13 +37,21 @@ def issue_access_token(client: ApiClient, key: bytes, lifetime_s: int,
             raise AuthenticationFailed("invalid_scope")
         granted = requested
     now = int(time.time())
+    scope = " ".join(granted)
     claims = {
-        "iss": ISSUER, "aud": AUDIENCE, "sub": client.client_id, "client_id": client.client_id,
-        "iat": now, "nbf": now, "exp": now + lifetime_s, "jti": secrets.token_hex(16),
-        "scope": " ".join(granted), "org": client.organization_id,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": client.client_id,
+        "client_id": client.client_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime_s,
+        "jti": secrets.token_hex(16),
+        "scope": scope,
+        "org": client.organization_id,
     }
     token = jwt.encode({"alg": "HS256", "typ": "at+jwt"}, claims, OctKey.import_key(key))
-    return AccessToken(token, lifetime_s, claims["scope"])
+    return AccessToken(token, lifetime_s, scope)
 
 
 def decode_access_token(token: str, key: bytes) -> dict[str, Any]:
@@ -55,8 +64,10 @@ def decode_access_token(token: str, key: bytes) -> dict[str, Any]:
         raise AuthenticationFailed("The access token is not valid.")
     claims = dict(decoded.claims)
     registry = jwt.JWTClaimsRegistry(
-        iss={"essential": True, "value": ISSUER}, aud={"essential": True, "value": AUDIENCE},
-        exp={"essential": True}, sub={"essential": True},
+        iss={"essential": True, "value": ISSUER},
+        aud={"essential": True, "value": AUDIENCE},
+        exp={"essential": True},
+        sub={"essential": True},
     )
     try:
         registry.validate(claims)

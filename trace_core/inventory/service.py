@@ -20,8 +20,13 @@ if TYPE_CHECKING:
 
 
 def internal_lot_content(lot: InternalLot) -> dict[str, Any]:
-    return {"lot_number": lot.lot_number, "part_number": lot.part.number, "kind": lot.kind,
-            "quantity": lot.quantity, "unit": lot.unit}
+    return {
+        "lot_number": lot.lot_number,
+        "part_number": lot.part.number,
+        "kind": lot.kind,
+        "quantity": lot.quantity,
+        "unit": lot.unit,
+    }
 
 
 class InventoryService:
@@ -30,40 +35,69 @@ class InventoryService:
         self.session = services.session
         self.keeper = services.keeper
 
-    async def create_lot(self, lot_number: str, part: Part, kind: str, quantity: Decimal,
-                         unit: str, status: str, action: str) -> InternalLot:
-        if await self.session.scalar(select(InternalLot.id).where(
-                InternalLot.lot_number == lot_number)) is not None:
+    async def create_lot(
+        self,
+        lot_number: str,
+        part: Part,
+        kind: str,
+        quantity: Decimal,
+        unit: str,
+        status: str,
+        action: str,
+    ) -> InternalLot:
+        if (
+            await self.session.scalar(
+                select(InternalLot.id).where(InternalLot.lot_number == lot_number)
+            )
+            is not None
+        ):
             raise Conflict(f"Internal lot {lot_number} already exists.")
-        lot = InternalLot(lot_number=lot_number, part_id=part.id, part=part, kind=kind,
-                          quantity=quantity, unit=unit, status=status)
+        lot = InternalLot(
+            lot_number=lot_number,
+            part_id=part.id,
+            part=part,
+            kind=kind,
+            quantity=quantity,
+            unit=unit,
+            status=status,
+        )
         self.session.add(lot)
         await self.session.flush()
-        self.session.add(TraceNode(kind="internal_lot", ref_id=lot.id, identifier=lot_number,
-                                   part_id=part.id))
-        await self.keeper.write_version("internal_lot", lot.id, status=status, action=action,
-                                        data=internal_lot_content(lot))
+        self.session.add(
+            TraceNode(kind="internal_lot", ref_id=lot.id, identifier=lot_number, part_id=part.id)
+        )
+        await self.keeper.write_version(
+            "internal_lot", lot.id, status=status, action=action, data=internal_lot_content(lot)
+        )
         return lot
 
     async def set_status(self, lot: InternalLot, status: str, reason: str) -> None:
         if lot.status == status:
             return
         lot.status = status
-        await self.keeper.write_version("internal_lot", lot.id, status=status, action="status",
-                                        data=internal_lot_content(lot), reason=reason)
+        await self.keeper.write_version(
+            "internal_lot",
+            lot.id,
+            status=status,
+            action="status",
+            data=internal_lot_content(lot),
+            reason=reason,
+        )
 
     async def lot_by_number(self, actor: Actor, lot_number: str) -> InternalLot:
         if not actor.is_internal:
             raise NotFound(f"No internal lot {lot_number}.")
         lot = await self.session.scalar(
-            select(InternalLot).where(InternalLot.lot_number == lot_number.strip()))
+            select(InternalLot).where(InternalLot.lot_number == lot_number.strip())
+        )
         if lot is None:
             raise NotFound(f"No internal lot {lot_number}.")
         return lot
 
     async def remaining(self, lot: InternalLot) -> Decimal:
         consumed = await self.session.scalars(
-            select(WorkOrderInput.quantity).where(WorkOrderInput.lot_id == lot.id))
+            select(WorkOrderInput.quantity).where(WorkOrderInput.lot_id == lot.id)
+        )
         return lot.quantity - sum(consumed, Decimal(0))
 
     async def lots(self, actor: Actor, kind: str | None = None) -> list[InternalLot]:
@@ -78,10 +112,21 @@ class InventoryService:
     async def serials_in_stock(self, actor: Actor) -> list[Serial]:
         if not actor.is_internal:
             return []
-        return list((await self.session.scalars(
-            select(Serial).where(Serial.status == "in_stock").order_by(Serial.serial).limit(500)
-        )).unique())
+        return list(
+            (
+                await self.session.scalars(
+                    select(Serial)
+                    .where(Serial.status == "in_stock")
+                    .order_by(Serial.serial)
+                    .limit(500)
+                )
+            ).unique()
+        )
 
     async def serial_count(self, lot_id: int) -> int:
-        return int(await self.session.scalar(
-            select(func.count()).select_from(Serial).where(Serial.lot_id == lot_id)) or 0)
+        return int(
+            await self.session.scalar(
+                select(func.count()).select_from(Serial).where(Serial.lot_id == lot_id)
+            )
+            or 0
+        )

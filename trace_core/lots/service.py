@@ -8,9 +8,10 @@ because machines cannot sign (DI-01) — the review page says so.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFa
 from trace_core.identity.actor import Actor
 from trace_core.lots.models import LotResult, SupplierLot
 from trace_core.parts.evaluation import ResultTypeError, evaluate
+from trace_core.quantities import parse_quantity
 from trace_core.records.models import RecordVersion
 from trace_core.records.service import SignatureView
 from trace_core.trace.models import TraceNode
@@ -65,8 +67,9 @@ class LotDetail:
         return any(v.action == "revise" for v in self.versions)
 
 
-def _parse_date(value: str | dt.date | None, field_name: str, errors: dict[str, str],
-                required: bool) -> dt.date | None:
+def _parse_date(
+    value: str | dt.date | None, field_name: str, errors: dict[str, str], required: bool
+) -> dt.date | None:
     if value is None or value == "":
         if required:
             errors[field_name] = "A date is required (YYYY-MM-DD)."
@@ -94,9 +97,14 @@ def lot_content(lot: SupplierLot) -> dict[str, Any]:
         "coa_document": {"id": lot.coa_document_id, "sha256": lot.coa_document.sha256},
         "verdict": lot.verdict,
         "results": [
-            {"code": r.characteristic.code, "value": r.value_text, "unit": r.unit,
-             "value_in_our_unit": r.value_numeric, "verdict": r.verdict,
-             "criterion": r.characteristic.criterion()}
+            {
+                "code": r.characteristic.code,
+                "value": r.value_text,
+                "unit": r.unit,
+                "value_in_our_unit": r.value_numeric,
+                "verdict": r.verdict,
+                "criterion": r.characteristic.criterion(),
+            }
             for r in lot.results
         ],
     }
@@ -126,15 +134,15 @@ class LotService:
         elif len(lot_number) > 80:
             errors["lot_number"] = "The lot number is longer than 80 characters."
         try:
-            quantity = Decimal(submission.quantity.strip())
-            if not quantity.is_finite() or quantity <= 0:
-                errors["quantity"] = "The quantity must be a number greater than zero."
-        except (InvalidOperation, AttributeError):
-            errors["quantity"] = f"'{submission.quantity}' is not a number."
+            quantity = parse_quantity(submission.quantity)
+        except ValueError as exc:
+            errors["quantity"] = str(exc)
             quantity = Decimal(0)
         unit = (submission.unit or "").strip()
         if not unit:
             errors["unit"] = "The unit is required."
+        elif len(unit) > 20:
+            errors["unit"] = "The unit is longer than 20 characters."
         made = _parse_date(submission.manufactured_on, "manufactured_on", errors, True)
         expires = _parse_date(submission.expires_on, "expires_on", errors, False)
         today = utc_now().date()
@@ -157,7 +165,14 @@ class LotService:
             if spec is None:
                 errors["part_number"] = "This part has no effective specification yet."
             else:
-                given = {r.code.strip(): r for r in submission.results}
+                given: dict[str, ResultInput] = {}
+                for entry in submission.results:
+                    code = entry.code.strip()
+                    if code in given:
+                        errors[f"results.{code}"] = f"'{code}' is given more than once."
+                    elif len(entry.value.strip()) > 200 or len((entry.unit or "").strip()) > 20:
+                        errors[f"results.{code}"] = "The value (200) or unit (20) is too long."
+                    given[code] = entry
                 known = {c.code for c in spec.characteristics}
                 for code in sorted(set(given) - known):
                     errors[f"results.{code}"] = (
@@ -166,6 +181,8 @@ class LotService:
                     )
                 for characteristic in spec.characteristics:
                     item = given.get(characteristic.code)
+                    if f"results.{characteristic.code}" in errors:
+                        continue
                     if item is None or not item.value.strip():
                         if characteristic.required:
                             errors[f"results.{characteristic.code}"] = (
@@ -182,7 +199,9 @@ class LotService:
                 duplicate = await self.session.scalar(
                     select(SupplierLot.id).where(
                         SupplierLot.organization_id == actor.organization_id,
-                        SupplierLot.part_id == part.id, SupplierLot.lot_number == lot_number)
+                        SupplierLot.part_id == part.id,
+                        SupplierLot.lot_number == lot_number,
+                    )
                 )
                 if duplicate is not None:
                     errors["lot_number"] = (
@@ -193,31 +212,60 @@ class LotService:
         assert part_spec is not None and part_spec[1] is not None and document is not None
         assert made is not None
         part, spec = part_spec
-        overall = "conforming" if all(v.verdict == "pass" for _, _, v in verdicts) else (
-            "nonconforming")
+        assert spec is not None
+        overall = (
+            "conforming" if all(v.verdict == "pass" for _, _, v in verdicts) else ("nonconforming")
+        )
         status = "draft" if actor.kind == "user" else "submitted"
         lot = SupplierLot(
-            organization_id=actor.organization_id, part_id=part.id, specification_id=spec.id,
-            lot_number=lot_number, quantity=quantity, unit=unit, manufactured_on=made,
-            expires_on=expires, coa_document_id=document.id, status=status, verdict=overall,
-            version=1, created_by_kind=actor.kind, created_by_id=actor.id,
-            part=part, specification=spec, coa_document=document,
+            organization_id=actor.organization_id,
+            part_id=part.id,
+            specification_id=spec.id,
+            lot_number=lot_number,
+            quantity=quantity,
+            unit=unit,
+            manufactured_on=made,
+            expires_on=expires,
+            coa_document_id=document.id,
+            status=status,
+            verdict=overall,
+            version=1,
+            created_by_kind=actor.kind,
+            created_by_id=actor.id,
+            part=part,
+            specification=spec,
+            coa_document=document,
         )
         self.session.add(lot)
         await self.session.flush()
         for position, (characteristic, item, verdict) in enumerate(verdicts):
-            self.session.add(LotResult(
-                lot_id=lot.id, characteristic_id=characteristic.id, position=position,
-                value_text=item.value.strip(), value_numeric=verdict.value_numeric,
-                unit=(item.unit or characteristic.unit or None), verdict=verdict.verdict,
-                explanation=verdict.explanation, characteristic=characteristic,
-            ))
+            self.session.add(
+                LotResult(
+                    lot_id=lot.id,
+                    characteristic_id=characteristic.id,
+                    position=position,
+                    value_text=item.value.strip(),
+                    value_numeric=verdict.value_numeric,
+                    unit=(item.unit or characteristic.unit or None),
+                    verdict=verdict.verdict,
+                    explanation=verdict.explanation,
+                    characteristic=characteristic,
+                )
+            )
         await self.session.flush()
         await self.session.refresh(lot, ["results"])
-        self.session.add(TraceNode(kind="supplier_lot", ref_id=lot.id, identifier=lot_number,
-                                   organization_id=lot.organization_id, part_id=part.id))
-        await self.keeper.write_version("supplier_lot", lot.id, status=status, action="create",
-                                        data=lot_content(lot))
+        self.session.add(
+            TraceNode(
+                kind="supplier_lot",
+                ref_id=lot.id,
+                identifier=lot_number,
+                organization_id=lot.organization_id,
+                part_id=part.id,
+            )
+        )
+        await self.keeper.write_version(
+            "supplier_lot", lot.id, status=status, action="create", data=lot_content(lot)
+        )
         await self.keeper.commit()
         return lot
 
@@ -234,11 +282,15 @@ class LotService:
 
     async def detail(self, actor: Actor, lot_id: int) -> LotDetail:
         lot = await self.get(actor, lot_id)
-        return LotDetail(lot, await self.keeper.signatures("supplier_lot", lot.id),
-                         await self.keeper.versions("supplier_lot", lot.id))
+        return LotDetail(
+            lot,
+            await self.keeper.signatures("supplier_lot", lot.id),
+            await self.keeper.versions("supplier_lot", lot.id),
+        )
 
-    async def list(self, actor: Actor, status: str | None = None,
-                   limit: int = 200) -> list[SupplierLot]:
+    async def list(
+        self, actor: Actor, status: str | None = None, limit: int = 200
+    ) -> builtins.list[SupplierLot]:
         actor.require("lots.read")
         query = select(SupplierLot).order_by(SupplierLot.created_at.desc(), SupplierLot.id.desc())
         if not actor.is_internal:
@@ -247,12 +299,13 @@ class LotService:
             query = query.where(SupplierLot.status == status)
         return list((await self.session.scalars(query.limit(limit))).unique())
 
-    async def review_queue(self, actor: Actor) -> list[SupplierLot]:
+    async def review_queue(self, actor: Actor) -> builtins.list[SupplierLot]:
         actor.require("lots.review")
         return await self.list(actor, status="submitted")
 
-    async def sign_submission(self, actor: Actor, lot_id: int, password: str,
-                              expected_version: int) -> SupplierLot:
+    async def sign_submission(
+        self, actor: Actor, lot_id: int, password: str, expected_version: int
+    ) -> SupplierLot:
         """The supplier's signer signs the draft ("submitted as accurate"), which submits it."""
         actor.require("lots.sign")
         if actor.kind != "user" or actor.id is None:
@@ -264,8 +317,15 @@ class LotService:
         await self.keeper.sign(version, signer, "submitted as accurate")
         return await self._move(lot, "submitted")
 
-    async def decide(self, actor: Actor, lot_id: int, decision: str, password: str,
-                     comment: str, expected_version: int) -> SupplierLot:
+    async def decide(
+        self,
+        actor: Actor,
+        lot_id: int,
+        decision: str,
+        password: str,
+        comment: str,
+        expected_version: int,
+    ) -> SupplierLot:
         """QA approves or rejects a submitted lot with an e-signature."""
         actor.require("lots.approve")
         if actor.kind != "user" or actor.id is None or not actor.is_internal:
@@ -277,8 +337,12 @@ class LotService:
         if decision == "reject" and not comment:
             raise ValidationFailed({"comment": "Say why the lot is rejected."})
         if decision == "approve" and lot.verdict != "conforming" and not comment:
-            raise ValidationFailed({"comment": "The lot is out of our specification; approving "
-                                               "it needs a justification."})
+            raise ValidationFailed(
+                {
+                    "comment": "The lot is out of our specification; approving "
+                    "it needs a justification."
+                }
+            )
         signers = {s.id for s in await self._signer_ids(lot.id)}
         if lot.created_by_id == actor.id or actor.id in signers:
             raise PermissionDenied("You took part in this submission and cannot decide on it.")
@@ -292,31 +356,40 @@ class LotService:
         await self.s.receipts.on_supplier_lot_decided(lot, new_status)
         return await self._move(lot, new_status, reason=comment or None)
 
-    async def _for_transition(self, actor: Actor, lot_id: int, action: str,
-                              expected_version: int) -> SupplierLot:
+    async def _for_transition(
+        self, actor: Actor, lot_id: int, action: str, expected_version: int
+    ) -> SupplierLot:
         lot = await self.get(actor, lot_id)
         if (lot.status, action) not in TRANSITIONS:
             raise Conflict(f"A lot that is {lot.status} cannot be {_past(action)}.")
         if lot.version != expected_version:
-            raise Conflict(f"The lot changed while you were looking at it (now version "
-                           f"{lot.version}, you saw {expected_version}); review it again.")
+            raise Conflict(
+                f"The lot changed while you were looking at it (now version "
+                f"{lot.version}, you saw {expected_version}); review it again."
+            )
         return lot
 
     async def _move(self, lot: SupplierLot, status: str, reason: str | None = None) -> SupplierLot:
         lot.status = status
-        row = await self.keeper.write_version("supplier_lot", lot.id, status=status,
-                                              action="status", data=lot_content(lot),
-                                              reason=reason)
+        row = await self.keeper.write_version(
+            "supplier_lot",
+            lot.id,
+            status=status,
+            action="status",
+            data=lot_content(lot),
+            reason=reason,
+        )
         lot.version = row.version
         await self.keeper.commit()
         return lot
 
-    async def _signer_ids(self, lot_id: int) -> list[Any]:
+    async def _signer_ids(self, lot_id: int) -> builtins.list[Any]:
         from trace_core.records.models import Signature
 
         result = await self.session.execute(
             select(Signature.signer_id.label("id")).where(
-                Signature.record_type == "supplier_lot", Signature.record_id == lot_id)
+                Signature.record_type == "supplier_lot", Signature.record_id == lot_id
+            )
         )
         return list(result.all())
 

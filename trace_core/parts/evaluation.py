@@ -10,14 +10,25 @@ from trace_core.parts.models import Characteristic
 
 #: Units written differently that mean the same thing, and exact conversions between units.
 _UNIT_ALIASES = {
-    "g/10 min": "g/10min", "g/10 minutes": "g/10min", "percent": "%", "pct": "%",
-    "g/cc": "g/cm3", "g/cm³": "g/cm3", "mg/kg": "ppm", "µm": "um", "μm": "um",
+    "g/10 min": "g/10min",
+    "g/10 minutes": "g/10min",
+    "percent": "%",
+    "pct": "%",
+    "g/cc": "g/cm3",
+    "g/cm³": "g/cm3",
+    "mg/kg": "ppm",
+    "µm": "um",
+    "μm": "um",
 }
 _CONVERSIONS: dict[tuple[str, str], Decimal] = {
-    ("%", "ppm"): Decimal(10000), ("ppm", "%"): Decimal("0.0001"),
-    ("kg/m3", "g/cm3"): Decimal("0.001"), ("g/cm3", "kg/m3"): Decimal(1000),
-    ("mm", "um"): Decimal(1000), ("um", "mm"): Decimal("0.001"),
-    ("kgy", "mrad"): Decimal("0.1"), ("mrad", "kgy"): Decimal(10),
+    ("%", "ppm"): Decimal(10000),
+    ("ppm", "%"): Decimal("0.0001"),
+    ("kg/m3", "g/cm3"): Decimal("0.001"),
+    ("g/cm3", "kg/m3"): Decimal(1000),
+    ("mm", "um"): Decimal(1000),
+    ("um", "mm"): Decimal("0.001"),
+    ("kgy", "mrad"): Decimal("0.1"),
+    ("mrad", "kgy"): Decimal(10),
 }
 _PASS_WORDS = {"pass", "passed", "conforms", "complies", "ok", "yes", "negative"}
 _FAIL_WORDS = {"fail", "failed", "does not conform", "not ok", "no", "positive"}

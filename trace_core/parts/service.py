@@ -82,56 +82,116 @@ class PartService:
         return entry is not None and entry.status == "approved"
 
     # -- set-up ---------------------------------------------------------------------------
-    async def create_part(self, number: str, name: str, *, kind: str = "material",
-                          unit: str = "kg", gtin: str | None = None,
-                          implantable: bool = False) -> Part:
-        part = Part(number=number, name=name, kind=kind, unit=unit, gtin=gtin,
-                    implantable=implantable)
+    async def create_part(
+        self,
+        number: str,
+        name: str,
+        *,
+        kind: str = "material",
+        unit: str = "kg",
+        gtin: str | None = None,
+        implantable: bool = False,
+    ) -> Part:
+        part = Part(
+            number=number, name=name, kind=kind, unit=unit, gtin=gtin, implantable=implantable
+        )
         self.session.add(part)
         await self.session.flush()
         await self.keeper.write_version(
-            "part", part.id, status="active", action="create",
-            data={"number": number, "name": name, "kind": kind, "unit": unit, "gtin": gtin,
-                  "implantable": implantable},
+            "part",
+            part.id,
+            status="active",
+            action="create",
+            data={
+                "number": number,
+                "name": name,
+                "kind": kind,
+                "unit": unit,
+                "gtin": gtin,
+                "implantable": implantable,
+            },
         )
         return part
 
     async def create_specification(
-        self, part: Part, revision: str, title: str, effective_from: dt.date,
+        self,
+        part: Part,
+        revision: str,
+        title: str,
+        effective_from: dt.date,
         characteristics: list[CharacteristicInput],
     ) -> Specification:
-        spec = Specification(part_id=part.id, revision=revision, title=title,
-                             effective_from=effective_from, status="effective")
+        spec = Specification(
+            part_id=part.id,
+            revision=revision,
+            title=title,
+            effective_from=effective_from,
+            status="effective",
+        )
         self.session.add(spec)
         await self.session.flush()
         for position, item in enumerate(characteristics):
-            self.session.add(Characteristic(
-                specification_id=spec.id, position=position, code=item.code, name=item.name,
-                kind=item.kind, unit=item.unit, lower_limit=item.lower, upper_limit=item.upper,
-                expected_text=item.expected_text, method=item.method, required=item.required,
-            ))
+            self.session.add(
+                Characteristic(
+                    specification_id=spec.id,
+                    position=position,
+                    code=item.code,
+                    name=item.name,
+                    kind=item.kind,
+                    unit=item.unit,
+                    lower_limit=item.lower,
+                    upper_limit=item.upper,
+                    expected_text=item.expected_text,
+                    method=item.method,
+                    required=item.required,
+                )
+            )
         await self.session.flush()
         await self.session.refresh(spec, ["characteristics"])
         await self.keeper.write_version(
-            "specification", spec.id, status="effective", action="create",
-            data={"part_id": part.id, "revision": revision, "title": title,
-                  "effective_from": effective_from,
-                  "characteristics": [
-                      {"code": c.code, "name": c.name, "kind": c.kind, "unit": c.unit,
-                       "lower": c.lower, "upper": c.upper, "expected_text": c.expected_text,
-                       "method": c.method, "required": c.required} for c in characteristics]},
+            "specification",
+            spec.id,
+            status="effective",
+            action="create",
+            data={
+                "part_id": part.id,
+                "revision": revision,
+                "title": title,
+                "effective_from": effective_from,
+                "characteristics": [
+                    {
+                        "code": c.code,
+                        "name": c.name,
+                        "kind": c.kind,
+                        "unit": c.unit,
+                        "lower": c.lower,
+                        "upper": c.upper,
+                        "expected_text": c.expected_text,
+                        "method": c.method,
+                        "required": c.required,
+                    }
+                    for c in characteristics
+                ],
+            },
         )
         return spec
 
-    async def approve_supplier(self, part: Part, organization: Organization,
-                               risk_class: str = "B") -> ApprovedSupplier:
-        entry = ApprovedSupplier(part_id=part.id, organization_id=organization.id,
-                                 status="approved", risk_class=risk_class)
+    async def approve_supplier(
+        self, part: Part, organization: Organization, risk_class: str = "B"
+    ) -> ApprovedSupplier:
+        entry = ApprovedSupplier(
+            part_id=part.id,
+            organization_id=organization.id,
+            status="approved",
+            risk_class=risk_class,
+        )
         self.session.add(entry)
         await self.session.flush()
         await self.keeper.write_version(
-            "approved_supplier", entry.id, status="approved", action="create",
-            data={"part_id": part.id, "organization_id": organization.id,
-                  "risk_class": risk_class},
+            "approved_supplier",
+            entry.id,
+            status="approved",
+            action="create",
+            data={"part_id": part.id, "organization_id": organization.id, "risk_class": risk_class},
         )
         return entry

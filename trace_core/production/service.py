@@ -4,7 +4,7 @@ write the genealogy edges at posting time."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.parts.models import Part
 from trace_core.production.models import WorkOrder, WorkOrderInput
+from trace_core.quantities import parse_quantity
 from trace_core.trace.models import TraceEdge, TraceNode
 
 if TYPE_CHECKING:
@@ -53,7 +54,9 @@ class ProductionService:
             errors["number"] = "The work order number is required."
         elif await self.session.scalar(select(WorkOrder.id).where(WorkOrder.number == number)):
             errors["number"] = f"Work order {number} already exists."
-        part = await self.session.scalar(select(Part).where(Part.number == data.part_number.strip()))
+        part = await self.session.scalar(
+            select(Part).where(Part.number == data.part_number.strip())
+        )
         if part is None:
             errors["part_number"] = f"Unknown part {data.part_number!r}."
         elif part.kind != "finished":
@@ -69,8 +72,9 @@ class ProductionService:
         elif len(serials) > MAX_SERIALS_PER_ORDER:
             errors["serials"] = f"At most {MAX_SERIALS_PER_ORDER} serials per work order."
         else:
-            taken = list(await self.session.scalars(
-                select(Serial.serial).where(Serial.serial.in_(serials))))
+            taken = list(
+                await self.session.scalars(select(Serial.serial).where(Serial.serial.in_(serials)))
+            )
             if taken:
                 errors["serials"] = f"Serial numbers already exist: {', '.join(taken[:5])}."
         if not data.inputs:
@@ -79,21 +83,20 @@ class ProductionService:
         for index, item in enumerate(data.inputs):
             key = f"inputs.{index}"
             lot = await self.session.scalar(
-                select(InternalLot).where(InternalLot.lot_number == item.lot_number.strip()))
+                select(InternalLot).where(InternalLot.lot_number == item.lot_number.strip())
+            )
             if lot is None:
                 errors[key] = f"No internal lot {item.lot_number!r}."
                 continue
             if lot.status != "released":
-                errors[key] = f"Lot {lot.lot_number} is {lot.status}; only released lots can " \
-                              "be consumed."
+                errors[key] = (
+                    f"Lot {lot.lot_number} is {lot.status}; only released lots can be consumed."
+                )
                 continue
             try:
-                quantity = Decimal(str(item.quantity).strip())
-            except InvalidOperation:
-                errors[key] = f"'{item.quantity}' is not a quantity."
-                continue
-            if not quantity.is_finite() or quantity <= 0:
-                errors[key] = "The consumed quantity must be greater than zero."
+                quantity = parse_quantity(item.quantity)
+            except ValueError as exc:
+                errors[key] = str(exc)
                 continue
             remaining = await self.s.inventory.remaining(lot)
             if quantity > remaining:
@@ -104,37 +107,66 @@ class ProductionService:
             raise ValidationFailed(errors)
         assert part is not None
         output = await self.s.inventory.create_lot(
-            output_number, part, "finished", Decimal(len(serials)), "pcs", "released", "produce")
+            output_number, part, "finished", Decimal(len(serials)), "pcs", "released", "produce"
+        )
         order = WorkOrder(number=number, output_lot_id=output.id, output_lot=output)
         self.session.add(order)
         await self.session.flush()
         output_node = await self._node("internal_lot", output.id)
         for lot, quantity in consumed:
-            self.session.add(WorkOrderInput(work_order_id=order.id, lot_id=lot.id,
-                                            quantity=quantity, unit=lot.unit))
-            self.session.add(TraceEdge(
-                source_id=await self._node("internal_lot", lot.id), target_id=output_node,
-                kind="consumption", event_type="work_order", event_id=order.id,
-                quantity=quantity, unit=lot.unit))
+            self.session.add(
+                WorkOrderInput(
+                    work_order_id=order.id, lot_id=lot.id, quantity=quantity, unit=lot.unit
+                )
+            )
+            self.session.add(
+                TraceEdge(
+                    source_id=await self._node("internal_lot", lot.id),
+                    target_id=output_node,
+                    kind="consumption",
+                    event_type="work_order",
+                    event_id=order.id,
+                    quantity=quantity,
+                    unit=lot.unit,
+                )
+            )
         serial_rows = [Serial(serial=s, lot_id=output.id) for s in serials]
         self.session.add_all(serial_rows)
         await self.session.flush()
-        nodes = [TraceNode(kind="serial", ref_id=row.id, identifier=row.serial, part_id=part.id)
-                 for row in serial_rows]
+        nodes = [
+            TraceNode(kind="serial", ref_id=row.id, identifier=row.serial, part_id=part.id)
+            for row in serial_rows
+        ]
         self.session.add_all(nodes)
         await self.session.flush()
         self.session.add_all(
-            TraceEdge(source_id=output_node, target_id=node.id, kind="production",
-                      event_type="work_order", event_id=order.id, quantity=Decimal(1),
-                      unit="pcs")
-            for node in nodes)
+            TraceEdge(
+                source_id=output_node,
+                target_id=node.id,
+                kind="production",
+                event_type="work_order",
+                event_id=order.id,
+                quantity=Decimal(1),
+                unit="pcs",
+            )
+            for node in nodes
+        )
         await self.keeper.write_version(
-            "work_order", order.id, status="posted", action="create",
-            data={"number": number, "part_number": part.number,
-                  "output_lot_number": output_number,
-                  "inputs": [{"lot_number": lot.lot_number, "quantity": q, "unit": lot.unit}
-                             for lot, q in consumed],
-                  "serials": serials})
+            "work_order",
+            order.id,
+            status="posted",
+            action="create",
+            data={
+                "number": number,
+                "part_number": part.number,
+                "output_lot_number": output_number,
+                "inputs": [
+                    {"lot_number": lot.lot_number, "quantity": q, "unit": lot.unit}
+                    for lot, q in consumed
+                ],
+                "serials": serials,
+            },
+        )
         await self.keeper.commit()
         return order
 
@@ -142,12 +174,19 @@ class ProductionService:
         actor.require("lots.read")
         if not actor.is_internal:
             return []
-        return list((await self.session.scalars(
-            select(WorkOrder).order_by(WorkOrder.posted_at.desc(), WorkOrder.id.desc()).limit(200)
-        )).unique())
+        return list(
+            (
+                await self.session.scalars(
+                    select(WorkOrder)
+                    .order_by(WorkOrder.posted_at.desc(), WorkOrder.id.desc())
+                    .limit(200)
+                )
+            ).unique()
+        )
 
     async def _node(self, kind: str, ref_id: int) -> int:
         node_id = await self.session.scalar(
-            select(TraceNode.id).where(TraceNode.kind == kind, TraceNode.ref_id == ref_id))
+            select(TraceNode.id).where(TraceNode.kind == kind, TraceNode.ref_id == ref_id)
+        )
         assert node_id is not None, f"{kind} {ref_id} has no trace node"
         return int(node_id)

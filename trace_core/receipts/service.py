@@ -4,7 +4,6 @@ approval of the supplier lot later releases it, a rejection rejects it (QMS-06).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -12,6 +11,7 @@ from sqlalchemy import func, select
 from trace_core.errors import Conflict, NotFound, ValidationFailed
 from trace_core.identity.actor import Actor
 from trace_core.lots.models import SupplierLot
+from trace_core.quantities import parse_quantity
 from trace_core.receipts.models import Receipt
 from trace_core.trace.models import TraceEdge, TraceNode
 
@@ -43,67 +43,104 @@ class ReceiptService:
             raise ValidationFailed({"supplier_lot_id": "No such supplier lot."})
         errors: dict[str, str] = {}
         try:
-            quantity = Decimal(str(data.quantity).strip())
-            if not quantity.is_finite() or quantity <= 0:
-                errors["quantity"] = "The quantity must be greater than zero."
-        except InvalidOperation:
-            errors["quantity"] = f"'{data.quantity}' is not a number."
-            quantity = Decimal(0)
+            quantity = parse_quantity(data.quantity)
+        except ValueError as exc:
+            errors["quantity"] = str(exc)
         if errors:
             raise ValidationFailed(errors)
         if lot.status not in RECEIVABLE:
-            raise Conflict(f"Lot {lot.lot_number} is {lot.status}; only submitted or approved "
-                           f"lots can be received.")
+            raise Conflict(
+                f"Lot {lot.lot_number} is {lot.status}; only submitted or approved "
+                f"lots can be received."
+            )
         if not await self.s.parts.is_approved_supplier(lot.organization_id, lot.part_id):
-            raise Conflict(f"{lot.organization.name} is not an approved supplier of part "
-                           f"{lot.part.number}; the receipt is blocked.")
-        received = await self.session.scalar(
-            select(func.coalesce(func.count(), 0)).select_from(Receipt)) or 0
+            raise Conflict(
+                f"{lot.organization.name} is not an approved supplier of part "
+                f"{lot.part.number}; the receipt is blocked."
+            )
+        received = (
+            await self.session.scalar(select(func.coalesce(func.count(), 0)).select_from(Receipt))
+            or 0
+        )
         number = f"GR-{received + 1:06d}"
         internal_number = (data.internal_lot_number or "").strip() or f"IL-{number[3:]}"
         status = "released" if lot.status == "approved" else "quarantine"
         internal = await self.s.inventory.create_lot(
-            internal_number, lot.part, "material", quantity, lot.unit, status, "receive")
-        receipt = Receipt(number=number, supplier_lot_id=lot.id, internal_lot_id=internal.id,
-                          quantity=quantity, unit=lot.unit, supplier_lot=lot,
-                          internal_lot=internal)
+            internal_number, lot.part, "material", quantity, lot.unit, status, "receive"
+        )
+        receipt = Receipt(
+            number=number,
+            supplier_lot_id=lot.id,
+            internal_lot_id=internal.id,
+            quantity=quantity,
+            unit=lot.unit,
+            supplier_lot=lot,
+            internal_lot=internal,
+        )
         self.session.add(receipt)
         await self.session.flush()
         source = await self._node("supplier_lot", lot.id)
         target = await self._node("internal_lot", internal.id)
-        self.session.add(TraceEdge(source_id=source, target_id=target, kind="receipt",
-                                   event_type="receipt", event_id=receipt.id, quantity=quantity,
-                                   unit=lot.unit))
+        self.session.add(
+            TraceEdge(
+                source_id=source,
+                target_id=target,
+                kind="receipt",
+                event_type="receipt",
+                event_id=receipt.id,
+                quantity=quantity,
+                unit=lot.unit,
+            )
+        )
         await self.keeper.write_version(
-            "receipt", receipt.id, status="posted", action="create",
-            data={"number": number, "supplier_lot_id": lot.id,
-                  "supplier": lot.organization.name, "supplier_lot_number": lot.lot_number,
-                  "internal_lot_number": internal_number, "quantity": quantity,
-                  "unit": lot.unit, "internal_lot_status": status})
+            "receipt",
+            receipt.id,
+            status="posted",
+            action="create",
+            data={
+                "number": number,
+                "supplier_lot_id": lot.id,
+                "supplier": lot.organization.name,
+                "supplier_lot_number": lot.lot_number,
+                "internal_lot_number": internal_number,
+                "quantity": quantity,
+                "unit": lot.unit,
+                "internal_lot_status": status,
+            },
+        )
         await self.keeper.commit()
         return receipt
 
     async def on_supplier_lot_decided(self, lot: SupplierLot, status: str) -> None:
         """Release (or reject) the quarantined internal lots received from ``lot``."""
         receipts = await self.session.scalars(
-            select(Receipt).where(Receipt.supplier_lot_id == lot.id))
+            select(Receipt).where(Receipt.supplier_lot_id == lot.id)
+        )
         for receipt in receipts.unique():
             if receipt.internal_lot.status == "quarantine":
                 new = "released" if status == "approved" else "rejected"
                 await self.s.inventory.set_status(
-                    receipt.internal_lot, new, f"supplier lot {lot.lot_number} {status}")
+                    receipt.internal_lot, new, f"supplier lot {lot.lot_number} {status}"
+                )
 
     async def list(self, actor: Actor) -> list[Receipt]:
         actor.require("lots.read")
         if not actor.is_internal:
             return []
-        return list((await self.session.scalars(
-            select(Receipt).order_by(Receipt.received_at.desc(), Receipt.id.desc()).limit(200)
-        )).unique())
+        return list(
+            (
+                await self.session.scalars(
+                    select(Receipt)
+                    .order_by(Receipt.received_at.desc(), Receipt.id.desc())
+                    .limit(200)
+                )
+            ).unique()
+        )
 
     async def _node(self, kind: str, ref_id: int) -> int:
         node_id = await self.session.scalar(
-            select(TraceNode.id).where(TraceNode.kind == kind, TraceNode.ref_id == ref_id))
+            select(TraceNode.id).where(TraceNode.kind == kind, TraceNode.ref_id == ref_id)
+        )
         if node_id is None:
             raise NotFound(f"No trace node for {kind} {ref_id}.")
         return int(node_id)

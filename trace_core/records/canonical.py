@@ -38,9 +38,7 @@ def _normalise(value: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     """The canonical text of ``value``."""
-    return json.dumps(
-        _normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    return json.dumps(_normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_hash(value: Any) -> str:

@@ -44,31 +44,50 @@ def version_content_hash(
     record_type: str, record_id: int, version: int, status: str, data: Any
 ) -> str:
     return canonical_hash(
-        {"record_type": record_type, "record_id": record_id, "version": version,
-         "status": status, "data": data}
+        {
+            "record_type": record_type,
+            "record_id": record_id,
+            "version": version,
+            "status": status,
+            "data": data,
+        }
     )
 
 
 def audit_event_hash(event: AuditEvent) -> str:
     return canonical_hash(
         {
-            "seq": event.seq, "occurred_at": event.occurred_at, "actor_kind": event.actor_kind,
-            "actor_id": event.actor_id, "actor_name": event.actor_name,
-            "organization_id": event.organization_id, "channel": event.channel,
-            "action": event.action, "record_type": event.record_type,
-            "record_id": event.record_id, "version": event.version,
-            "old_values": event.old_values, "new_values": event.new_values,
-            "reason": event.reason, "prev_hash": event.prev_hash,
+            "seq": event.seq,
+            "occurred_at": event.occurred_at,
+            "actor_kind": event.actor_kind,
+            "actor_id": event.actor_id,
+            "actor_name": event.actor_name,
+            "organization_id": event.organization_id,
+            "channel": event.channel,
+            "action": event.action,
+            "record_type": event.record_type,
+            "record_id": event.record_id,
+            "version": event.version,
+            "old_values": event.old_values,
+            "new_values": event.new_values,
+            "reason": event.reason,
+            "prev_hash": event.prev_hash,
         }
     )
 
 
 def signature_payload(sig: Signature) -> dict[str, Any]:
     return {
-        "record_type": sig.record_type, "record_id": sig.record_id, "version": sig.version,
-        "content_sha256": sig.content_sha256, "signer_id": sig.signer_id,
-        "printed_name": sig.printed_name, "signed_at": sig.signed_at, "meaning": sig.meaning,
-        "comment": sig.comment, "key_id": sig.key_id,
+        "record_type": sig.record_type,
+        "record_id": sig.record_id,
+        "version": sig.version,
+        "content_sha256": sig.content_sha256,
+        "signer_id": sig.signer_id,
+        "printed_name": sig.printed_name,
+        "signed_at": sig.signed_at,
+        "meaning": sig.meaning,
+        "comment": sig.comment,
+        "key_id": sig.key_id,
     }
 
 
@@ -97,9 +116,13 @@ class SignatureView:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "printed_name": self.printed_name, "signed_at": self.signed_at,
-            "meaning": self.meaning, "comment": self.comment, "version": self.version,
-            "content_sha256": self.content_sha256, "valid": self.valid,
+            "printed_name": self.printed_name,
+            "signed_at": self.signed_at,
+            "meaning": self.meaning,
+            "comment": self.comment,
+            "version": self.version,
+            "content_sha256": self.content_sha256,
+            "valid": self.valid,
             "covers_current_version": self.covers_current,
         }
 
@@ -206,8 +229,10 @@ class RecordKeeper:
         caller within this same action."""
         if meaning not in SIGNATURE_MEANINGS:
             raise ValidationFailed(
-                {"meaning": f"'{meaning}' is not a signature meaning; use one of: "
-                 + ", ".join(SIGNATURE_MEANINGS)}
+                {
+                    "meaning": f"'{meaning}' is not a signature meaning; use one of: "
+                    + ", ".join(SIGNATURE_MEANINGS)
+                }
             )
         await self._register_key()
         sig = Signature(
@@ -230,7 +255,10 @@ class RecordKeeper:
         self.session.add(sig)
         await self.session.flush()
         self.audit(
-            "sign", version.record_type, version.record_id, version.version,
+            "sign",
+            version.record_type,
+            version.record_id,
+            version.version,
             new={"meaning": meaning, "printed_name": signer.full_name, "comment": comment},
         )
         return sig
@@ -250,8 +278,7 @@ class RecordKeeper:
                 select(Signature, RecordVersion, ServerKey)
                 .join(RecordVersion, RecordVersion.id == Signature.version_row_id)
                 .join(ServerKey, ServerKey.key_id == Signature.key_id)
-                .where(Signature.record_type == record_type,
-                       Signature.record_id.in_(record_ids))
+                .where(Signature.record_type == record_type, Signature.record_id.in_(record_ids))
                 .order_by(Signature.signed_at, Signature.id)
             )
         ).all()
@@ -259,8 +286,10 @@ class RecordKeeper:
         for rid, _version, data_sha in (
             await self.session.execute(
                 select(RecordVersion.record_id, RecordVersion.version, RecordVersion.data_sha256)
-                .where(RecordVersion.record_type == record_type,
-                       RecordVersion.record_id.in_(record_ids))
+                .where(
+                    RecordVersion.record_type == record_type,
+                    RecordVersion.record_id.in_(record_ids),
+                )
                 .order_by(RecordVersion.record_id, RecordVersion.version)
             )
         ).all():
@@ -283,8 +312,17 @@ class RecordKeeper:
             )
             covers = latest_data.get(sig.record_id) == version.data_sha256
             views.setdefault(sig.record_id, []).append(
-                SignatureView(sig.id, sig.printed_name, sig.signed_at, sig.meaning, sig.comment,
-                              sig.version, sig.content_sha256, valid, covers)
+                SignatureView(
+                    sig.id,
+                    sig.printed_name,
+                    sig.signed_at,
+                    sig.meaning,
+                    sig.comment,
+                    sig.version,
+                    sig.content_sha256,
+                    valid,
+                    covers,
+                )
             )
         return views
 
@@ -315,7 +353,7 @@ class RecordKeeper:
     async def _lock_chain(self) -> None:
         # PostgreSQL: a transaction-scoped advisory lock, released by COMMIT. SQLite: the
         # transaction already holds the database write lock (BEGIN IMMEDIATE).
-        if self.session.bind.dialect.name == "postgresql":
+        if self.session.get_bind().dialect.name == "postgresql":
             await self.session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY}
             )

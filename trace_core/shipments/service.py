@@ -44,15 +44,20 @@ class ShipmentService:
         if not data.consignee_name.strip():
             errors["consignee_name"] = "The consignee's name is required."
         if not data.consignee_address.strip():
-            errors["consignee_address"] = "The consignee's address is required (it is needed " \
-                                          "to reach them in a recall)."
+            errors["consignee_address"] = (
+                "The consignee's address is required (it is needed to reach them in a recall)."
+            )
         wanted = list(dict.fromkeys(s.strip() for s in data.serials if s.strip()))
         rows: list[Serial] = []
         if not wanted:
             errors["serials"] = "Choose at least one serial number."
         else:
-            found = {s.serial: s for s in (await self.session.scalars(
-                select(Serial).where(Serial.serial.in_(wanted)))).unique()}
+            found = {
+                s.serial: s
+                for s in (
+                    await self.session.scalars(select(Serial).where(Serial.serial.in_(wanted)))
+                ).unique()
+            }
             problems = []
             for serial in wanted:
                 row = found.get(serial)
@@ -61,37 +66,59 @@ class ShipmentService:
                 elif row.status != "in_stock":
                     problems.append(f"{serial} is {row.status.replace('_', ' ')}")
                 elif row.lot.status != "released":
-                    problems.append(f"{serial} belongs to lot {row.lot.lot_number}, which is "
-                                    f"{row.lot.status}")
+                    problems.append(
+                        f"{serial} belongs to lot {row.lot.lot_number}, which is {row.lot.status}"
+                    )
                 else:
                     rows.append(row)
             if problems:
                 errors["serials"] = "; ".join(problems) + "."
         if errors:
             raise ValidationFailed(errors)
-        shipment = Shipment(number=number, consignee_name=data.consignee_name.strip(),
-                            consignee_address=data.consignee_address.strip())
+        shipment = Shipment(
+            number=number,
+            consignee_name=data.consignee_name.strip(),
+            consignee_address=data.consignee_address.strip(),
+        )
         self.session.add(shipment)
         await self.session.flush()
         self.session.add(TraceNode(kind="shipment", ref_id=shipment.id, identifier=number))
         await self.session.flush()
-        target = await self.session.scalar(select(TraceNode.id).where(
-            TraceNode.kind == "shipment", TraceNode.ref_id == shipment.id))
+        target = await self.session.scalar(
+            select(TraceNode.id).where(
+                TraceNode.kind == "shipment", TraceNode.ref_id == shipment.id
+            )
+        )
         node_rows = await self.session.execute(
             select(TraceNode.ref_id, TraceNode.id).where(
-                TraceNode.kind == "serial", TraceNode.ref_id.in_([r.id for r in rows])))
-        serial_nodes = {ref: node for ref, node in node_rows.all()}
+                TraceNode.kind == "serial", TraceNode.ref_id.in_([r.id for r in rows])
+            )
+        )
+        serial_nodes = dict(node_rows.all())
         for row in rows:
             row.status = "shipped"
             self.session.add(ShipmentItem(shipment_id=shipment.id, serial_id=row.id))
-            self.session.add(TraceEdge(source_id=serial_nodes[row.id], target_id=target,
-                                       kind="shipment", event_type="shipment",
-                                       event_id=shipment.id))
+            self.session.add(
+                TraceEdge(
+                    source_id=serial_nodes[row.id],
+                    target_id=target,
+                    kind="shipment",
+                    event_type="shipment",
+                    event_id=shipment.id,
+                )
+            )
         await self.keeper.write_version(
-            "shipment", shipment.id, status="shipped", action="create",
-            data={"number": number, "consignee_name": shipment.consignee_name,
-                  "consignee_address": shipment.consignee_address,
-                  "serials": [r.serial for r in rows]})
+            "shipment",
+            shipment.id,
+            status="shipped",
+            action="create",
+            data={
+                "number": number,
+                "consignee_name": shipment.consignee_name,
+                "consignee_address": shipment.consignee_address,
+                "serials": [r.serial for r in rows],
+            },
+        )
         await self.keeper.commit()
         return shipment
 
@@ -99,6 +126,12 @@ class ShipmentService:
         actor.require("lots.read")
         if not actor.is_internal:
             return []
-        return list((await self.session.scalars(
-            select(Shipment).order_by(Shipment.shipped_at.desc(), Shipment.id.desc()).limit(200)
-        )).unique())
+        return list(
+            (
+                await self.session.scalars(
+                    select(Shipment)
+                    .order_by(Shipment.shipped_at.desc(), Shipment.id.desc())
+                    .limit(200)
+                )
+            ).unique()
+        )

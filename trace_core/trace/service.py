@@ -50,9 +50,14 @@ class EdgeView:
     unit: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "target": self.target, "kind": self.kind,
-                "event": {"type": self.event_type, "id": self.event_id},
-                "quantity": self.quantity, "unit": self.unit}
+        return {
+            "source": self.source,
+            "target": self.target,
+            "kind": self.kind,
+            "event": {"type": self.event_type, "id": self.event_id},
+            "quantity": self.quantity,
+            "unit": self.unit,
+        }
 
 
 @dataclass
@@ -110,14 +115,23 @@ class TraceResult:
 
     def consignees(self) -> list[dict[str, Any]]:
         return sorted(
-            ({"shipment": n.identifier, "name": n.details["consignee_name"],
-              "address": n.details["consignee_address"]}
-             for n in self.nodes.values() if n.kind == "shipment"),
-            key=lambda c: (c["name"], c["shipment"]))
+            (
+                {
+                    "shipment": n.identifier,
+                    "name": n.details["consignee_name"],
+                    "address": n.details["consignee_address"],
+                }
+                for n in self.nodes.values()
+                if n.kind == "shipment"
+            ),
+            key=lambda c: (c["name"], c["shipment"]),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "query": self.query, "direction": self.direction, "roots": self.roots,
+            "query": self.query,
+            "direction": self.direction,
+            "roots": self.roots,
             "counts": self.counts(),
             "nodes": [self.nodes[i].as_dict() for i in sorted(self.nodes)],
             "edges": [e.as_dict() for e in self.edges],
@@ -140,8 +154,9 @@ class TraceService:
             raise ValidationFailed({"identifier": "Type or scan an identifier."})
         query = select(TraceNode).where(TraceNode.identifier == text)
         if not actor.is_internal:
-            query = query.where(TraceNode.kind == "supplier_lot",
-                                TraceNode.organization_id == actor.organization_id)
+            query = query.where(
+                TraceNode.kind == "supplier_lot", TraceNode.organization_id == actor.organization_id
+            )
         nodes = list(await self.session.scalars(query.order_by(TraceNode.id)))
         if not nodes:
             raise NotFound(f"Nothing is known by the identifier {text!r}.")
@@ -156,24 +171,33 @@ class TraceService:
     async def _trace(self, actor: Actor, identifier: str, direction: Direction) -> TraceResult:
         roots = await self.resolve(actor, identifier)
         root_ids = [n.id for n in roots]
-        seed = select(TraceNode.id.label("id")).where(TraceNode.id.in_(root_ids)).cte(
-            "reach", recursive=True)
+        seed = (
+            select(TraceNode.id.label("id"))
+            .where(TraceNode.id.in_(root_ids))
+            .cte("reach", recursive=True)
+        )
         # Follow edges against the flow (backward) or with it (forward). The edge query must
         # join the *recursive* CTE, i.e. the one returned by union(), not the seed.
         if direction == "backward":
             reach = seed.union(
-                select(TraceEdge.source_id).join(seed, TraceEdge.target_id == seed.c.id))
+                select(TraceEdge.source_id).join(seed, TraceEdge.target_id == seed.c.id)
+            )
             edge_query = select(TraceEdge).join(reach, TraceEdge.target_id == reach.c.id)
         else:
             reach = seed.union(
-                select(TraceEdge.target_id).join(seed, TraceEdge.source_id == seed.c.id))
+                select(TraceEdge.target_id).join(seed, TraceEdge.source_id == seed.c.id)
+            )
             edge_query = select(TraceEdge).join(reach, TraceEdge.source_id == reach.c.id)
         edge_query = edge_query.order_by(TraceEdge.id)
-        edges = [EdgeView(e.source_id, e.target_id, e.kind, e.event_type, e.event_id,
-                          e.quantity, e.unit)
-                 for e in await self.session.scalars(edge_query)]
-        node_rows = list(await self.session.scalars(
-            select(TraceNode).where(TraceNode.id.in_(select(reach.c.id)))))
+        edges = [
+            EdgeView(e.source_id, e.target_id, e.kind, e.event_type, e.event_id, e.quantity, e.unit)
+            for e in await self.session.scalars(edge_query)
+        ]
+        node_rows = list(
+            await self.session.scalars(
+                select(TraceNode).where(TraceNode.id.in_(select(reach.c.id)))
+            )
+        )
         nodes = {n.id: NodeView(n.id, n.kind, n.identifier) for n in node_rows}
         if not actor.is_internal:
             nodes, edges = _external_view(actor, node_rows, nodes, edges)
@@ -186,52 +210,77 @@ class TraceService:
             if row.id in nodes:
                 by_kind[row.kind][row.ref_id] = row.id
         if ids := by_kind.get("supplier_lot"):
-            lots = (await self.session.scalars(
-                select(SupplierLot).where(SupplierLot.id.in_(ids)))).unique()
+            lots = (
+                await self.session.scalars(select(SupplierLot).where(SupplierLot.id.in_(ids)))
+            ).unique()
             signatures = await self.s.keeper.signatures_for_many("supplier_lot", list(ids))
             for lot in lots:
                 nodes[ids[lot.id]].details = {
-                    "supplier": lot.organization.name, "part_number": lot.part.number,
-                    "part_name": lot.part.name, "status": lot.status, "verdict": lot.verdict,
-                    "quantity": lot.quantity, "unit": lot.unit,
-                    "manufactured_on": lot.manufactured_on, "expires_on": lot.expires_on,
+                    "supplier": lot.organization.name,
+                    "part_number": lot.part.number,
+                    "part_name": lot.part.name,
+                    "status": lot.status,
+                    "verdict": lot.verdict,
+                    "quantity": lot.quantity,
+                    "unit": lot.unit,
+                    "manufactured_on": lot.manufactured_on,
+                    "expires_on": lot.expires_on,
                     "specification_revision": lot.specification.revision,
-                    "coa": {"document_id": lot.coa_document_id,
-                            "sha256": lot.coa_document.sha256,
-                            "filename": lot.coa_document.filename},
+                    "coa": {
+                        "document_id": lot.coa_document_id,
+                        "sha256": lot.coa_document.sha256,
+                        "filename": lot.coa_document.filename,
+                    },
                     "signatures": [s.as_dict() for s in signatures.get(lot.id, [])],
                     "record": {"type": "supplier_lot", "id": lot.id, "version": lot.version},
                 }
         if ids := by_kind.get("internal_lot"):
-            for lot in (await self.session.scalars(
-                    select(InternalLot).where(InternalLot.id.in_(ids)))).unique():
-                nodes[ids[lot.id]].details = {
-                    "part_number": lot.part.number, "part_name": lot.part.name,
-                    "lot_kind": lot.kind, "status": lot.status, "quantity": lot.quantity,
-                    "unit": lot.unit, "record": {"type": "internal_lot", "id": lot.id}}
+            for internal in (
+                await self.session.scalars(select(InternalLot).where(InternalLot.id.in_(ids)))
+            ).unique():
+                nodes[ids[internal.id]].details = {
+                    "part_number": internal.part.number,
+                    "part_name": internal.part.name,
+                    "lot_kind": internal.kind,
+                    "status": internal.status,
+                    "quantity": internal.quantity,
+                    "unit": internal.unit,
+                    "record": {"type": "internal_lot", "id": internal.id},
+                }
         if ids := by_kind.get("serial"):
-            for serial in (await self.session.scalars(
-                    select(Serial).where(Serial.id.in_(ids)))).unique():
+            for serial in (
+                await self.session.scalars(select(Serial).where(Serial.id.in_(ids)))
+            ).unique():
                 nodes[ids[serial.id]].details = {
-                    "part_number": serial.lot.part.number, "part_name": serial.lot.part.name,
-                    "gtin": serial.lot.part.gtin, "lot_number": serial.lot.lot_number,
-                    "status": serial.status}
+                    "part_number": serial.lot.part.number,
+                    "part_name": serial.lot.part.name,
+                    "gtin": serial.lot.part.gtin,
+                    "lot_number": serial.lot.lot_number,
+                    "status": serial.status,
+                }
         if ids := by_kind.get("shipment"):
-            for shipment in (await self.session.scalars(
-                    select(Shipment).where(Shipment.id.in_(ids)))).unique():
+            for shipment in (
+                await self.session.scalars(select(Shipment).where(Shipment.id.in_(ids)))
+            ).unique():
                 nodes[ids[shipment.id]].details = {
                     "consignee_name": shipment.consignee_name,
                     "consignee_address": shipment.consignee_address,
-                    "shipped_at": shipment.shipped_at, "status": shipment.status,
-                    "record": {"type": "shipment", "id": shipment.id}}
+                    "shipped_at": shipment.shipped_at,
+                    "status": shipment.status,
+                    "record": {"type": "shipment", "id": shipment.id},
+                }
 
 
-def _external_view(actor: Actor, rows: list[TraceNode], nodes: dict[int, NodeView],
-                   edges: list[EdgeView]) -> tuple[dict[int, NodeView], list[EdgeView]]:
+def _external_view(
+    actor: Actor, rows: list[TraceNode], nodes: dict[int, NodeView], edges: list[EdgeView]
+) -> tuple[dict[int, NodeView], list[EdgeView]]:
     """A supplier sees its own lots and the receipts of them into our stock — not our
     production, other suppliers' lots or our customers."""
-    own = {r.id for r in rows if r.kind == "supplier_lot" and
-           r.organization_id == actor.organization_id}
+    own = {
+        r.id
+        for r in rows
+        if r.kind == "supplier_lot" and r.organization_id == actor.organization_id
+    }
     kept_edges = [e for e in edges if e.kind == "receipt" and e.source in own]
     keep = own | {e.target for e in kept_edges}
     return {i: n for i, n in nodes.items() if i in keep}, kept_edges
