@@ -18,9 +18,14 @@ def parse_quantity(value: object) -> Decimal:
         raise ValueError(f"'{text}' is not a number.") from None
     if not number.is_finite() or number <= 0:
         raise ValueError("The quantity must be a number greater than zero.")
+    check_storable(number)
+    return number
+
+
+def check_storable(number: Decimal) -> None:
+    """ValueError unless ``number`` is stored exactly (never rounded) in a Quantity column."""
     exponent = number.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > MAX_DECIMALS:
         raise ValueError(f"Use at most {MAX_DECIMALS} decimal places.")
-    if number >= Decimal(10) ** MAX_INTEGER_DIGITS:
-        raise ValueError("The quantity is too large.")
-    return number
+    if abs(number) >= Decimal(10) ** MAX_INTEGER_DIGITS:
+        raise ValueError("The number is too large.")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from trace_core.parts.models import Characteristic
+from trace_core.quantities import check_storable
 
 #: Units written differently that mean the same thing, and exact conversions between units.
 _UNIT_ALIASES = {
@@ -72,6 +73,11 @@ def evaluate(characteristic: Characteristic, value: str, unit: str | None) -> Ve
         if not number.is_finite():
             raise ResultTypeError(f"'{text}' is not a finite number")
         ours = convert(number, unit or characteristic.unit, characteristic.unit)
+        try:
+            check_storable(number)
+            check_storable(ours)
+        except ValueError as exc:
+            raise ResultTypeError(f"'{text}' cannot be recorded exactly: {exc}") from None
         low, high = characteristic.lower_limit, characteristic.upper_limit
         shown = f"{ours} {characteristic.unit or ''}".strip()
         if low is not None and ours < low:
