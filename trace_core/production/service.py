@@ -15,7 +15,7 @@ from trace_core.inventory.models import InternalLot, Serial
 from trace_core.parts.models import Part
 from trace_core.production.models import WorkOrder, WorkOrderInput
 from trace_core.quantities import parse_quantity
-from trace_core.trace.models import TraceEdge, TraceNode
+from trace_core.trace.models import TraceEdge, TraceNode, node_id
 
 if TYPE_CHECKING:
     from trace_core.services import Services
@@ -112,7 +112,7 @@ class ProductionService:
         order = WorkOrder(number=number, output_lot_id=output.id, output_lot=output)
         self.session.add(order)
         await self.session.flush()
-        output_node = await self._node("internal_lot", output.id)
+        output_node = await node_id(self.session, "internal_lot", output.id)
         for lot, quantity in consumed:
             self.session.add(
                 WorkOrderInput(
@@ -121,7 +121,7 @@ class ProductionService:
             )
             self.session.add(
                 TraceEdge(
-                    source_id=await self._node("internal_lot", lot.id),
+                    source_id=await node_id(self.session, "internal_lot", lot.id),
                     target_id=output_node,
                     kind="consumption",
                     event_type="work_order",
@@ -183,10 +183,3 @@ class ProductionService:
                 )
             ).unique()
         )
-
-    async def _node(self, kind: str, ref_id: int) -> int:
-        node_id = await self.session.scalar(
-            select(TraceNode.id).where(TraceNode.kind == kind, TraceNode.ref_id == ref_id)
-        )
-        assert node_id is not None, f"{kind} {ref_id} has no trace node"
-        return int(node_id)

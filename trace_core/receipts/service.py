@@ -13,7 +13,7 @@ from trace_core.identity.actor import Actor
 from trace_core.lots.models import SupplierLot
 from trace_core.quantities import parse_quantity
 from trace_core.receipts.models import Receipt
-from trace_core.trace.models import TraceEdge, TraceNode
+from trace_core.trace.models import TraceEdge, node_id
 
 if TYPE_CHECKING:
     from trace_core.services import Services
@@ -79,8 +79,8 @@ class ReceiptService:
         )
         self.session.add(receipt)
         await self.session.flush()
-        source = await self._node("supplier_lot", lot.id)
-        target = await self._node("internal_lot", internal.id)
+        source = await node_id(self.session, "supplier_lot", lot.id)
+        target = await node_id(self.session, "internal_lot", internal.id)
         self.session.add(
             TraceEdge(
                 source_id=source,
@@ -136,11 +136,3 @@ class ReceiptService:
                 )
             ).unique()
         )
-
-    async def _node(self, kind: str, ref_id: int) -> int:
-        node_id = await self.session.scalar(
-            select(TraceNode.id).where(TraceNode.kind == kind, TraceNode.ref_id == ref_id)
-        )
-        if node_id is None:
-            raise NotFound(f"No trace node for {kind} {ref_id}.")
-        return int(node_id)

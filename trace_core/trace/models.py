@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trace_core.db import Base, BigIntPK, Quantity, UTCDateTime, utc_now
@@ -47,3 +48,13 @@ class TraceEdge(Base):
     quantity: Mapped[Decimal | None] = mapped_column(Quantity)
     unit: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+async def node_id(session: AsyncSession, kind: str, ref_id: int) -> int:
+    """The trace node of a posted thing; every posting creates its node, so absence is a bug."""
+    found = await session.scalar(
+        select(TraceNode.id).where(TraceNode.kind == kind, TraceNode.ref_id == ref_id)
+    )
+    if found is None:
+        raise LookupError(f"{kind} {ref_id} has no trace node")
+    return int(found)
