@@ -45,6 +45,12 @@ class Limits:
     """A web session ends this long after login, whatever the activity."""
     token_lifetime_s: int = 900
     """Lifetime of an OAuth2 access token."""
+    signing_idle_minutes: int = 5
+    """Continuous-session rule (P11-21): a signature more than this long after the session's
+    previous one (or the first in a session) needs every component: user id, password and,
+    when enrolled, the one-time code."""
+    checkpoint_every: int = 500
+    """The audit chain head is signed (a checkpoint) every this many events."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,9 @@ class Services:
         self.actor = actor
         self.store = runtime.store
         self.limits = runtime.limits
-        self.keeper = RecordKeeper(session, actor, runtime.signing_key)
+        self.keeper = RecordKeeper(
+            session, actor, runtime.signing_key, checkpoint_every=runtime.limits.checkpoint_every
+        )
 
     @cached_property
     def identity(self) -> IdentityService:

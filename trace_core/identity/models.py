@@ -43,6 +43,10 @@ class User(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    #: Base32 TOTP secret once enrolment was confirmed with a correct code (P11-26).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: The last accepted TOTP time step: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     organization: Mapped[Organization] = relationship(lazy="joined")
@@ -82,5 +86,8 @@ class WebSession(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(10))
     csrf_token: Mapped[str] = mapped_column(String(64))
-    #: Counts signatures in this session (continuous-session rule, P11-21, comes in later).
+    #: Counts signatures in this session.
     signatures: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: When this session last signed: the continuous-session rule (P11-21) asks for every
+    #: signature component again when it is unset or older than the signing idle limit.
+    last_signature_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -49,13 +49,15 @@ class ServerSigningKey:
     def load_or_create(cls, path: Path) -> ServerSigningKey:
         """Read the key at ``path``; on first start create it, readable by the owner only."""
         if path.exists():
-            loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(loaded, Ed25519PrivateKey):
-                raise ValueError(f"{path} does not hold an Ed25519 private key")
-            return cls(loaded)
+            return cls.load(path)
         key = cls.generate()
+        key.write_pem(path)
+        return key
+
+    def write_pem(self, path: Path) -> None:
+        """Write the private key to a new file readable by the owner only."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        pem = key.private_key.private_bytes(
+        pem = self.private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
@@ -63,7 +65,13 @@ class ServerSigningKey:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
-        return key
+
+    @classmethod
+    def load(cls, path: Path) -> ServerSigningKey:
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 private key")
+        return cls(loaded)
 
 
 def verify_with_pem(public_pem: str, message: bytes, signature_b64: str) -> bool:
@@ -75,3 +83,14 @@ def verify_with_pem(public_pem: str, message: bytes, signature_b64: str) -> bool
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def key_id_of_pem(public_pem: str) -> str:
+    """The key id of a PEM public key; empty when it is not an Ed25519 key."""
+    try:
+        public_key = serialization.load_pem_public_key(public_pem.encode("ascii"))
+    except ValueError:
+        return ""
+    if not isinstance(public_key, Ed25519PublicKey):
+        return ""
+    return key_id_of(public_key)

@@ -47,7 +47,11 @@ class AuditEvent(Base):
     """One link of the append-only, hash-chained audit trail (DESIGN invariant 2)."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_record", "record_type", "record_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_record", "record_type", "record_id"),
+        Index("ix_audit_events_actor", "actor_kind", "actor_id"),
+        Index("ix_audit_events_occurred", "occurred_at"),
+    )
 
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -63,8 +67,15 @@ class AuditEvent(Base):
     old_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     new_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
+    #: The hash of what the event recorded: a version's content hash, or the hash of a
+    #: signature's signed payload. Binds version and signature rows to the chain.
+    record_sha256: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: The last event of every committed batch is sealed: the server's Ed25519 signature over
+    #: its hash. Events after the last seal were not written by the application.
+    seal_key_id: Mapped[str | None] = mapped_column(String(32))
+    seal: Mapped[str | None] = mapped_column(String(200))
 
 
 class Signature(Base):
@@ -96,3 +107,20 @@ class ServerKey(Base):
     key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     public_key_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class AuditCheckpoint(Base):
+    """The chain head signed with the server key, at intervals, on demand and at key rotation.
+    A checkpoint pins every event up to ``seq``: rewriting any of them breaks it."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    #: interval | on demand | key rotation
+    trigger: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(ForeignKey("server_keys.key_id"))
+    signature: Mapped[str] = mapped_column(String(200))

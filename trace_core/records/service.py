@@ -21,7 +21,13 @@ from trace_core.identity.actor import Actor
 from trace_core.identity.models import User
 from trace_core.records.canonical import canonical_hash, canonical_json, plain
 from trace_core.records.keys import ServerSigningKey, verify_with_pem
-from trace_core.records.models import AuditEvent, RecordVersion, ServerKey, Signature
+from trace_core.records.models import (
+    AuditCheckpoint,
+    AuditEvent,
+    RecordVersion,
+    ServerKey,
+    Signature,
+)
 
 GENESIS_HASH = "0" * 64
 
@@ -55,25 +61,52 @@ def version_content_hash(
 
 
 def audit_event_hash(event: AuditEvent) -> str:
-    return canonical_hash(
-        {
-            "seq": event.seq,
-            "occurred_at": event.occurred_at,
-            "actor_kind": event.actor_kind,
-            "actor_id": event.actor_id,
-            "actor_name": event.actor_name,
-            "organization_id": event.organization_id,
-            "channel": event.channel,
-            "action": event.action,
-            "record_type": event.record_type,
-            "record_id": event.record_id,
-            "version": event.version,
-            "old_values": event.old_values,
-            "new_values": event.new_values,
-            "reason": event.reason,
-            "prev_hash": event.prev_hash,
-        }
-    )
+    fields: dict[str, Any] = {
+        "seq": event.seq,
+        "occurred_at": event.occurred_at,
+        "actor_kind": event.actor_kind,
+        "actor_id": event.actor_id,
+        "actor_name": event.actor_name,
+        "organization_id": event.organization_id,
+        "channel": event.channel,
+        "action": event.action,
+        "record_type": event.record_type,
+        "record_id": event.record_id,
+        "version": event.version,
+        "old_values": event.old_values,
+        "new_values": event.new_values,
+        "reason": event.reason,
+        "prev_hash": event.prev_hash,
+    }
+    # Added in schema 0003; left out when empty so that older events keep their hashes.
+    if event.record_sha256 is not None:
+        fields["record_sha256"] = event.record_sha256
+    return canonical_hash(fields)
+
+
+def seal_message(event_hash: str) -> bytes:
+    return f"traceport audit seal {event_hash}".encode("ascii")
+
+
+def rotation_message(old_key_id: str, new_key_id: str) -> bytes:
+    """What both keys sign at a rotation, so trust passes from either one to the other."""
+    return f"traceport key rotation {old_key_id} -> {new_key_id}".encode("ascii")
+
+
+def checkpoint_payload(checkpoint: AuditCheckpoint) -> dict[str, Any]:
+    return {
+        "seq": checkpoint.seq,
+        "head_hash": checkpoint.head_hash,
+        "created_at": checkpoint.created_at,
+        "trigger": checkpoint.trigger,
+        "created_by": checkpoint.created_by,
+        "key_id": checkpoint.key_id,
+    }
+
+
+def signature_digest(sig: Signature) -> str:
+    """What the chain records of a signature: its signed payload and the server's signature."""
+    return canonical_hash({**signature_payload(sig), "server_signature": sig.server_signature})
 
 
 def signature_payload(sig: Signature) -> dict[str, Any]:
@@ -130,11 +163,19 @@ class SignatureView:
 class RecordKeeper:
     """Writes versions, audit events and signatures for one unit of work."""
 
-    def __init__(self, session: AsyncSession, actor: Actor, signing_key: ServerSigningKey) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        signing_key: ServerSigningKey,
+        checkpoint_every: int = 500,
+    ) -> None:
         self.session = session
         self.actor = actor
         self.signing_key = signing_key
+        self.checkpoint_every = checkpoint_every
         self._pending: list[AuditEvent] = []
+        self._checkpoint_trigger: str | None = None
 
     async def latest_version(self, record_type: str, record_id: int) -> RecordVersion | None:
         result = await self.session.execute(
@@ -187,7 +228,16 @@ class RecordKeeper:
         )
         self.session.add(row)
         old, new = _difference(previous, status, content)
-        self.audit(action, record_type, record_id, number, old=old, new=new, reason=reason)
+        self.audit(
+            action,
+            record_type,
+            record_id,
+            number,
+            old=old,
+            new=new,
+            reason=reason,
+            record_sha256=row.content_sha256,
+        )
         await self.session.flush()
         return row
 
@@ -202,6 +252,7 @@ class RecordKeeper:
         new: dict[str, Any] | None = None,
         reason: str | None = None,
         actor: Actor | None = None,
+        record_sha256: str | None = None,
     ) -> None:
         who = actor or self.actor
         self._pending.append(
@@ -219,8 +270,14 @@ class RecordKeeper:
                 old_values=plain(old) if old is not None else None,
                 new_values=plain(new) if new is not None else None,
                 reason=reason,
+                record_sha256=record_sha256,
             )
         )
+
+    def request_checkpoint(self, trigger: str = "on demand") -> None:
+        """Sign the chain head when this unit of work commits."""
+        self.audit("checkpoint", new={"trigger": trigger})
+        self._checkpoint_trigger = trigger
 
     async def sign(
         self, version: RecordVersion, signer: User, meaning: str, comment: str | None = None
@@ -259,7 +316,14 @@ class RecordKeeper:
             version.record_type,
             version.record_id,
             version.version,
-            new={"meaning": meaning, "printed_name": signer.full_name, "comment": comment},
+            new={
+                "signature_id": sig.id,
+                "meaning": meaning,
+                "printed_name": signer.full_name,
+                "comment": comment or None,
+                "version_content_sha256": version.content_sha256,
+            },
+            record_sha256=signature_digest(sig),
         )
         return sig
 
@@ -336,18 +400,47 @@ class RecordKeeper:
                 )
             ).first()
             seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+            every = self.checkpoint_every
+            after = seq + len(self._pending) + 1
+            if self._checkpoint_trigger is None and seq // every != after // every:
+                self.request_checkpoint("interval")
             for event in self._pending:
                 seq += 1
                 event.seq = seq
                 event.prev_hash = prev_hash
                 event.hash = audit_event_hash(event)
                 prev_hash = event.hash
-                self.session.add(event)
+            # The batch's last event is sealed: rows appended after it by anyone but the
+            # application carry no valid seal.
+            await self._register_key()
+            last = self._pending[-1]
+            last.seal_key_id = self.signing_key.key_id
+            last.seal = self.signing_key.sign(seal_message(last.hash))
+            self.session.add_all(self._pending)
+            if self._checkpoint_trigger is not None:
+                self.session.add(self._checkpoint(seq, last.hash, self._checkpoint_trigger))
             self._pending.clear()
+            self._checkpoint_trigger = None
         await self.session.commit()
+
+    def _checkpoint(self, seq: int, head_hash: str, trigger: str) -> AuditCheckpoint:
+        checkpoint = AuditCheckpoint(
+            seq=seq,
+            head_hash=head_hash,
+            created_at=utc_now(),
+            trigger=trigger,
+            created_by=self.actor.name,
+            key_id=self.signing_key.key_id,
+            signature="",
+        )
+        checkpoint.signature = self.signing_key.sign(
+            canonical_json(checkpoint_payload(checkpoint)).encode("utf-8")
+        )
+        return checkpoint
 
     async def rollback(self) -> None:
         self._pending.clear()
+        self._checkpoint_trigger = None
         await self.session.rollback()
 
     async def _lock_chain(self) -> None:
