@@ -21,7 +21,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from portal import api, internal, pages, supplier
+from portal import account, api, internal, pages, records, supplier
 from portal.auth import ActorMiddleware
 from portal.files import document_content
 from portal.i18n import LANGUAGES, choose_language, current_language, gettext_, ngettext_
@@ -90,6 +90,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             pages.logout,
             pages.home,
             *supplier.ROUTES,
+            *records.ROUTES,
+            *account.ROUTES,
             *internal.ROUTES,
             *api.ROUTES,
             document_content,

@@ -8,6 +8,7 @@ Deny by default: a new route is protected unless it is added to ``PUBLIC_PATHS``
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from urllib.parse import quote
 
 from litestar.datastructures import Cookie
@@ -89,7 +90,7 @@ async def _actor_from_cookie(runtime: Runtime, cookie_header: str) -> tuple[Acto
     if found is None:
         return None
     user, web_session = found
-    return actor_for_user(user, "ui"), web_session.csrf_token
+    return replace(actor_for_user(user, "ui"), session_id=web_session.id), web_session.csrf_token
 
 
 async def _actor_from_bearer(runtime: Runtime, authorization: str) -> Actor | str:

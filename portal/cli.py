@@ -9,21 +9,19 @@ from typing import Any
 
 import click
 
-from portal.settings import Settings, normalise_database_url
+from portal.cli_records import audit, keys, record, settings_for
 
-
-def _settings(database_url: str | None = None) -> Settings:
-    settings = Settings.from_env()
-    if database_url:
-        from dataclasses import replace
-
-        settings = replace(settings, database_url=normalise_database_url(database_url))
-    return settings
+_settings = settings_for
 
 
 @click.group()
 def main() -> None:
     """Traceport: supplier quality portal and trace core."""
+
+
+main.add_command(audit)
+main.add_command(keys)
+main.add_command(record)
 
 
 @main.command()
@@ -173,6 +171,215 @@ def trace_backward(identifier: str, as_json: bool, database_url: str | None) -> 
 def trace_forward(identifier: str, as_json: bool, database_url: str | None) -> None:
     """Where did IDENTIFIER go (finished lots, serials, shipments, consignees)?"""
     _run_trace("forward", identifier, as_json, database_url)
+
+
+# PostgreSQL privileges (P11-05) ---------------------------------------------------------------
+
+_GRANTS_MARKER = "-- ---8<---"
+
+
+@db.command("grants")
+@click.option(
+    "--app-role", default="traceport_app", show_default=True, help="The role the app runs as."
+)
+@click.option(
+    "--database-url", default=None, help="The owner's URL (default TRACEPORT_DATABASE_URL)."
+)
+@click.option(
+    "--sql-file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Default: infra/postgres/grants.sql of this source tree.",
+)
+def db_grants(app_role: str, database_url: str | None, sql_file: str | None) -> None:
+    """Re-apply the app role's table privileges (infra/postgres/grants.sql).
+
+    Run it as the owner role after every `traceport db upgrade`: tables a migration creates get
+    UPDATE and DELETE from the owner's default privileges until this takes them back from the
+    append-only ones.
+    """
+    from pathlib import Path
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from portal.settings import Settings, normalise_database_url
+
+    url = normalise_database_url(database_url or Settings.from_env().database_url)
+    if not url.startswith("postgresql"):
+        raise click.UsageError("db grants needs a PostgreSQL database URL (the owner's)")
+    script = (
+        Path(sql_file)
+        if sql_file
+        else Path(__file__).resolve().parents[1] / "infra" / "postgres" / "grants.sql"
+    )
+    if not script.is_file():
+        raise click.UsageError(f"{script} not found; pass --sql-file")
+    # The file starts with psql commands that set traceport.app_role from a psql variable;
+    # what follows the marker line is plain SQL, run here after setting it ourselves.
+    _, marker, rest = script.read_text(encoding="utf-8").partition(_GRANTS_MARKER)
+    if not marker:
+        raise click.ClickException(f"{script}: no line starting with {_GRANTS_MARKER!r}")
+    body = rest.partition("\n")[2]
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def apply() -> None:
+        connection = await asyncpg.connect(dsn)
+        connection.add_log_listener(
+            lambda _conn, message: click.echo(f"{message.severity}: {message.message}", err=True)
+        )
+        try:
+            async with connection.transaction():
+                await connection.execute(
+                    "SELECT set_config('traceport.app_role', $1, true)", app_role
+                )
+                await connection.execute(body)
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(apply())
+    except asyncpg.PostgresError as exc:
+        raise click.ClickException(f"grants not applied: {exc}") from exc
+    click.echo(f"privileges of {app_role} re-applied")
+
+
+@main.group()
+def validation() -> None:
+    """Computer-system validation evidence."""
+
+
+@validation.command("report")
+@click.option("--junit", "junit_file", required=True, help="pytest's JUnit XML (--junitxml).")
+@click.option(
+    "--requirements",
+    "catalogue_file",
+    default=None,
+    help="Requirement catalogue in markdown (default docs/REQUIREMENTS.md).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for report.html, report.pdf and report.json (created if missing).",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 when any requirement has status fail.")
+def validation_report(
+    junit_file: str, catalogue_file: str | None, out_dir: str, strict: bool
+) -> None:
+    """Map requirement ids to tests and their results, as HTML, PDF and JSON.
+
+    Exits 0 once the report is written, even when tests failed (the report says so); 1 with
+    --strict when a requirement has status fail; 2 when an input is missing or unusable.
+    """
+    from pathlib import Path
+    from typing import NoReturn
+
+    from portal import validation as evidence
+
+    def fail(message: str) -> NoReturn:
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)
+
+    def read(label: str, path: Path, hint: str = "") -> bytes:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            fail(f"{label} not found: {path}{hint}")
+        except OSError as exc:
+            fail(f"cannot read the {label} {path}: {exc.strerror or exc}")
+
+    junit_path = Path(junit_file)
+    catalogue_path = Path(catalogue_file) if catalogue_file else evidence.DEFAULT_CATALOGUE
+    junit_data = read("JUnit file", junit_path)
+    catalogue_data = read(
+        "requirement catalogue",
+        catalogue_path,
+        "" if catalogue_file else " (outside a source checkout, pass --requirements)",
+    )
+    try:
+        requirements = evidence.parse_requirements(catalogue_data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        fail(f"{catalogue_path}: the requirement catalogue is not UTF-8 text")
+    except evidence.ReportInputError as exc:
+        fail(f"{catalogue_path}: {exc}")
+    try:
+        cases = evidence.parse_junit(junit_data)
+    except evidence.ReportInputError as exc:
+        fail(f"{junit_path}: {exc}")
+
+    context = evidence.describe_inputs(
+        junit_path.name, junit_data, catalogue_path.name, catalogue_data
+    )
+    report = evidence.build_report(requirements, cases, context)
+    try:
+        files = evidence.write_report(report, Path(out_dir))
+    except OSError as exc:
+        fail(f"cannot write the report into {out_dir}: {exc.strerror or exc}")
+    click.echo(report.summary(files))
+    if report.unknown_ids:
+        click.echo(
+            "warning: tests carry requirement ids the catalogue does not list: "
+            + ", ".join(report.unknown_ids),
+            err=True,
+        )
+    if strict and report.status_counts["fail"]:
+        sys.exit(1)
+
+
+# GS1 / UDI scanning (UDI-01..07) ---------------------------------------------------------------
+
+
+@main.group()
+def gs1() -> None:
+    """Read GS1 element strings and Digital Link URIs; recognise HIBCC and ICCBBA codes."""
+
+
+@gs1.command("parse")
+@click.argument("text", metavar="STRING")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--separator",
+    "separators",
+    multiple=True,
+    help="Another character the scanner sends for FNC1 (GS, 0x1D, always is). Repeatable.",
+)
+def gs1_parse(text: str, as_json: bool, separators: tuple[str, ...]) -> None:
+    """Parse and validate STRING; exit 2 if it is not a valid code.
+
+    HIBCC and ICCBBA codes are not errors: they are reported with their issuing agency.
+    """
+    from trace_core.gs1 import Gs1Result, ScanError, ai_definition, read_barcode
+
+    try:
+        result = read_barcode(text, separators=("\x1d", *separators))
+    except ScanError as exc:
+        if as_json:
+            click.echo(json.dumps({"error": exc.message}, ensure_ascii=False))
+        else:
+            click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+    data = result.as_dict()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    if isinstance(result, Gs1Result):
+        carrier = f", {result.symbology} {result.symbology_identifier}" if result.symbology else ""
+        click.echo(f"GS1 {result.source}{carrier}")
+        for element in result.elements:
+            definition = ai_definition(element.ai)
+            title = definition.title if definition else ""
+            click.echo(f"  {'(' + element.ai + ')':7} {title:26} {element.value}")
+        hidden = {"issuing_agency", "source", "symbology", "symbology_identifier", "elements"}
+    else:
+        click.echo(f"{result.issuing_agency} code, not GS1: {result.structure}")
+        hidden = {"issuing_agency", "structure", "text", "notes"}
+    for name, value in data.items():
+        if name not in hidden and value not in (None, []):
+            click.echo(f"  {name:16} {value}")
+    for note in data.get("notes", []):
+        click.echo(f"  note: {note}")
 
 
 if __name__ == "__main__":

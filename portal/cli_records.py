@@ -161,3 +161,127 @@ def _public_pem(path: Path) -> str:
     if "PRIVATE KEY" in text:
         return ServerSigningKey.load(path).public_pem
     return text
+
+
+@click.group()
+def record() -> None:
+    """Accurate copies of a record: export them, verify them offline."""
+
+
+@record.command("export")
+@click.argument("identifier")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    help="Folder for the bundle, the PDF and documents/ (default: the current folder).",
+)
+@_DATABASE_OPTION
+def record_export(identifier: str, out_dir: Path, database_url: str | None) -> None:
+    """Export the record IDENTIFIER as a signed JSON bundle, a readable PDF and its documents.
+
+    IDENTIFIER is TYPE:ID (supplier_lot:3) or a supplier or internal lot number, shipment or
+    work order number. When it names several records, they are listed and nothing is exported.
+    """
+    from portal.runtime import build_runtime
+    from trace_core.errors import DomainError
+    from trace_core.identity.actor import Actor
+    from trace_core.records.export import (
+        RecordRef,
+        export_bundle,
+        export_pdf,
+        find_records,
+        referenced_documents,
+    )
+    from trace_core.services import provide_services
+
+    settings = settings_for(database_url)
+    Copy = tuple[dict[str, Any], bytes, list[tuple[str, bytes]]]
+
+    async def run() -> tuple[list[RecordRef], Copy | None]:
+        runtime, engine = build_runtime(settings)
+        try:
+            actor = Actor.system("cli")
+            async with provide_services(runtime, actor) as services:
+                found = await find_records(services, actor, identifier)
+                if len(found) != 1:
+                    return found, None
+                kind, number = found[0].record_type, found[0].record_id
+                # The PDF first: the bundle then holds both export events.
+                pdf = await export_pdf(services, actor, kind, number)
+                bundle = await export_bundle(services, actor, kind, number)
+                documents = await referenced_documents(services, actor, kind, number)
+                return found, (bundle, pdf, [(d.sha256, data) for d, data in documents])
+        finally:
+            await engine.dispose()
+
+    try:
+        found, copy = asyncio.run(run())
+    except DomainError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+    if copy is None:
+        click.echo(f"{identifier!r} names {len(found)} records; export one of them by TYPE:ID:")
+        for ref in found:
+            click.echo(f"  {ref}")
+        sys.exit(2)
+    bundle, pdf, documents = copy
+    stem = f"{found[0].record_type}-{found[0].record_id}"
+    (out_dir / "documents").mkdir(parents=True, exist_ok=True)
+    written = [out_dir / f"{stem}.json", out_dir / f"{stem}.pdf"]
+    written[0].write_text(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    written[1].write_bytes(pdf)
+    for sha256, data in documents:
+        path = out_dir / "documents" / f"{sha256}.pdf"
+        path.write_bytes(data)
+        written.append(path)
+    for path in written:
+        click.echo(str(path))
+
+
+@record.command("verify")
+@click.argument("bundle_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--documents",
+    "documents_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with the documents as <sha256>.pdf; default: documents/ next to the bundle.",
+)
+@click.option(
+    "--trusted-key",
+    "trusted_keys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The published server public key (PEM) to trust; repeat for rotated keys.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def record_verify(
+    bundle_file: Path, documents_dir: Path | None, trusted_keys: tuple[Path, ...], as_json: bool
+) -> None:
+    """Re-check an exported bundle offline: hashes, links, signatures, seals, documents.
+
+    Exits 0 when everything verifies, 1 when something is broken (the first broken item is
+    named), 2 when BUNDLE_FILE is not a readable Traceport record bundle.
+    """
+    from trace_core.records.export import BUNDLE_FORMAT, verify_bundle
+
+    try:
+        bundle = json.loads(bundle_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        click.echo(f"error: {bundle_file} is not a readable JSON file: {exc}", err=True)
+        sys.exit(2)
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        click.echo(f"error: {bundle_file} is not a {BUNDLE_FORMAT} bundle", err=True)
+        sys.exit(2)
+    if documents_dir is None and (bundle_file.parent / "documents").is_dir():
+        documents_dir = bundle_file.parent / "documents"
+    anchors = [_public_pem(path) for path in trusted_keys] or None
+    report = verify_bundle(bundle, anchors, documents_dir)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        for line in report.summary_lines():
+            click.echo(line)
+    sys.exit(0 if report.ok else 1)

@@ -7,6 +7,8 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import UploadFile
 
+from trace_core.identity.service import SigningCredentials
+
 
 async def form_fields(request: Request[Any, Any, Any]) -> dict[str, Any]:
     form = await request.form()
@@ -32,3 +34,12 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
+
+
+def signing_credentials(fields: dict[str, Any]) -> SigningCredentials:
+    """The signature components a signing form posts (see ``_sign_fields.html``)."""
+    return SigningCredentials(
+        password=text(fields, "password"),
+        user_id=text(fields, "user_id") or None,
+        totp=text(fields, "totp") or None,
+    )

@@ -56,6 +56,8 @@ class Settings:
             max_failed_logins=int(env.get("TRACEPORT_MAX_FAILED_LOGINS", "5")),
             session_idle_minutes=int(env.get("TRACEPORT_SESSION_IDLE_MINUTES", "15")),
             session_absolute_hours=int(env.get("TRACEPORT_SESSION_ABSOLUTE_HOURS", "12")),
+            signing_idle_minutes=int(env.get("TRACEPORT_SIGNING_IDLE_MINUTES", "5")),
+            checkpoint_every=int(env.get("TRACEPORT_CHECKPOINT_EVERY", "500")),
         )
         return cls(
             var_dir=var_dir,

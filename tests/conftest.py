@@ -185,3 +185,15 @@ async def api_token(
     response = await http.post("/oauth/token", data=data)
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Write each test's requirement ids into its JUnit XML record as ``requirement`` properties.
+
+    The validation report (``traceport validation report``) maps catalogue ids to tests and
+    their results from ``--junitxml`` output alone, so every ``@pytest.mark.req`` id, whether on
+    the function, its class or its module, must be in that file: one property per id, on every
+    parametrised variant.
+    """
+    ids = dict.fromkeys(str(arg) for mark in item.iter_markers("req") for arg in mark.args)
+    item.user_properties.extend(("requirement", req_id) for req_id in ids)

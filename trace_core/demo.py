@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from documents.pdf import make_pdf
 from trace_core.identity.actor import Actor
 from trace_core.identity.models import Organization
-from trace_core.identity.service import actor_for_user
+from trace_core.identity.service import SigningCredentials, actor_for_user
 from trace_core.lots.service import LotSubmission, ResultInput
 from trace_core.parts.service import CharacteristicInput
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
@@ -86,6 +86,7 @@ CLIENTS = (
             "parts:read",
             "lots:read",
             "trace:read",
+            "audit:read",
             "receipts:write",
             "production:write",
             "shipments:write",
@@ -186,6 +187,7 @@ async def seed_demo(runtime: Runtime) -> None:
     anna, sam = await as_user(ACCOUNTS[0].email), await as_user(ACCOUNTS[1].email)
     qa, ops = await as_user(ACCOUNTS[2].email), await as_user(ACCOUNTS[3].email)
     today = dt.datetime.now(dt.UTC).date()
+    emails = {anna.id: ACCOUNTS[0].email, sam.id: ACCOUNTS[1].email}
 
     async def submit(
         actor: Actor,
@@ -223,7 +225,9 @@ async def seed_demo(runtime: Runtime) -> None:
             )
             lot_id, version = created.id, created.version
             if sign:
-                signed = await s.lots.sign_submission(actor, lot_id, DEMO_PASSWORD, version)
+                signed = await s.lots.sign_submission(
+                    actor, lot_id, SigningCredentials(DEMO_PASSWORD, emails[actor.id]), version
+                )
                 version = signed.version
         if decide:
             async with provide_services(runtime, qa) as s:
@@ -231,7 +235,7 @@ async def seed_demo(runtime: Runtime) -> None:
                     qa,
                     lot_id,
                     decide,
-                    DEMO_PASSWORD,
+                    SigningCredentials(DEMO_PASSWORD, ACCOUNTS[2].email),
                     "CoA reviewed against spec; conforming.",
                     version,
                 )

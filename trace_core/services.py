@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from trace_core.parts.service import PartService
     from trace_core.production.service import ProductionService
     from trace_core.receipts.service import ReceiptService
+    from trace_core.records.audit_trail import AuditTrailService
+    from trace_core.records.views import RecordService
     from trace_core.shipments.service import ShipmentService
     from trace_core.trace.service import TraceService
 
@@ -122,6 +124,18 @@ class Services:
         from trace_core.shipments.service import ShipmentService
 
         return ShipmentService(self)
+
+    @cached_property
+    def records(self) -> RecordService:
+        from trace_core.records.views import RecordService
+
+        return RecordService(self)
+
+    @cached_property
+    def audit_trail(self) -> AuditTrailService:
+        from trace_core.records.audit_trail import AuditTrailService
+
+        return AuditTrailService(self)
 
     @cached_property
     def trace(self) -> TraceService:

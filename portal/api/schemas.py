@@ -11,6 +11,7 @@ import msgspec
 from trace_core.attachments.models import Document
 from trace_core.lots.service import LotDetail
 from trace_core.parts.models import Part, Specification
+from trace_core.records.models import AuditEvent, RecordVersion
 
 
 class CharacteristicOut(msgspec.Struct):
@@ -67,6 +68,25 @@ class LotIn(msgspec.Struct, forbid_unknown_fields=True):
     coa_document_id: int
     results: list[ResultIn]
     expires_on: str | None = None
+
+
+class LotRevisionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A correction: the full new content, the version you saw and why."""
+
+    reason: str
+    expected_version: int
+    quantity: str
+    unit: str
+    manufactured_on: str
+    results: list[ResultIn]
+    expires_on: str | None = None
+    #: Omit to keep the current CoA document.
+    coa_document_id: int | None = None
+
+
+class VoidIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str
+    expected_version: int
 
 
 class ResultOut(msgspec.Struct):
@@ -209,3 +229,38 @@ def lot_out(detail: LotDetail) -> LotOut:
         ],
         lot.created_at,
     )
+
+
+def version_out(row: RecordVersion) -> dict[str, Any]:
+    return {
+        "version": row.version,
+        "status": row.status,
+        "content": row.content,
+        "content_sha256": row.content_sha256,
+        "prev_sha256": row.prev_sha256,
+        "action": row.action,
+        "reason": row.reason,
+        "author": row.author_name,
+        "author_kind": row.author_kind,
+        "channel": row.channel,
+        "created_at": row.created_at,
+    }
+
+
+def event_out(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "occurred_at": event.occurred_at,
+        "actor": event.actor_name,
+        "actor_kind": event.actor_kind,
+        "channel": event.channel,
+        "action": event.action,
+        "record_type": event.record_type,
+        "record_id": event.record_id,
+        "version": event.version,
+        "old_values": event.old_values,
+        "new_values": event.new_values,
+        "reason": event.reason,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }

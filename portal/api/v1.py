@@ -8,11 +8,25 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, QueryParameter
 
-from portal.api.schemas import DocumentOut, LotIn, LotOut, PartOut, document_out, lot_out, part_out
+from portal.api.schemas import (
+    DocumentOut,
+    LotIn,
+    LotOut,
+    LotRevisionIn,
+    PartOut,
+    VoidIn,
+    document_out,
+    event_out,
+    lot_out,
+    part_out,
+    version_out,
+)
 from trace_core.errors import ValidationFailed
 from trace_core.lots.service import LotSubmission, ResultInput
+from trace_core.records.audit_trail import parse_filter
+from trace_core.records.canonical import plain
 from trace_core.services import Services
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -112,6 +126,149 @@ async def get_lot(services: Services, lot_id: int) -> LotOut:
     return lot_out(await services.lots.detail(services.actor, lot_id))
 
 
+@post(
+    "/api/v1/lots/{lot_id:int}/revisions",
+    tags=["lots"],
+    security=BEARER,
+    status_code=201,
+    summary="Revise a draft or submitted lot: a new version with a mandatory reason",
+)
+async def revise_lot(services: Services, lot_id: int, data: LotRevisionIn) -> LotOut:
+    lot = await services.lots.get(services.actor, lot_id)
+    await services.lots.revise(
+        services.actor,
+        lot_id,
+        LotSubmission(
+            lot.part.number,
+            lot.lot_number,
+            data.quantity,
+            data.unit,
+            data.manufactured_on,
+            data.expires_on,
+            data.coa_document_id or lot.coa_document_id,
+            [ResultInput(r.code, r.value, r.unit) for r in data.results],
+        ),
+        data.reason,
+        data.expected_version,
+    )
+    return lot_out(await services.lots.detail(services.actor, lot_id))
+
+
+@post(
+    "/api/v1/lots/{lot_id:int}/void",
+    tags=["lots"],
+    security=BEARER,
+    status_code=200,
+    summary="Void a draft or submitted lot with a reason (nothing is deleted)",
+)
+async def void_lot(services: Services, lot_id: int, data: VoidIn) -> LotOut:
+    await services.lots.void(services.actor, lot_id, data.reason, data.expected_version)
+    return lot_out(await services.lots.detail(services.actor, lot_id))
+
+
+@get(
+    "/api/v1/records/{record_type:str}/{record_id:int}",
+    tags=["records"],
+    security=BEARER,
+    summary="Any record: one version (`version`, default current), its changes, signatures",
+)
+async def get_record(
+    services: Services, record_type: str, record_id: int, version: int | None = None
+) -> dict[str, Any]:
+    view = await services.records.record(services.actor, record_type, record_id)
+    shown = view.version(version)
+    result: dict[str, Any] = plain(
+        {
+            "record_type": record_type,
+            "record_id": record_id,
+            "title": view.title,
+            "current_version": view.current.version,
+            "revised_after_first_entry": view.revised,
+            "voided": view.voided,
+            "version": version_out(shown),
+            "changes": [
+                {"field": c.field, "old": c.old, "new": c.new} for c in view.changes(shown.version)
+            ],
+            "signatures": [sig.as_dict() for sig in view.signatures],
+            "versions": [
+                {
+                    "version": v.version,
+                    "status": v.status,
+                    "action": v.action,
+                    "reason": v.reason,
+                    "author": v.author_name,
+                    "channel": v.channel,
+                    "created_at": v.created_at,
+                    "content_sha256": v.content_sha256,
+                }
+                for v in view.versions
+            ],
+        }
+    )
+    return result
+
+
+@get(
+    "/api/v1/records/{record_type:str}/{record_id:int}/export",
+    tags=["records"],
+    security=BEARER,
+    summary="Accurate copy: JSON bundle with every version, audit event, signature and key",
+)
+async def export_record(services: Services, record_type: str, record_id: int) -> dict[str, Any]:
+    from trace_core.records.export import export_bundle
+
+    bundle: dict[str, Any] = plain(
+        await export_bundle(services, services.actor, record_type, record_id)
+    )
+    return bundle
+
+
+@get(
+    "/api/v1/records/{record_type:str}/{record_id:int}/export.pdf",
+    tags=["records"],
+    security=BEARER,
+    summary="Accurate copy as a readable PDF, with the attached CoA pages appended",
+    media_type="application/pdf",
+)
+async def export_record_pdf(
+    services: Services, record_type: str, record_id: int
+) -> Response[bytes]:
+    from trace_core.records.export import export_pdf
+
+    return Response(
+        await export_pdf(services, services.actor, record_type, record_id),
+        media_type="application/pdf",
+    )
+
+
+@get(
+    "/api/v1/audit/events",
+    tags=["audit"],
+    security=BEARER,
+    summary="Audit events, newest first (internal clients with scope audit:read)",
+)
+async def audit_events(
+    services: Services,
+    record_type: str | None = None,
+    record_id: int | None = None,
+    actor_name: Annotated[str | None, QueryParameter(name="actor")] = None,
+    action: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    before_seq: int | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    audit_filter = parse_filter(record_type, record_id, actor_name, action, since, until)
+    events = await services.audit_trail.events(services.actor, audit_filter, limit, before_seq)
+    result: dict[str, Any] = plain(
+        {
+            "events": [event_out(e) for e in events],
+            "next_before_seq": events[-1].seq if events and len(events) == limit else None,
+        }
+    )
+    return result
+
+
 @get(
     "/api/v1/trace/backward",
     tags=["trace"],
@@ -164,6 +321,12 @@ ROUTES = [
     submit_lot,
     list_lots,
     get_lot,
+    revise_lot,
+    void_lot,
+    get_record,
+    export_record,
+    export_record_pdf,
+    audit_events,
     trace_backward,
     trace_forward,
     healthz,

@@ -1,5 +1,6 @@
 """Pages for internal users: QA review, receipts, production, shipments and trace."""
 
+from portal.internal.audit import audit_page, checkpoint, sign_review
 from portal.internal.operations import (
     post_receipt,
     post_shipment,
@@ -8,7 +9,13 @@ from portal.internal.operations import (
     shipments,
     work_orders,
 )
-from portal.internal.review import decide, internal_home, review_page, review_queue
+from portal.internal.review import (
+    decide,
+    internal_home,
+    review_page,
+    review_queue,
+    sign_audit_review,
+)
 from portal.internal.trace import trace_page
 
 ROUTES = [
@@ -16,6 +23,7 @@ ROUTES = [
     review_queue,
     review_page,
     decide,
+    sign_audit_review,
     receipts,
     post_receipt,
     work_orders,
@@ -23,4 +31,7 @@ ROUTES = [
     shipments,
     post_shipment,
     trace_page,
+    audit_page,
+    sign_review,
+    checkpoint,
 ]

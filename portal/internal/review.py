@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
-from portal.forms import form_fields, text
-from trace_core.errors import AuthenticationFailed, ValidationFailed
+from portal.forms import form_fields, signing_credentials, text
+from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
 from trace_core.services import Services
 
 
@@ -44,6 +44,10 @@ async def _review(services: Services, lot_id: int, error: str | None, status: in
             "lot": detail.lot,
             "error": error,
             "can_decide": services.actor.can("lots.approve") and detail.lot.status == "submitted",
+            "can_review_audit": services.actor.can("lots.review")
+            and detail.lot.status == "submitted"
+            and detail.revised,
+            "signing": await services.identity.signing_requirements(services.actor),
         },
     )
 
@@ -58,9 +62,30 @@ async def decide(
             services.actor,
             lot_id,
             text(fields, "decision"),
-            text(fields, "password"),
+            signing_credentials(fields),
             text(fields, "comment"),
             int(text(fields, "version") or 0),
+        )
+    except (AuthenticationFailed, ValidationFailed, Conflict) as exc:
+        return await _review(
+            services, lot_id, exc.message, 409 if isinstance(exc, Conflict) else 422
+        )
+    return Redirect(f"/internal/lots/{lot_id}", status_code=303)
+
+
+@post("/internal/lots/{lot_id:int}/audit-review", include_in_schema=False)
+async def sign_audit_review(
+    request: Request[Any, Any, Any], services: Services, lot_id: int
+) -> Template | Redirect:
+    """QA signs "audit trail reviewed" for a lot revised after first entry (A11-06)."""
+    fields = await form_fields(request)
+    try:
+        await services.lots.sign_audit_review(
+            services.actor,
+            lot_id,
+            signing_credentials(fields),
+            int(text(fields, "version") or 0),
+            text(fields, "comment"),
         )
     except (AuthenticationFailed, ValidationFailed) as exc:
         return await _review(services, lot_id, exc.message, 422)

@@ -8,8 +8,10 @@ from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 
-from portal.forms import form_fields, text
+from portal.forms import form_fields, signing_credentials, text
+from trace_core.db import plain_decimal
 from trace_core.errors import AuthenticationFailed, ValidationFailed
+from trace_core.lots.models import SupplierLot
 from trace_core.lots.service import LotSubmission, ResultInput
 from trace_core.records.service import SIGNATURE_MEANINGS
 from trace_core.services import Services
@@ -33,7 +35,11 @@ async def new_lot(services: Services, part: str | None = None) -> Template:
 
 
 async def _form(
-    services: Services, values: dict[str, Any], errors: dict[str, str], status: int
+    services: Services,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int,
+    revising: SupplierLot | None = None,
 ) -> Template:
     parts = await services.parts.parts_for(services.actor)
     chosen = next((p for p in parts if p[0].number == values.get("part_number")), None)
@@ -48,47 +54,117 @@ async def _form(
             "values": values,
             "errors": errors,
             "max_mb": services.limits.max_upload_bytes // (1024 * 1024),
+            "revising": revising,
         },
     )
+
+
+def _submission(
+    fields: dict[str, Any], values: dict[str, str], document_id: int | None
+) -> LotSubmission:
+    results = [
+        ResultInput(key[len("result_") :], value, text(fields, f"unit_{key[7:]}") or None)
+        for key, value in values.items()
+        if key.startswith("result_")
+    ]
+    return LotSubmission(
+        part_number=text(fields, "part_number"),
+        lot_number=text(fields, "lot_number"),
+        quantity=text(fields, "quantity"),
+        unit=text(fields, "unit"),
+        manufactured_on=text(fields, "manufactured_on"),
+        expires_on=text(fields, "expires_on") or None,
+        coa_document_id=document_id,
+        results=results,
+    )
+
+
+async def _upload(services: Services, fields: dict[str, Any]) -> int | None:
+    upload = fields.get("coa")
+    if isinstance(upload, UploadFile) and upload.filename:
+        document = await services.attachments.upload_pdf(
+            services.actor, upload.filename, await upload.read(), commit=False
+        )
+        return document.id
+    return None
+
+
+def _form_errors(exc: ValidationFailed) -> dict[str, str]:
+    errors = dict(exc.errors)
+    if "file" in errors:
+        errors["coa_document"] = errors.pop("file")
+    return errors
 
 
 @post("/supplier/lots", include_in_schema=False)
 async def submit_lot(request: Request[Any, Any, Any], services: Services) -> Template | Redirect:
     fields = await form_fields(request)
     values = {k: v for k, v in fields.items() if isinstance(v, str)}
-    upload = fields.get("coa")
-    results = [
-        ResultInput(key[len("result_") :], value, text(fields, f"unit_{key[7:]}") or None)
-        for key, value in values.items()
-        if key.startswith("result_")
-    ]
     try:
-        document_id = None
-        if isinstance(upload, UploadFile) and upload.filename:
-            document = await services.attachments.upload_pdf(
-                services.actor, upload.filename, await upload.read(), commit=False
-            )
-            document_id = document.id
-        lot = await services.lots.submit(
+        document_id = await _upload(services, fields)
+        lot = await services.lots.submit(services.actor, _submission(fields, values, document_id))
+    except ValidationFailed as exc:
+        await services.keeper.rollback()
+        return await _form(services, values, _form_errors(exc), 422)
+    return Redirect(f"/supplier/lots/{lot.id}", status_code=303)
+
+
+def _current_values(lot: SupplierLot) -> dict[str, str]:
+    values = {
+        "part_number": lot.part.number,
+        "lot_number": lot.lot_number,
+        "quantity": str(plain_decimal(lot.quantity)),
+        "unit": lot.unit,
+        "manufactured_on": lot.manufactured_on.isoformat(),
+        "expires_on": lot.expires_on.isoformat() if lot.expires_on else "",
+    }
+    for result in lot.results:
+        values[f"result_{result.characteristic.code}"] = result.value_text
+        values[f"unit_{result.characteristic.code}"] = result.unit or ""
+    return values
+
+
+@get("/supplier/lots/{lot_id:int}/revise", include_in_schema=False)
+async def revise_form(services: Services, lot_id: int) -> Template:
+    lot = await services.lots.get(services.actor, lot_id)
+    return await _form(services, _current_values(lot), {}, 200, revising=lot)
+
+
+@post("/supplier/lots/{lot_id:int}/revise", include_in_schema=False)
+async def revise_lot(
+    request: Request[Any, Any, Any], services: Services, lot_id: int
+) -> Template | Redirect:
+    fields = await form_fields(request)
+    values = {k: v for k, v in fields.items() if isinstance(v, str)}
+    lot = await services.lots.get(services.actor, lot_id)
+    try:
+        document_id = await _upload(services, fields) or lot.coa_document_id
+        await services.lots.revise(
             services.actor,
-            LotSubmission(
-                part_number=text(fields, "part_number"),
-                lot_number=text(fields, "lot_number"),
-                quantity=text(fields, "quantity"),
-                unit=text(fields, "unit"),
-                manufactured_on=text(fields, "manufactured_on"),
-                expires_on=text(fields, "expires_on") or None,
-                coa_document_id=document_id,
-                results=results,
-            ),
+            lot_id,
+            _submission(fields, values, document_id),
+            text(fields, "reason"),
+            int(text(fields, "version") or 0),
         )
     except ValidationFailed as exc:
         await services.keeper.rollback()
-        errors = dict(exc.errors)
-        if "file" in errors:
-            errors["coa_document"] = errors.pop("file")
-        return await _form(services, values, errors, 422)
-    return Redirect(f"/supplier/lots/{lot.id}", status_code=303)
+        lot = await services.lots.get(services.actor, lot_id)
+        return await _form(services, values, _form_errors(exc), 422, revising=lot)
+    return Redirect(f"/supplier/lots/{lot_id}", status_code=303)
+
+
+@post("/supplier/lots/{lot_id:int}/void", include_in_schema=False)
+async def void_lot(
+    request: Request[Any, Any, Any], services: Services, lot_id: int
+) -> Template | Redirect:
+    fields = await form_fields(request)
+    try:
+        await services.lots.void(
+            services.actor, lot_id, text(fields, "reason"), int(text(fields, "version") or 0)
+        )
+    except ValidationFailed as exc:
+        return await _lot_page(services, lot_id, exc.message, 422)
+    return Redirect(f"/supplier/lots/{lot_id}", status_code=303)
 
 
 @get("/supplier/lots/{lot_id:int}", include_in_schema=False)
@@ -106,7 +182,10 @@ async def _lot_page(services: Services, lot_id: int, error: str | None, status: 
             "lot": detail.lot,
             "error": error,
             "can_sign": services.actor.can("lots.sign") and detail.lot.status == "draft",
+            "can_revise": services.actor.can("lots.submit")
+            and detail.lot.status in ("draft", "submitted"),
             "meanings": SIGNATURE_MEANINGS,
+            "signing": await services.identity.signing_requirements(services.actor),
         },
     )
 
@@ -119,7 +198,7 @@ async def sign_lot(
     try:
         version = int(text(fields, "version") or 0)
         await services.lots.sign_submission(
-            services.actor, lot_id, text(fields, "password"), version
+            services.actor, lot_id, signing_credentials(fields), version
         )
     except (AuthenticationFailed, ValidationFailed) as exc:
         return await _lot_page(services, lot_id, exc.message, 422)

@@ -209,6 +209,8 @@ def test_thin_slice_in_chromium(live_server: str, driver: WebDriver, journey: di
     # 3. A wrong password does not sign; the right one submits the lot.
     sign_action = f"/supplier/lots/{lot_id}/sign"
     form = page.form(sign_action)
+    # The first signature of a session needs the user ID too (continuous-session rule).
+    page.type("user_id", "anna@acme-polymers.example", form)
     page.type("password", "not-the-password", form)
     page.submit(form)
     error = driver.find_element(By.CSS_SELECTOR, "section.sign .error").text
@@ -216,6 +218,7 @@ def test_thin_slice_in_chromium(live_server: str, driver: WebDriver, journey: di
     assert "draft" in driver.find_element(By.CSS_SELECTOR, "h1 .badge[class*=status-]").text
     assert "No signatures yet." in page.body()
     form = page.form(sign_action)
+    page.type("user_id", "anna@acme-polymers.example", form)
     page.type("password", DEMO_PASSWORD, form)
     page.submit(form)
     page.wait_for_path(rf"/supplier/lots/{lot_id}")
@@ -253,6 +256,7 @@ def test_thin_slice_in_chromium(live_server: str, driver: WebDriver, journey: di
     form = page.form(f"/internal/lots/{lot_id}/decision")
     form.find_element(By.CSS_SELECTOR, 'input[name="decision"][value="approve"]').click()
     page.type("comment", "Looks good", form)
+    page.type("user_id", "qa@traceport.example", form)
     page.type("password", DEMO_PASSWORD, form)
     page.submit(form, "Sign decision")
     page.wait_for_path(rf"/internal/lots/{lot_id}")

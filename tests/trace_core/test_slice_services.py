@@ -19,7 +19,7 @@ from trace_core.errors import (
     ValidationFailed,
 )
 from trace_core.identity.actor import Actor
-from trace_core.identity.service import actor_for_user
+from trace_core.identity.service import SigningCredentials, actor_for_user
 from trace_core.lots.service import LotSubmission, ResultInput
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
 from trace_core.receipts.service import ReceiptInput
@@ -27,6 +27,8 @@ from trace_core.records.models import AuditEvent, RecordVersion
 from trace_core.services import Runtime, provide_services
 from trace_core.shipments.service import ShipmentInput
 
+ANNA = SigningCredentials(DEMO_PASSWORD, "anna@acme-polymers.example")
+QA = SigningCredentials(DEMO_PASSWORD, "qa@traceport.example")
 GOOD = {"MFI": "10.1", "MOIST": "0.03", "DENS": "1.30", "CYTO": "pass", "APPEAR": "Conforms"}
 
 
@@ -61,10 +63,10 @@ async def test_full_slice_records_versions_audit_and_signatures(runtime: Runtime
     ops = await user(runtime, "ops@traceport.example")
     lot_id = await new_lot(runtime, anna, "T-SLICE-1", GOOD)
     async with provide_services(runtime, anna) as s:
-        lot = await s.lots.sign_submission(anna, lot_id, DEMO_PASSWORD, 1)
+        lot = await s.lots.sign_submission(anna, lot_id, ANNA, 1)
         assert (lot.status, lot.version) == ("submitted", 2)
     async with provide_services(runtime, qa) as s:
-        lot = await s.lots.decide(qa, lot_id, "approve", DEMO_PASSWORD, "ok", 2)
+        lot = await s.lots.decide(qa, lot_id, "approve", QA, "ok", 2)
         assert lot.status == "approved"
         detail = await s.lots.detail(qa, lot_id)
         assert [(v.version, v.status) for v in detail.versions] == [
@@ -150,10 +152,10 @@ async def test_verdicts_use_our_spec_and_out_of_spec_needs_justification(runtime
         assert lot.verdict == "nonconforming"
         mfi = next(r for r in lot.results if r.characteristic.code == "MFI")
         assert (mfi.verdict, mfi.explanation) == ("fail", "13 g/10min is above our maximum 12")
-        await s.lots.sign_submission(anna, lot_id, DEMO_PASSWORD, 1)
+        await s.lots.sign_submission(anna, lot_id, ANNA, 1)
     async with provide_services(runtime, qa) as s:
         with pytest.raises(ValidationFailed) as err:
-            await s.lots.decide(qa, lot_id, "approve", DEMO_PASSWORD, "", 2)
+            await s.lots.decide(qa, lot_id, "approve", QA, "", 2)
         assert "justification" in err.value.errors["comment"]
     async with provide_services(runtime, qa) as s:
         assert (await s.lots.get(qa, lot_id)).status == "submitted"
@@ -208,7 +210,9 @@ async def test_wrong_signing_password_is_refused_counted_and_audited(runtime: Ru
     lot_id = await new_lot(runtime, anna, "T-PW", GOOD)
     async with provide_services(runtime, anna) as s:
         with pytest.raises(AuthenticationFailed):
-            await s.lots.sign_submission(anna, lot_id, "wrong-password", 1)
+            await s.lots.sign_submission(
+                anna, lot_id, SigningCredentials("wrong-password", ANNA.user_id), 1
+            )
     async with provide_services(runtime, anna) as s:
         lot = await s.lots.get(anna, lot_id)
         assert (lot.status, lot.version) == ("draft", 1)
@@ -228,14 +232,14 @@ async def test_stale_version_and_illegal_transitions_are_refused(runtime: Runtim
     lot_id = await new_lot(runtime, anna, "T-STALE", GOOD)
     async with provide_services(runtime, qa) as s:
         with pytest.raises(Conflict, match="draft cannot be approved"):
-            await s.lots.decide(qa, lot_id, "approve", DEMO_PASSWORD, "", 1)
+            await s.lots.decide(qa, lot_id, "approve", QA, "", 1)
     async with provide_services(runtime, anna) as s:
         with pytest.raises(Conflict, match="changed while you were looking"):
-            await s.lots.sign_submission(anna, lot_id, DEMO_PASSWORD, 7)
-        await s.lots.sign_submission(anna, lot_id, DEMO_PASSWORD, 1)
+            await s.lots.sign_submission(anna, lot_id, ANNA, 7)
+        await s.lots.sign_submission(anna, lot_id, ANNA, 1)
     async with provide_services(runtime, anna) as s:
         with pytest.raises(Conflict, match="submitted cannot be signed"):
-            await s.lots.sign_submission(anna, lot_id, DEMO_PASSWORD, 2)
+            await s.lots.sign_submission(anna, lot_id, ANNA, 2)
 
 
 async def test_suppliers_are_isolated_and_cannot_approve(runtime: Runtime) -> None:
@@ -247,7 +251,14 @@ async def test_suppliers_are_isolated_and_cannot_approve(runtime: Runtime) -> No
             await s.lots.get(sam, lot_id)
         assert lot_id not in {lot.id for lot in await s.lots.list(sam)}
         with pytest.raises(PermissionDenied):
-            await s.lots.decide(sam, lot_id, "approve", DEMO_PASSWORD, "", 1)
+            await s.lots.decide(
+                sam,
+                lot_id,
+                "approve",
+                SigningCredentials(DEMO_PASSWORD, "sam@steripro.example"),
+                "",
+                1,
+            )
         with pytest.raises(NotFound):
             await s.trace.forward(sam, "T-ISO")
 
@@ -263,7 +274,7 @@ async def test_quarantine_until_approved_and_only_released_lots_are_consumed(
         with pytest.raises(Conflict, match="only submitted or approved"):
             await s.receipts.post(ops, ReceiptInput(lot_id, "5", "IL-Q-0"))
     async with provide_services(runtime, anna) as s:
-        await s.lots.sign_submission(anna, lot_id, DEMO_PASSWORD, 1)
+        await s.lots.sign_submission(anna, lot_id, ANNA, 1)
     async with provide_services(runtime, ops) as s:
         receipt = await s.receipts.post(ops, ReceiptInput(lot_id, "5", "IL-Q-1"))
         assert receipt.internal_lot.status == "quarantine"
@@ -277,7 +288,7 @@ async def test_quarantine_until_approved_and_only_released_lots_are_consumed(
             )
         assert "quarantine" in err.value.errors["inputs.0"]
     async with provide_services(runtime, qa) as s:
-        await s.lots.decide(qa, lot_id, "approve", DEMO_PASSWORD, "ok", 2)
+        await s.lots.decide(qa, lot_id, "approve", QA, "ok", 2)
     async with provide_services(runtime, ops) as s:
         assert (await s.inventory.lot_by_number(ops, "IL-Q-1")).status == "released"
 
@@ -318,3 +329,24 @@ async def test_audit_chain_links_every_event(runtime: Runtime) -> None:
         assert audit_event_hash(event) == event.hash
         previous = event.hash
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+@pytest.mark.req("UDI-02")
+@pytest.mark.req("UDI-06")
+async def test_trace_from_a_scanned_udi_or_digital_link(runtime: Runtime) -> None:
+    qa = await user(runtime, "qa@traceport.example")
+    scans = (
+        "]d2010061414100001210FG-LOT-0001\x1d21SN-DEMO-0001",
+        "(01)00614141000012(10)FG-LOT-0001(21)SN-DEMO-0001",
+        "https://id.example.com/01/00614141000012/10/FG-LOT-0001/21/SN-DEMO-0001",
+    )
+    async with provide_services(runtime, qa) as s:
+        for scan in scans:
+            roots = await s.trace.resolve(qa, scan)
+            assert [(n.kind, n.identifier) for n in roots] == [("serial", "SN-DEMO-0001")], scan
+        result = await s.trace.backward(qa, scans[0])
+        assert "AP-24-0815" in {n.identifier for n in result.nodes.values()}
+        with pytest.raises(ValidationFailed, match="scanned code is not valid"):
+            await s.trace.resolve(qa, "]d2010061414100001310FG-LOT-0001")
+        with pytest.raises(NotFound):
+            await s.trace.resolve(qa, "(01)00614141000012(10)NO-SUCH-LOT")

@@ -23,9 +23,19 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "cm_signer": frozenset(
         {"parts.read", "lots.read", "lots.submit", "lots.sign", "documents.write", "trace.read"}
     ),
-    "qa_reviewer": frozenset({"parts.read", "lots.read", "lots.review", "trace.read"}),
+    "qa_reviewer": frozenset(
+        {"parts.read", "lots.read", "lots.review", "trace.read", "audit.read", "audit.review"}
+    ),
     "qa_approver": frozenset(
-        {"parts.read", "lots.read", "lots.review", "lots.approve", "trace.read"}
+        {
+            "parts.read",
+            "lots.read",
+            "lots.review",
+            "lots.approve",
+            "trace.read",
+            "audit.read",
+            "audit.review",
+        }
     ),
     "operations": frozenset(
         {
@@ -55,6 +65,8 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "receipts:write": frozenset({"receipts.post"}),
     "production:write": frozenset({"production.post"}),
     "shipments:write": frozenset({"shipments.post"}),
+    # Internal systems only: the audit trail service refuses external actors whatever scope.
+    "audit:read": frozenset({"audit.read"}),
 }
 
 
@@ -67,6 +79,8 @@ class Actor:
     organization_kind: str
     channel: Channel
     permissions: frozenset[str] = field(default_factory=frozenset)
+    #: The web session a person acts through (continuous-session signing rule, P11-21).
+    session_id: int | None = None
 
     @property
     def is_internal(self) -> bool:

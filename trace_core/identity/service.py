@@ -6,12 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
 from trace_core.db import utc_now
-from trace_core.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from trace_core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from trace_core.identity.actor import (
     EXTERNAL_ROLES,
     INTERNAL_ROLES,
@@ -23,6 +30,7 @@ from trace_core.identity.actor import (
 )
 from trace_core.identity.models import ORGANIZATION_KINDS, ApiClient, Organization, User, WebSession
 from trace_core.identity.passwords import hash_password, password_problem, verify_password
+from trace_core.identity.totp import matching_step
 
 if TYPE_CHECKING:
     from trace_core.services import Services
@@ -30,6 +38,26 @@ if TYPE_CHECKING:
 #: Deliberately the same for every failure, so the login form never tells whether an account
 #: exists (no user enumeration).
 LOGIN_FAILED = "The e-mail address or password is not correct, or the account is locked."
+
+
+@dataclass(frozen=True)
+class SigningCredentials:
+    """What a person types into a signing form."""
+
+    password: str
+    #: The user ID (e-mail) typed again: required for the first signature of a series.
+    user_id: str | None = None
+    #: The authenticator code, required once the person has enrolled one.
+    totp: str | None = None
+
+
+@dataclass(frozen=True)
+class SigningRequirements:
+    """Which fields the next signing form shows."""
+
+    user_id: bool
+    totp: bool
+    idle_minutes: int
 
 
 def token_sha256(token: str) -> str:
@@ -238,22 +266,123 @@ class IdentityService:
         self.keeper.audit("logout", "user", user.id, actor=actor_for_user(user, "ui"))
         await self.keeper.commit()
 
-    async def reauthenticate(self, user_id: int, password: str, purpose: str) -> User:
-        """Re-check the signer's password within a signing action (P11-20). A failure is
-        audited and counted toward lockout in its own transaction, then raised."""
-        user = await self.session.get(User, user_id)
+    def _signing_idle(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.s.limits.signing_idle_minutes)
+
+    async def signing_requirements(self, actor: Actor) -> SigningRequirements:
+        """Which components the actor's next signature needs (P11-20, P11-21)."""
+        user = await self.session.get(User, actor.id) if actor.kind == "user" else None
+        web_session = (
+            await self.session.get(WebSession, actor.session_id) if actor.session_id else None
+        )
+        return SigningRequirements(
+            user_id=self._first_in_series(web_session),
+            totp=bool(user and user.totp_secret),
+            idle_minutes=self.s.limits.signing_idle_minutes,
+        )
+
+    def _first_in_series(self, web_session: WebSession | None) -> bool:
+        if web_session is None or web_session.last_signature_at is None:
+            return True
+        return utc_now() - web_session.last_signature_at > self._signing_idle()
+
+    async def reauthenticate(
+        self, actor: Actor, credentials: SigningCredentials, purpose: str
+    ) -> User:
+        """Re-authenticate a person within a signing action (P11-20).
+
+        Every signature needs the password and, once enrolled, a one-time code. The first
+        signature of a session, or one after the signing idle limit, also needs the user ID
+        typed again (continuous-session rule, P11-21). A wrong component is audited and counted
+        toward lockout in its own transaction; a missing one is audited and refused.
+        """
+        if actor.kind != "user" or actor.id is None:
+            raise PermissionDenied("Only a named person can sign; machine clients cannot.")
+        user = await self.session.get(User, actor.id)
         if user is None or not user.active or user.locked_at is not None:
             raise AuthenticationFailed("Your account is disabled or locked; you cannot sign.")
-        if not password or not verify_password(password, user.password_hash):
+        web_session = (
+            await self.session.get(WebSession, actor.session_id) if actor.session_id else None
+        )
+        missing: dict[str, str] = {}
+        if self._first_in_series(web_session) and not (credentials.user_id or "").strip():
+            missing["user_id"] = (
+                "Your first signature in a session, or after "
+                f"{self.s.limits.signing_idle_minutes} minutes without signing, needs your user "
+                "ID (e-mail) as well as your password."
+            )
+        if not credentials.password:
+            missing["password"] = "Enter your password to sign."  # noqa: S105
+        if user.totp_secret and not (credentials.totp or "").strip():
+            missing["totp"] = "Enter the code from your authenticator app to sign."
+        if missing:
             await self.keeper.rollback()
-            user = await self.session.get(User, user_id, populate_existing=True)
+            self.keeper.audit(
+                "signature_refused",
+                "user",
+                actor.id,
+                new={"missing": sorted(missing), "detail": purpose},
+                actor=actor,
+            )
+            await self.keeper.commit()
+            raise ValidationFailed(missing)
+        wrong = []
+        if credentials.user_id and credentials.user_id.strip().lower() != user.email_key:
+            wrong.append("user ID")
+        if not verify_password(credentials.password, user.password_hash):
+            wrong.append("password")
+        step = None
+        if user.totp_secret:
+            step = matching_step(user.totp_secret, credentials.totp or "")
+            if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+                wrong.append("one-time code")
+        if wrong:
+            await self.keeper.rollback()
+            user = await self.session.get(User, actor.id, populate_existing=True)
             assert user is not None
             await self._count_failure(
-                user, "signature_failed", self.s.limits.max_failed_logins, detail=purpose
+                user,
+                "signature_failed",
+                self.s.limits.max_failed_logins,
+                detail=f"{purpose}: wrong {', '.join(wrong)}",
             )
-            raise AuthenticationFailed("The password is not correct; nothing was signed.")
+            raise AuthenticationFailed(
+                f"The {' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not correct; "
+                "nothing was signed."
+            )
         user.failed_attempts = 0
+        if step is not None:
+            user.totp_last_step = step
+        if web_session is not None:
+            web_session.last_signature_at = utc_now()
+            web_session.signatures += 1
         return user
+
+    async def enroll_totp(self, actor: Actor, secret: str, code: str, password: str) -> None:
+        """Turn on the second factor: the password and a correct first code are required
+        (P11-26)."""
+        if actor.kind != "user" or actor.id is None:
+            raise PermissionDenied("Only a person enrols an authenticator.")
+        user = await self.session.get(User, actor.id)
+        assert user is not None
+        if not verify_password(password, user.password_hash):
+            await self._count_failure(
+                user, "totp_enrolment_failed", self.s.limits.max_failed_logins, "wrong password"
+            )
+            raise AuthenticationFailed("The password is not correct; nothing was changed.")
+        step = matching_step(secret, code)
+        if step is None:
+            self.keeper.audit(
+                "totp_enrolment_failed", "user", user.id, new={"detail": "wrong code"}, actor=actor
+            )
+            await self.keeper.commit()
+            raise ValidationFailed(
+                {"code": "The code does not match; check the time on your phone and try again."}
+            )
+        user.totp_secret = secret
+        user.totp_last_step = step
+        self.keeper.audit("totp_enrolled", "user", user.id, actor=actor)
+        await self.keeper.commit()
 
     async def _count_failure(
         self, user: User, action: str, max_failures: int, detail: str | None = None

@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from trace_core.attachments.models import Document
 from trace_core.db import utc_now
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
+from trace_core.identity.service import SigningCredentials
 from trace_core.lots.models import LotResult, SupplierLot
 from trace_core.parts.evaluation import ResultTypeError, evaluate
+from trace_core.parts.models import Part, Specification
 from trace_core.quantities import parse_quantity
 from trace_core.records.models import RecordVersion
 from trace_core.records.service import SignatureView
@@ -32,9 +35,16 @@ if TYPE_CHECKING:
 #: Legal transitions; anything else is refused with 409 and changes nothing (P11-08).
 TRANSITIONS = {
     ("draft", "sign"): "submitted",
+    ("draft", "revise"): "draft",
+    ("submitted", "revise"): "submitted",
+    ("draft", "void"): "voided",
+    ("submitted", "void"): "voided",
     ("submitted", "approve"): "approved",
     ("submitted", "reject"): "rejected",
 }
+
+#: The meaning QA signs after reviewing a revised lot's audit trail (A11-06).
+AUDIT_REVIEW_MEANING = "audit trail reviewed"
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,20 @@ class LotSubmission:
     results: list[ResultInput] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Validated:
+    part: Part
+    spec: Specification
+    lot_number: str
+    quantity: Decimal
+    unit: str
+    made: dt.date
+    expires: dt.date | None
+    document: Document
+    verdicts: list[Any]
+    overall: str
+
+
 @dataclass
 class LotDetail:
     lot: SupplierLot
@@ -65,6 +89,20 @@ class LotDetail:
     @property
     def revised(self) -> bool:
         return any(v.action == "revise" for v in self.versions)
+
+    @property
+    def audit_trail_reviewed(self) -> bool:
+        """A valid "audit trail reviewed" signature covers the current data."""
+        return any(
+            s.meaning == AUDIT_REVIEW_MEANING and s.valid and s.covers_current
+            for s in self.signatures
+        )
+
+    @property
+    def needs_audit_review(self) -> bool:
+        """Release of a lot revised after first entry waits for a signed audit-trail review
+        (A11-06)."""
+        return self.revised and not self.audit_trail_reviewed
 
 
 def _parse_date(
@@ -122,6 +160,69 @@ class LotService:
         actor.require("lots.submit")
         if actor.is_internal or actor.organization_id is None:
             raise PermissionDenied("Only a supplier's users and clients submit supplier lots.")
+        valid = await self._validate(actor, submission, None)
+        part, spec, verdicts = valid.part, valid.spec, valid.verdicts
+        status = "draft" if actor.kind == "user" else "submitted"
+        lot = SupplierLot(
+            organization_id=actor.organization_id,
+            part_id=part.id,
+            specification_id=spec.id,
+            lot_number=valid.lot_number,
+            quantity=valid.quantity,
+            unit=valid.unit,
+            manufactured_on=valid.made,
+            expires_on=valid.expires,
+            coa_document_id=valid.document.id,
+            status=status,
+            verdict=valid.overall,
+            version=1,
+            created_by_kind=actor.kind,
+            created_by_id=actor.id,
+            part=part,
+            specification=spec,
+            coa_document=valid.document,
+        )
+        self.session.add(lot)
+        await self.session.flush()
+        await self._store_results(lot, verdicts)
+        self.session.add(
+            TraceNode(
+                kind="supplier_lot",
+                ref_id=lot.id,
+                identifier=valid.lot_number,
+                organization_id=lot.organization_id,
+                part_id=part.id,
+            )
+        )
+        await self.keeper.write_version(
+            "supplier_lot", lot.id, status=status, action="create", data=lot_content(lot)
+        )
+        await self.keeper.commit()
+        return lot
+
+    async def _store_results(self, lot: SupplierLot, verdicts: builtins.list[Any]) -> None:
+        for position, (characteristic, item, verdict) in enumerate(verdicts):
+            self.session.add(
+                LotResult(
+                    lot_id=lot.id,
+                    characteristic_id=characteristic.id,
+                    position=position,
+                    value_text=item.value.strip(),
+                    value_numeric=verdict.value_numeric,
+                    unit=(item.unit or characteristic.unit or None),
+                    verdict=verdict.verdict,
+                    explanation=verdict.explanation,
+                    characteristic=characteristic,
+                )
+            )
+        await self.session.flush()
+        await self.session.refresh(lot, ["results"])
+
+    async def _validate(
+        self, actor: Actor, submission: LotSubmission, existing: SupplierLot | None
+    ) -> _Validated:
+        """Check a submission (or the new content of a revision) against the part and our
+        specification; raise every problem at once."""
         errors: dict[str, str] = {}
         part_spec = None
         try:
@@ -203,7 +304,7 @@ class LotService:
                         SupplierLot.lot_number == lot_number,
                     )
                 )
-                if duplicate is not None:
+                if duplicate is not None and (existing is None or duplicate != existing.id):
                     errors["lot_number"] = (
                         f"Lot {lot_number} of part {part.number} was already submitted."
                     )
@@ -216,58 +317,9 @@ class LotService:
         overall = (
             "conforming" if all(v.verdict == "pass" for _, _, v in verdicts) else ("nonconforming")
         )
-        status = "draft" if actor.kind == "user" else "submitted"
-        lot = SupplierLot(
-            organization_id=actor.organization_id,
-            part_id=part.id,
-            specification_id=spec.id,
-            lot_number=lot_number,
-            quantity=quantity,
-            unit=unit,
-            manufactured_on=made,
-            expires_on=expires,
-            coa_document_id=document.id,
-            status=status,
-            verdict=overall,
-            version=1,
-            created_by_kind=actor.kind,
-            created_by_id=actor.id,
-            part=part,
-            specification=spec,
-            coa_document=document,
+        return _Validated(
+            part, spec, lot_number, quantity, unit, made, expires, document, verdicts, overall
         )
-        self.session.add(lot)
-        await self.session.flush()
-        for position, (characteristic, item, verdict) in enumerate(verdicts):
-            self.session.add(
-                LotResult(
-                    lot_id=lot.id,
-                    characteristic_id=characteristic.id,
-                    position=position,
-                    value_text=item.value.strip(),
-                    value_numeric=verdict.value_numeric,
-                    unit=(item.unit or characteristic.unit or None),
-                    verdict=verdict.verdict,
-                    explanation=verdict.explanation,
-                    characteristic=characteristic,
-                )
-            )
-        await self.session.flush()
-        await self.session.refresh(lot, ["results"])
-        self.session.add(
-            TraceNode(
-                kind="supplier_lot",
-                ref_id=lot.id,
-                identifier=lot_number,
-                organization_id=lot.organization_id,
-                part_id=part.id,
-            )
-        )
-        await self.keeper.write_version(
-            "supplier_lot", lot.id, status=status, action="create", data=lot_content(lot)
-        )
-        await self.keeper.commit()
-        return lot
 
     async def get(self, actor: Actor, lot_id: int) -> SupplierLot:
         """The lot if the actor may see it (scoped in the query); otherwise NotFound."""
@@ -304,14 +356,18 @@ class LotService:
         return await self.list(actor, status="submitted")
 
     async def sign_submission(
-        self, actor: Actor, lot_id: int, password: str, expected_version: int
+        self,
+        actor: Actor,
+        lot_id: int,
+        credentials: SigningCredentials,
+        expected_version: int,
     ) -> SupplierLot:
         """The supplier's signer signs the draft ("submitted as accurate"), which submits it."""
-        actor.require("lots.sign")
         if actor.kind != "user" or actor.id is None:
-            raise PermissionDenied("Only a named person can sign.")
+            raise PermissionDenied("Only a named person can sign; machine clients cannot.")
+        actor.require("lots.sign")
         lot = await self._for_transition(actor, lot_id, "sign", expected_version)
-        signer = await self.s.identity.reauthenticate(actor.id, password, f"sign lot {lot.id}")
+        signer = await self.s.identity.reauthenticate(actor, credentials, f"sign lot {lot.id}")
         version = await self.keeper.latest_version("supplier_lot", lot.id)
         assert version is not None
         await self.keeper.sign(version, signer, "submitted as accurate")
@@ -322,7 +378,7 @@ class LotService:
         actor: Actor,
         lot_id: int,
         decision: str,
-        password: str,
+        credentials: SigningCredentials,
         comment: str,
         expected_version: int,
     ) -> SupplierLot:
@@ -343,10 +399,15 @@ class LotService:
                     "it needs a justification."
                 }
             )
+        if decision == "approve" and (await self.detail(actor, lot.id)).needs_audit_review:
+            raise Conflict(
+                "This lot was revised after first entry: review its audit trail and sign the "
+                "review before approving it."
+            )
         signers = {s.id for s in await self._signer_ids(lot.id)}
         if lot.created_by_id == actor.id or actor.id in signers:
             raise PermissionDenied("You took part in this submission and cannot decide on it.")
-        signer = await self.s.identity.reauthenticate(actor.id, password, f"decide lot {lot.id}")
+        signer = await self.s.identity.reauthenticate(actor, credentials, f"decide lot {lot.id}")
         version = await self.keeper.latest_version("supplier_lot", lot.id)
         assert version is not None
         meaning = "approved" if decision == "approve" else "rejected"
@@ -355,6 +416,112 @@ class LotService:
         new_status = TRANSITIONS[(lot.status, decision)]
         await self.s.receipts.on_supplier_lot_decided(lot, new_status)
         return await self._move(lot, new_status, reason=comment or None)
+
+    async def revise(
+        self,
+        actor: Actor,
+        lot_id: int,
+        submission: LotSubmission,
+        reason: str,
+        expected_version: int,
+    ) -> SupplierLot:
+        """Correct a draft or submitted lot: a new version with a mandatory reason; every
+        earlier version stays readable (P11-06, A11-06). The part and lot number identify the
+        lot and cannot change. A person's revision of a submitted lot returns it to draft: the
+        supplier's signature covered the earlier data and must be given again."""
+        actor.require("lots.submit")
+        lot = await self._for_transition(actor, lot_id, "revise", expected_version)
+        if actor.is_internal:
+            raise PermissionDenied("Only the supplier corrects what the supplier declared.")
+        reason = (reason or "").strip()
+        errors: dict[str, str] = {}
+        if not reason:
+            errors["reason"] = "Say why the lot is revised; a revision without a reason is refused."
+        if submission.part_number.strip() != lot.part.number:
+            errors["part_number"] = "The part identifies the lot and cannot be revised."
+        if submission.lot_number.strip() != lot.lot_number:
+            errors["lot_number"] = (
+                "The lot number identifies the lot and cannot be revised; void this lot and "
+                "submit the right one."
+            )
+        if errors:
+            raise ValidationFailed(errors)
+        valid = await self._validate(actor, submission, lot)
+        before = lot_content(lot)
+        lot.quantity, lot.unit = valid.quantity, valid.unit
+        lot.manufactured_on, lot.expires_on = valid.made, valid.expires
+        lot.coa_document_id, lot.coa_document = valid.document.id, valid.document
+        lot.specification_id, lot.specification = valid.spec.id, valid.spec
+        lot.verdict = valid.overall
+        for result in list(lot.results):
+            await self.session.delete(result)
+        await self.session.flush()
+        await self._store_results(lot, valid.verdicts)
+        after = lot_content(lot)
+        if after == before:
+            await self.keeper.rollback()
+            raise ValidationFailed({"reason": "Nothing was changed; there is nothing to revise."})
+        if lot.status == "submitted" and actor.kind == "user":
+            lot.status = "draft"
+        row = await self.keeper.write_version(
+            "supplier_lot", lot.id, status=lot.status, action="revise", data=after, reason=reason
+        )
+        lot.version = row.version
+        await self.keeper.commit()
+        return lot
+
+    async def void(
+        self, actor: Actor, lot_id: int, reason: str, expected_version: int
+    ) -> SupplierLot:
+        """Void a draft or submitted lot with a reason. Nothing is deleted: the voided lot, its
+        versions and signatures stay retrievable (DI-04)."""
+        if actor.is_internal:
+            actor.require("lots.approve")
+        else:
+            actor.require("lots.submit")
+        lot = await self._for_transition(actor, lot_id, "void", expected_version)
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationFailed({"reason": "Say why the lot is voided."})
+        lot.status = "voided"
+        row = await self.keeper.write_version(
+            "supplier_lot",
+            lot.id,
+            status="voided",
+            action="void",
+            data=lot_content(lot),
+            reason=reason,
+        )
+        lot.version = row.version
+        await self.keeper.commit()
+        return lot
+
+    async def sign_audit_review(
+        self,
+        actor: Actor,
+        lot_id: int,
+        credentials: SigningCredentials,
+        expected_version: int,
+        comment: str = "",
+    ) -> SupplierLot:
+        """QA signs that it reviewed the lot's audit trail ("audit trail reviewed")."""
+        if actor.kind != "user" or actor.id is None or not actor.is_internal:
+            raise PermissionDenied("Only a named QA person reviews an audit trail.")
+        actor.require("lots.review")
+        lot = await self.get(actor, lot_id)
+        if lot.version != expected_version:
+            raise Conflict(
+                f"The lot changed while you were looking at it (now version "
+                f"{lot.version}, you saw {expected_version}); review it again."
+            )
+        signer = await self.s.identity.reauthenticate(
+            actor, credentials, f"audit trail review of lot {lot.id}"
+        )
+        version = await self.keeper.latest_version("supplier_lot", lot.id)
+        assert version is not None
+        await self.keeper.sign(version, signer, AUDIT_REVIEW_MEANING, comment.strip() or None)
+        await self.keeper.commit()
+        return lot
 
     async def _for_transition(
         self, actor: Actor, lot_id: int, action: str, expected_version: int
@@ -387,12 +554,21 @@ class LotService:
         from trace_core.records.models import Signature
 
         result = await self.session.execute(
+            # Those who took part in the submission; reviewing the audit trail is not that.
             select(Signature.signer_id.label("id")).where(
-                Signature.record_type == "supplier_lot", Signature.record_id == lot_id
+                Signature.record_type == "supplier_lot",
+                Signature.record_id == lot_id,
+                Signature.meaning != AUDIT_REVIEW_MEANING,
             )
         )
         return list(result.all())
 
 
 def _past(action: str) -> str:
-    return {"sign": "signed", "approve": "approved", "reject": "rejected"}.get(action, action)
+    return {
+        "sign": "signed",
+        "approve": "approved",
+        "reject": "rejected",
+        "revise": "revised",
+        "void": "voided",
+    }.get(action, action)

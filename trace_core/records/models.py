@@ -124,3 +124,20 @@ class AuditCheckpoint(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     key_id: Mapped[str] = mapped_column(ForeignKey("server_keys.key_id"))
     signature: Mapped[str] = mapped_column(String(200))
+
+
+class AuditReview(Base):
+    """A signed review of a slice of the audit trail ("audit trail reviewed"): which filter,
+    which events (first..last seq, count) and a digest of their hashes, so the review names
+    exactly what was looked at. Its content is versioned and signed like any record."""
+
+    __tablename__ = "audit_reviews"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    reviewer_id: Mapped[int] = mapped_column(BigInteger)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_seq: Mapped[int | None] = mapped_column(BigInteger)
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    event_count: Mapped[int] = mapped_column(Integer)
+    events_sha256: Mapped[str] = mapped_column(String(64))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import select
 
 from trace_core.errors import NotFound, ValidationFailed
+from trace_core.gs1 import ScanError, identifiers_for_trace
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
@@ -152,15 +153,29 @@ class TraceService:
         text = identifier.strip()
         if not text:
             raise ValidationFailed({"identifier": "Type or scan an identifier."})
-        query = select(TraceNode).where(TraceNode.identifier == text)
+        nodes = await self._nodes(actor, text)
+        if nodes:
+            return nodes
+        # Not an identifier as typed: perhaps a scanned UDI / GS1 barcode or Digital Link.
+        try:
+            candidates = identifiers_for_trace(text)
+        except ScanError as exc:
+            raise ValidationFailed({"identifier": f"The scanned code is not valid: {exc}"}) from exc
+        others = [c for c in candidates if c != text]
+        nodes = await self._nodes(actor, *others) if others else []
+        # A scanned serial names one device; prefer it over the lot printed beside it.
+        serials = [n for n in nodes if n.kind == "serial"]
+        if serials or nodes:
+            return serials or nodes
+        raise NotFound(f"Nothing is known by the identifier {text!r}.")
+
+    async def _nodes(self, actor: Actor, *identifiers: str) -> list[TraceNode]:
+        query = select(TraceNode).where(TraceNode.identifier.in_(identifiers))
         if not actor.is_internal:
             query = query.where(
                 TraceNode.kind == "supplier_lot", TraceNode.organization_id == actor.organization_id
             )
-        nodes = list(await self.session.scalars(query.order_by(TraceNode.id)))
-        if not nodes:
-            raise NotFound(f"Nothing is known by the identifier {text!r}.")
-        return nodes
+        return list(await self.session.scalars(query.order_by(TraceNode.id)))
 
     async def backward(self, actor: Actor, identifier: str) -> TraceResult:
         return await self._trace(actor, identifier, "backward")

@@ -51,6 +51,18 @@ def upgrade() -> None:
             name=op.f("fk_audit_checkpoints_key_id_server_keys"),
         ),
     )
+    op.create_table(
+        "audit_reviews",
+        sa.Column("id", big, autoincrement=True, nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.Column("reviewer_id", sa.BigInteger(), nullable=False),
+        sa.Column("filters", sa.JSON(), nullable=False),
+        sa.Column("first_seq", sa.BigInteger(), nullable=True),
+        sa.Column("last_seq", sa.BigInteger(), nullable=True),
+        sa.Column("event_count", sa.Integer(), nullable=False),
+        sa.Column("events_sha256", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_reviews")),
+    )
     op.add_column("users", sa.Column("totp_secret", sa.String(64), nullable=True))
     op.add_column("users", sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
     op.add_column("web_sessions", sa.Column("last_signature_at", _UTC, nullable=True))
@@ -73,6 +85,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("audit_reviews")
     op.drop_table("audit_checkpoints")
     op.drop_column("web_sessions", "last_signature_at")
     op.drop_column("users", "totp_last_step")

@@ -1,0 +1,55 @@
+"""Every regulated record type, what it is called, who may read it and where it lives.
+
+One table, so that the record page, the API, exports and the verifier treat every record type
+the same way, and a new record type is one line here (plus its service).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RecordType:
+    name: str
+    label: str
+    #: The permission an internal actor needs to read records of this type.
+    permission: str
+    #: Table whose ``organization_id`` scopes the record for external actors; None means
+    #: internal only.
+    external_table: str | None = None
+    #: Content key that names the record for people (lot number, shipment number, ...).
+    title_key: str | None = None
+    #: The domain page of the record, if any ("{id}" is replaced).
+    page: str | None = None
+
+
+RECORD_TYPES: dict[str, RecordType] = {
+    t.name: t
+    for t in (
+        RecordType(
+            "supplier_lot",
+            "Supplier lot",
+            "lots.read",
+            "supplier_lots",
+            "lot_number",
+            "/internal/lots/{id}",
+        ),
+        RecordType("document", "Document", "lots.read", "documents", "filename", "/documents/{id}"),
+        RecordType("receipt", "Goods receipt", "trace.read", title_key="number"),
+        RecordType("internal_lot", "Internal lot", "trace.read", title_key="lot_number"),
+        RecordType("work_order", "Work order", "trace.read", title_key="number"),
+        RecordType("shipment", "Shipment", "trace.read", title_key="number"),
+        RecordType("part", "Part", "parts.read", title_key="number"),
+        RecordType("specification", "Specification", "parts.read", title_key="title"),
+        RecordType("approved_supplier", "Approved supplier", "parts.read"),
+        RecordType("organization", "Organization", "audit.read", title_key="name"),
+        RecordType("user", "User account", "audit.read", title_key="email"),
+        RecordType("api_client", "API client", "audit.read", title_key="client_id"),
+        RecordType("audit_review", "Audit-trail review", "audit.read", title_key="title"),
+    )
+}
+
+
+def record_type(name: str) -> RecordType | None:
+    return RECORD_TYPES.get(name)
