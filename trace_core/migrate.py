@@ -18,11 +18,12 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database at ``database_url`` to ``revision`` (blocking)."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Bring the database at ``database_url`` to ``revision`` (blocking). The default
+    ``heads`` also applies branches that are not merged yet."""
     command.upgrade(alembic_config(database_url), revision)
 
 
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
+async def upgrade_async(database_url: str, revision: str = "heads") -> None:
     # Alembic's env runs its own event loop; keep it off ours.
     await asyncio.to_thread(upgrade, database_url, revision)

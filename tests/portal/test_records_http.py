@@ -375,3 +375,46 @@ async def test_totp_enrolment_page_and_signing_with_a_code(browser: Browser) -> 
         },
     )
     assert signed.status_code == 303, signed.text
+
+
+@pytest.mark.req("P11-02")
+@pytest.mark.req("P11-16")
+async def test_exports_over_http_verify_and_carry_the_manifestation(
+    client: httpx.AsyncClient, signing_key: Any
+) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    from trace_core.records.export import verify_bundle
+
+    acme = bearer(await api_token(client, "acme-edi", "acme-edi-secret"))
+    lot = await api_lot(client, acme, "API-EXP-1")
+    bundle = await client.get(f"/api/v1/records/supplier_lot/{lot['id']}/export", headers=acme)
+    assert bundle.status_code == 200, bundle.text
+    report = verify_bundle(bundle.json(), [signing_key.public_pem])
+    assert report.ok, report.summary_lines()
+    assert "export" in [e["action"] for e in bundle.json()["audit_events"]]
+    pdf = await client.get(f"/api/v1/records/supplier_lot/{lot['id']}/export.pdf", headers=acme)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert "API-EXP-1" in "".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages
+    )
+    steri = bearer(await api_token(client, "steripro-edi", "steripro-edi-secret"))
+    other = await client.get(f"/api/v1/records/supplier_lot/{lot['id']}/export", headers=steri)
+    assert other.status_code == 404
+
+    browser = Browser(client)
+    await browser.login(ANNA)
+    lot_id = await submit_draft(browser, "H-EXP-1")
+    await browser.post(
+        f"/supplier/lots/{lot_id}/sign",
+        {"version": "1", "password": DEMO_PASSWORD, "user_id": ANNA},
+    )
+    page_pdf = await browser.get(f"/records/supplier_lot/{lot_id}/export.pdf")
+    assert page_pdf.status_code == 200
+    assert "attachment" in page_pdf.headers["content-disposition"]
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(page_pdf.content)).pages)
+    assert "Anna Schmidt" in text and "submitted as accurate" in text and "UTC" in text
+    page_json = await browser.get(f"/records/supplier_lot/{lot_id}/export.json")
+    assert verify_bundle(page_json.json(), [signing_key.public_pem]).ok
