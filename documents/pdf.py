@@ -210,6 +210,8 @@ def _interpret(
 
 _TRANSLITERATIONS = str.maketrans(
     {
+        "→": "->",
+        "←": "<-",
         "≤": "<=",
         "≥": ">=",
         "≠": "!=",
@@ -223,8 +225,15 @@ _TRANSLITERATIONS = str.maketrans(
         "…": "...",
         "•": "-",
         "\u00a0": " ",
+        "\t": "    ",
     }
 )
+
+
+def core_font_text(text: str, encoding: str) -> str:
+    """``text`` as fpdf2's core fonts can print it: common symbols spelled out, anything else
+    outside ``encoding`` (Latin-1) shown as ``?``."""
+    return text.translate(_TRANSLITERATIONS).encode(encoding, "replace").decode(encoding)
 
 
 def make_pdf(title: str, lines: list[str]) -> bytes:
@@ -241,7 +250,7 @@ def make_pdf(title: str, lines: list[str]) -> bytes:
     encoding = pdf.core_fonts_encoding
 
     def encodable(text: str) -> str:
-        return text.translate(_TRANSLITERATIONS).encode(encoding, "replace").decode(encoding)
+        return core_font_text(text, encoding)
 
     pdf.set_title(title)
     pdf.set_auto_page_break(auto=True, margin=15)

@@ -32,6 +32,8 @@ import jinja2
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from documents.pdf import core_font_text
+
 __all__ = [
     "DEFAULT_CATALOGUE",
     "STATUSES",
@@ -72,26 +74,6 @@ _RESULT_ELEMENTS: tuple[tuple[str, Outcome], ...] = (
     ("failure", "failed"),
     ("error", "error"),
     ("skipped", "skipped"),
-)
-_PDF_TRANSLITERATIONS = str.maketrans(
-    {
-        "→": "->",
-        "←": "<-",
-        "≤": "<=",
-        "≥": ">=",
-        "≠": "!=",
-        "–": "-",
-        "—": "-",
-        "−": "-",
-        "‘": "'",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-        "…": "...",
-        "•": "-",
-        "\u00a0": " ",
-        "\t": "    ",
-    }
 )
 
 
@@ -498,7 +480,7 @@ def render_pdf(report: ValidationReport) -> bytes:
     encoding = pdf.core_fonts_encoding
 
     def text(value: str) -> str:
-        return value.translate(_PDF_TRANSLITERATIONS).encode(encoding, "replace").decode(encoding)
+        return core_font_text(value, encoding)
 
     def line(value: str, size: float = 10, style: str = "", height: float = 5) -> None:
         pdf.set_font("Helvetica", style=style, size=size)

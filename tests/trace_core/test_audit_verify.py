@@ -87,7 +87,8 @@ async def _rewrite_with_recomputed_hashes(session: AsyncSession) -> None:
     session.expunge_all()
 
 
-async def _append_forged_event(session: AsyncSession) -> None:
+async def _forged_event(session: AsyncSession) -> AuditEvent:
+    """A well-formed event appended after the head, hashed as the application would."""
     head = await session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
     assert head is not None
     forged = AuditEvent(
@@ -103,28 +104,18 @@ async def _append_forged_event(session: AsyncSession) -> None:
         hash="",
     )
     forged.hash = audit_event_hash(forged)
-    session.add(forged)
+    return forged
+
+
+async def _append_forged_event(session: AsyncSession) -> None:
+    session.add(await _forged_event(session))
     await session.flush()
 
 
 async def _seal_with_rogue_key(session: AsyncSession) -> None:
     rogue = ServerSigningKey.generate()
     session.add(ServerKey(key_id=rogue.key_id, public_key_pem=rogue.public_pem))
-    head = await session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
-    assert head is not None
-    forged = AuditEvent(
-        seq=head.seq + 1,
-        occurred_at=head.occurred_at,
-        actor_kind="user",
-        actor_id=1,
-        actor_name="Someone",
-        organization_id=None,
-        channel="ui",
-        action="login",
-        prev_hash=head.hash,
-        hash="",
-    )
-    forged.hash = audit_event_hash(forged)
+    forged = await _forged_event(session)
     forged.seal_key_id = rogue.key_id
     forged.seal = rogue.sign(seal_message(forged.hash))
     session.add(forged)

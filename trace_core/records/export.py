@@ -54,7 +54,7 @@ from trace_core.records.service import (
     signature_payload,
     version_is_intact,
 )
-from trace_core.records.verify import NON_VERSION_ACTIONS, Problem
+from trace_core.records.verify import NON_VERSION_ACTIONS, ProblemList
 from trace_core.records.views import RecordView, flatten
 
 if TYPE_CHECKING:
@@ -392,7 +392,7 @@ async def _read_documents(
 
 
 @dataclass
-class BundleReport:
+class BundleReport(ProblemList):
     """What ``verify_bundle`` found; ``problems`` in check order, the first names the first
     broken item."""
 
@@ -406,18 +406,6 @@ class BundleReport:
     checkpoints: int = 0
     keys: list[str] = field(default_factory=list)
     anchored: bool = False
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def first_problem(self) -> Problem | None:
-        return self.problems[0] if self.problems else None
-
-    def add(self, item: str, message: str) -> None:
-        self.problems.append(Problem(item, message))
 
     def as_dict(self) -> dict[str, Any]:
         return {

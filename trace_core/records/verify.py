@@ -66,7 +66,25 @@ class Problem:
 
 
 @dataclass
-class VerificationReport:
+class ProblemList:
+    """Problems in the order the checks found them; the first names the first broken item."""
+
+    problems: list[Problem] = field(default_factory=list, kw_only=True)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_problem(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def add(self, item: str, message: str) -> None:
+        self.problems.append(Problem(item, message))
+
+
+@dataclass
+class VerificationReport(ProblemList):
     events: int = 0
     versions: int = 0
     records: int = 0
@@ -79,18 +97,6 @@ class VerificationReport:
     head_hash: str = GENESIS_HASH
     last_sealed_seq: int = 0
     last_checkpoint_seq: int = 0
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def first_problem(self) -> Problem | None:
-        return self.problems[0] if self.problems else None
-
-    def add(self, item: str, message: str) -> None:
-        self.problems.append(Problem(item, message))
 
     def as_dict(self) -> dict[str, Any]:
         return {
