@@ -1,0 +1,130 @@
+"""Our own postings as EPCIS 2.0 events (EPC-01), so a query answers for everything the trace
+core knows:
+
+- a goods receipt is a TransformationEvent with business step ``receiving``: the supplier's
+  lot (input) becomes one of our internal lots (output), with the receipt as ``recadv``
+  business transaction and the supplier as owning-party source. (An ObjectEvent, the usual
+  form of receiving, could not say which internal lot the supplier lot became.)
+- a work order is a TransformationEvent (``commissioning``): consumed lots in, the finished
+  lot and its serial numbers out, the order as ``prodorder``;
+- a shipment is an ObjectEvent (``shipping``, ``in_transit``) of its serial numbers with the
+  consignee as owning-party destination and the shipment as ``desadv``.
+
+Lots and serials of a part with a GTIN are named by GS1 Digital Link (LGTIN, SGTIN); anything
+else by Traceport's own URNs (``urn:traceport:lot:IL-RES-0001``), which a capture reads back
+to the same genealogy nodes. Units without a UN/ECE Recommendation 20 code (``load``) are
+exported without ``uom``; ``pcs`` is a count and has none either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from trace_core.epcis.identifiers import CANONICAL_BASE, private_uri
+from trace_core.inventory.models import InternalLot, Serial
+from trace_core.lots.models import SupplierLot
+from trace_core.production.models import WorkOrder
+from trace_core.receipts.models import Receipt
+from trace_core.shipments.models import Shipment
+
+EPCIS_CONTEXT_URL = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
+#: Our units → UN/ECE Recommendation 20 codes (the EPCIS ``uom``); a count has none.
+UOM = {"kg": "KGM", "g": "GRM", "mg": "MGM", "t": "TNE", "l": "LTR", "ml": "MLT", "m": "MTR"}
+UOM.update({"m2": "MTK", "m3": "MTQ"})
+COUNTS = frozenset({"pcs", "pc", "ea", "each", "unit", "units"})
+
+
+def event_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _dl(gtin: str, ai: str, value: str) -> str:
+    return f"{CANONICAL_BASE}/01/{gtin}/{ai}/{quote(value, safe='')}"
+
+
+def internal_lot_uri(lot: InternalLot) -> str:
+    gtin = lot.part.gtin
+    return _dl(gtin, "10", lot.lot_number) if gtin else private_uri("lot", lot.lot_number)
+
+
+def supplier_lot_uri(lot: SupplierLot) -> str:
+    # A supplier's lot number is unique only per supplier and part, hence both in the URN.
+    if lot.part.gtin:
+        return _dl(lot.part.gtin, "10", lot.lot_number)
+    return private_uri("supplier-lot", str(lot.organization_id), lot.part.number, lot.lot_number)
+
+
+def serial_uri(serial: Serial) -> str:
+    gtin = serial.lot.part.gtin
+    return _dl(gtin, "21", serial.serial) if gtin else private_uri("serial", serial.serial)
+
+
+def quantity(epc_class: str, amount: Decimal, unit: str) -> dict[str, Any]:
+    number: int | float = int(amount) if amount == amount.to_integral_value() else float(amount)
+    element: dict[str, Any] = {"epcClass": epc_class, "quantity": number}
+    code = UOM.get(unit.lower())
+    if code:
+        element["uom"] = code
+    return element
+
+
+def _base(event_type: str, moment: dt.datetime) -> dict[str, Any]:
+    return {
+        "type": event_type,
+        "eventTime": event_time(moment),
+        "eventTimeZoneOffset": "+00:00",
+    }
+
+
+def receipt_event(receipt: Receipt) -> dict[str, Any]:
+    lot = receipt.supplier_lot
+    event = _base("TransformationEvent", receipt.received_at)
+    event["inputQuantityList"] = [quantity(supplier_lot_uri(lot), receipt.quantity, receipt.unit)]
+    event["outputQuantityList"] = [
+        quantity(internal_lot_uri(receipt.internal_lot), receipt.quantity, receipt.unit)
+    ]
+    event["bizStep"] = "receiving"
+    event["bizTransactionList"] = [
+        {"type": "recadv", "bizTransaction": private_uri("receipt", receipt.number)}
+    ]
+    event["sourceList"] = [
+        {"type": "owning_party", "source": private_uri("party", str(lot.organization_id))}
+    ]
+    return event
+
+
+def work_order_event(order: WorkOrder, serials: list[Serial]) -> dict[str, Any]:
+    event = _base("TransformationEvent", order.posted_at)
+    event["inputQuantityList"] = [
+        quantity(internal_lot_uri(item.lot), item.quantity, item.unit) for item in order.inputs
+    ]
+    output = order.output_lot
+    event["outputQuantityList"] = [quantity(internal_lot_uri(output), output.quantity, output.unit)]
+    if serials:
+        event["outputEPCList"] = [serial_uri(s) for s in serials]
+    event["bizStep"] = "commissioning"
+    event["bizTransactionList"] = [
+        {"type": "prodorder", "bizTransaction": private_uri("work-order", order.number)}
+    ]
+    return event
+
+
+def shipment_event(shipment: Shipment) -> dict[str, Any]:
+    event = _base("ObjectEvent", shipment.shipped_at)
+    event["epcList"] = [serial_uri(item.serial) for item in shipment.items]
+    event["action"] = "OBSERVE"
+    event["bizStep"] = "shipping"
+    event["disposition"] = "in_transit"
+    event["bizTransactionList"] = [
+        {"type": "desadv", "bizTransaction": private_uri("shipment", shipment.number)}
+    ]
+    event["destinationList"] = [
+        {
+            "type": "owning_party",
+            "destination": private_uri("consignee", shipment.consignee_name),
+        }
+    ]
+    return event
