@@ -1,0 +1,503 @@
+"""The trace benchmark (``traceport bench trace``).
+
+On a plant from ``bench.load`` it measures:
+
+- **backward** traces from random serials through the service layer (``TraceService.backward``
+  in a fresh unit of work, as a request has) and through HTTP (``GET /api/v1/trace/backward``
+  on a real uvicorn server on a free local port, with a bearer token from ``/oauth/token`` of
+  an internal client made for the run): p50 and p95 after a warm-up;
+- **forward** and **recall** from the widest raw lot: ``TraceService.forward``, and the same
+  plus the complete consignee list (``TraceResult.consignees()``); the full JSON through HTTP
+  as information;
+- the **floor**: the walk statement the service runs (``walk_statement``) executed alone on the
+  bare driver connection, rows fetched and nothing else; the node sets are checked equal;
+- the **per-node walk**: what an ORM walker does, one SELECT of edges per node, breadth
+  first; capped in time and, if cut, extrapolated by nodes (said so in the result).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import platform
+import secrets
+import socket
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bench.load import PLANT_OWNER, PlantInfo, ensure_plant
+from bench.plant import sample_serials
+from portal.runtime import build_runtime
+from portal.settings import Settings
+from trace_core.identity.actor import Actor
+from trace_core.identity.models import Organization
+from trace_core.services import Runtime, provide_services
+from trace_core.trace.models import TraceEdge
+from trace_core.trace.service import Direction, TraceResult, collector_paused, walk_statement
+
+Progress = Callable[[str], None]
+#: Targets of issue 5 at the reference size on two cores.
+TARGET_BACKWARD_P95_MS = 20.0
+TARGET_FORWARD_MS = 1000.0
+TARGET_FLOOR_RATIO = 1.5
+TARGET_WALK_SPEEDUP = 100.0
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    serials: int = 1_000_000
+    seed: int = 1
+    samples: int = 200
+    warmup: int = 20
+    #: Timed runs of each forward / recall measurement (the median is reported).
+    repeats: int = 3
+    rebuild: bool = False
+    #: The per-node walk stops after this many seconds and is extrapolated.
+    walk_cap_s: float = 300.0
+    http: bool = True
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile (share in 0..1) of ``values``."""
+    ordered = sorted(values)
+    rank = max(1, round(share * len(ordered) + 0.5 - 1e-9))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+async def run_trace_benchmark(
+    settings: Settings, options: BenchOptions, progress: Progress = lambda _m: None
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    plant = await ensure_plant(
+        settings.database_url,
+        lambda: build_runtime(settings),
+        options.serials,
+        options.seed,
+        rebuild=options.rebuild,
+        progress=progress,
+    )
+    progress(
+        "plant reused" if plant.reused else f"plant built in {time.perf_counter() - started:.0f} s"
+    )
+    runtime, engine = build_runtime(settings)
+    try:
+        return await _measure(settings, runtime, engine, plant, options, progress)
+    finally:
+        await engine.dispose()
+
+
+async def _measure(
+    settings: Settings,
+    runtime: Runtime,
+    engine: AsyncEngine,
+    plant: PlantInfo,
+    options: BenchOptions,
+    progress: Progress,
+) -> dict[str, Any]:
+    actor = Actor.system("api")
+    identifiers = list(
+        sample_serials(options.serials, options.warmup + options.samples, options.seed)
+    )
+    warm, timed = identifiers[: options.warmup], identifiers[options.warmup :]
+
+    async def trace(direction: Direction, identifier: str) -> TraceResult:
+        async with provide_services(runtime, actor) as services:
+            if direction == "backward":
+                return await services.trace.backward(actor, identifier)
+            return await services.trace.forward(actor, identifier)
+
+    progress(f"backward: {options.samples} random serials through the service layer")
+    for identifier in warm:
+        await trace("backward", identifier)
+    service_ms: list[float] = []
+    results: list[TraceResult] = []
+    for identifier in timed:
+        t0 = time.perf_counter()
+        result = await trace("backward", identifier)
+        service_ms.append(_ms(time.perf_counter() - t0))
+        results.append(result)
+        if not any(n.kind == "supplier_lot" for n in result.nodes.values()):
+            raise AssertionError(f"the backward trace of {identifier} reaches no supplier lot")
+
+    progress("backward: the same serials by the bare walk SQL (floor)")
+    floor = _Floor(engine)
+    for result in results[: options.warmup]:
+        await floor.walk(floor.statement(result.roots, "backward"))
+    floor_ms: list[float] = []
+    for result in results:
+        statement = floor.statement(result.roots, "backward")
+        t0 = time.perf_counter()
+        rows = await floor.walk(statement)
+        floor_ms.append(_ms(time.perf_counter() - t0))
+        if _node_ids(rows) != set(result.nodes):
+            raise AssertionError(f"floor and service disagree on {result.query}")
+
+    http_ms: list[float] = []
+    http_forward: list[float] = []
+    forward_json_bytes = None
+    if options.http:
+        progress("backward: the same serials through HTTP (uvicorn on a local port)")
+        async with _served(settings, runtime) as http:
+            for identifier in warm:
+                await http.get("/api/v1/trace/backward", params={"id": identifier})
+            for identifier in timed:
+                t0 = time.perf_counter()
+                response = await http.get("/api/v1/trace/backward", params={"id": identifier})
+                http_ms.append(_ms(time.perf_counter() - t0))
+                response.raise_for_status()
+            progress(f"forward through HTTP from {plant.widest_lot} (the whole JSON)")
+            for _ in range(options.repeats):
+                gc.collect()
+                t0 = time.perf_counter()
+                response = await http.get("/api/v1/trace/forward", params={"id": plant.widest_lot})
+                http_forward.append(_ms(time.perf_counter() - t0))
+                response.raise_for_status()
+            forward_json_bytes = len(response.content)
+
+    progress(f"forward and recall from the widest raw lot {plant.widest_lot}")
+    wide = await trace("forward", plant.widest_lot)
+    roots, wide_nodes, counts, edge_count = (
+        wide.roots,
+        set(wide.nodes),
+        wide.counts(),
+        len(wide.edges),
+    )
+    del wide
+    forward_ms: list[float] = []
+    recall_ms: list[float] = []
+    consignees: list[dict[str, Any]] = []
+    for timings, with_consignees in ((forward_ms, False), (recall_ms, True)):
+        for _ in range(options.repeats):
+            # Each run starts from a collected heap; what it leaves to collect is its own.
+            consignees = []
+            gc.collect()
+            t0 = time.perf_counter()
+            result = await trace("forward", plant.widest_lot)
+            if with_consignees:
+                consignees = result.consignees()
+            timings.append(_ms(time.perf_counter() - t0))
+            if set(result.nodes) != wide_nodes:
+                raise AssertionError("two forward traces of the widest lot differ")
+            del result
+
+    progress("forward: the bare walk SQL (floor)")
+    statement = floor.statement(roots, "forward")
+    await floor.walk(statement)
+    floor_forward: list[float] = []
+    for _ in range(options.repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        rows = await floor.walk(statement)
+        floor_forward.append(_ms(time.perf_counter() - t0))
+        if _node_ids(rows) != wide_nodes:
+            raise AssertionError("floor and service disagree on the widest lot")
+
+    progress(f"forward: the per-node ORM walk (capped at {options.walk_cap_s:.0f} s)")
+    async with runtime.sessions() as session:
+        t0 = time.perf_counter()
+        walk = await per_node_walk(session, roots, "forward", deadline=t0 + options.walk_cap_s)
+        walk_s = time.perf_counter() - t0
+    if walk.complete and walk.nodes != wide_nodes:
+        raise AssertionError("the per-node walk and the service disagree on the widest lot")
+    walk_ms = _ms(walk_s if walk.complete else walk_s * len(wide_nodes) / walk.expanded)
+
+    backward_p95 = percentile(service_ms, 0.95)
+    forward = statistics.median(forward_ms)
+    recall = statistics.median(recall_ms)
+    floor_backward_p50 = percentile(floor_ms, 0.5)
+    floor_forward_median = statistics.median(floor_forward)
+    report: dict[str, Any] = {
+        "serials": plant.counts["serials"],
+        "lots": plant.counts["supplier_lots"] + plant.counts["internal_lots"],
+        "supplier_lots": plant.counts["supplier_lots"],
+        "internal_lots": plant.counts["internal_lots"],
+        "work_orders": plant.counts["work_orders"],
+        "shipments": plant.counts["shipments"],
+        "nodes": plant.counts["trace_nodes"],
+        "edges": plant.counts["trace_edges"],
+        "samples": len(timed),
+        "backward_p50_ms": percentile(service_ms, 0.5),
+        "backward_p95_ms": backward_p95,
+        "backward_max_ms": max(service_ms),
+        "backward_nodes_p50": percentile([float(len(r.nodes)) for r in results], 0.5),
+        "http_backward_p50_ms": percentile(http_ms, 0.5) if http_ms else None,
+        "http_backward_p95_ms": percentile(http_ms, 0.95) if http_ms else None,
+        "floor_backward_p50_ms": floor_backward_p50,
+        "floor_backward_p95_ms": percentile(floor_ms, 0.95),
+        "widest_lot": plant.widest_lot,
+        "forward_nodes": len(wide_nodes),
+        "forward_edges": edge_count,
+        "forward_counts": counts,
+        "forward_worst_ms": forward,
+        "recall_worst_ms": recall,
+        "recall_consignee_entries": len(consignees),
+        "recall_distinct_consignees": len({(c["name"], c["address"]) for c in consignees}),
+        "http_forward_worst_ms": statistics.median(http_forward) if http_forward else None,
+        "http_forward_json_bytes": forward_json_bytes if http_forward else None,
+        "floor_forward_worst_ms": floor_forward_median,
+        "walk_forward_worst_ms": walk_ms,
+        "walk_extrapolated": not walk.complete,
+        "walk_nodes_expanded": walk.expanded,
+        "walk_queries": walk.queries,
+        "runs_ms": {
+            "forward": forward_ms,
+            "recall": recall_ms,
+            "floor_forward": floor_forward,
+            "http_forward": http_forward,
+        },
+        "plant": {
+            "reused": plant.reused,
+            "parameters": plant.parameters.as_dict(),
+            "build_seconds": plant.timings,
+            "widest_lot_serials": plant.widest_lot_serials,
+            **plant.facts,
+        },
+    }
+    report["targets"] = {
+        "backward_p95_ms<=20": _verdict(backward_p95, TARGET_BACKWARD_P95_MS),
+        "http_backward_p95_ms<=20": (
+            _verdict(report["http_backward_p95_ms"], TARGET_BACKWARD_P95_MS) if http_ms else None
+        ),
+        "forward_worst_ms<=1000": _verdict(forward, TARGET_FORWARD_MS),
+        "recall_worst_ms<=1000": _verdict(recall, TARGET_FORWARD_MS),
+        "backward_p50/floor<=1.5": _ratio(report["backward_p50_ms"], floor_backward_p50),
+        "forward/floor<=1.5": _ratio(forward, floor_forward_median),
+        "recall/floor<=1.5": _ratio(recall, floor_forward_median),
+        "walk/forward>=100": _speedup(walk_ms, forward),
+    }
+    report["machine"] = machine()
+    report["database"] = await database_settings(engine)
+    return report
+
+
+def _verdict(value: float, limit: float) -> dict[str, Any]:
+    return {"value": value, "pass": value <= limit}
+
+
+def _ratio(value: float, floor: float) -> dict[str, Any]:
+    ratio = round(value / floor, 2) if floor else None
+    return {"ratio": ratio, "pass": ratio is not None and ratio <= TARGET_FLOOR_RATIO}
+
+
+def _speedup(walk: float, service: float) -> dict[str, Any]:
+    ratio = round(walk / service, 1) if service else None
+    return {"ratio": ratio, "pass": ratio is not None and ratio >= TARGET_WALK_SPEEDUP}
+
+
+class _Floor:
+    """The service's walk statement alone, on the bare driver connection: no ORM, no result
+    objects, no evidence. The rows are fetched (that is part of any answer); the statement
+    is compiled before the clock starts."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def statement(self, root_ids: list[int], direction: Direction) -> tuple[str, list[Any]]:
+        compiled = walk_statement(direction).compile(dialect=self.engine.dialect)
+        expanded = compiled.construct_expanded_state({"roots": root_ids})
+        return expanded.statement, list(expanded.positional_parameters)
+
+    async def walk(self, statement: tuple[str, list[Any]]) -> list[Any]:
+        """Runs the statement; its rows (the node id first)."""
+        sql, params = statement
+        # Under the same paused collector as the service, so both pay the same for objects.
+        with collector_paused():
+            async with self.engine.connect() as conn:
+                rows: list[Any]
+                if conn.dialect.name == "postgresql":
+                    raw = await conn.get_raw_connection()
+                    driver: Any = raw.driver_connection
+                    rows = await driver.fetch(sql, *params)
+                else:
+                    rows = list((await conn.exec_driver_sql(sql, tuple(params))).all())
+            return rows
+
+
+def _node_ids(rows: list[Any]) -> set[int]:
+    return {int(row[0]) for row in rows}
+
+
+@dataclass
+class WalkResult:
+    nodes: set[int]
+    complete: bool
+    #: Nodes whose edges were read (one query each).
+    expanded: int
+    queries: int
+
+
+async def per_node_walk(
+    session: AsyncSession, root_ids: list[int], direction: Direction, deadline: float
+) -> WalkResult:
+    """Breadth first, one ORM query for the edges of each node: how trace code is often
+    written, and what DESIGN invariant 8 rules out. Stops at ``deadline`` (perf_counter)."""
+    seen = set(root_ids)
+    frontier = deque(root_ids)
+    expanded = 0
+    forward = direction == "forward"
+    while frontier:
+        if time.perf_counter() > deadline:
+            return WalkResult(seen, False, expanded, expanded)
+        node = frontier.popleft()
+        query = select(TraceEdge).where(
+            (TraceEdge.source_id if forward else TraceEdge.target_id) == node
+        )
+        expanded += 1
+        for edge in await session.scalars(query):
+            following = edge.target_id if forward else edge.source_id
+            if following not in seen:
+                seen.add(following)
+                frontier.append(following)
+    return WalkResult(seen, True, expanded, expanded)
+
+
+@contextlib.asynccontextmanager
+async def _served(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app under uvicorn on a free local port (in a thread with its own event loop
+    and database pool), and a client holding a bearer token of a new internal API client."""
+    import uvicorn
+
+    from portal.app import create_app
+
+    client_id = f"bench-{secrets.token_hex(4)}"
+    secret = secrets.token_urlsafe(32)
+    system = Actor.system("cli")
+    async with provide_services(runtime, system) as services:
+        owner = await services.session.scalar(
+            select(Organization).where(Organization.name == PLANT_OWNER)
+        )
+        assert owner is not None
+        await services.identity.create_client(
+            owner, client_id, secret, ["trace:read"], "trace benchmark (made per run)"
+        )
+        await services.keeper.commit()
+
+    # The app's logging set-up would otherwise log every benchmark request of the client.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ws="none",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="bench-uvicorn", daemon=True)
+    thread.start()
+    try:
+        for _ in range(600):
+            if server.started:
+                break
+            if not thread.is_alive():
+                raise RuntimeError("the benchmark server did not start")
+            await asyncio.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=600) as http:
+            token = await http.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": client_id,
+                    "client_secret": secret,
+                    "scope": "trace:read",
+                },
+            )
+            token.raise_for_status()
+            http.headers["authorization"] = f"Bearer {token.json()['access_token']}"
+            yield http
+    finally:
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, 30)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    memory_kb = 0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory_kb = int(line.split()[1])
+    return {
+        "cpu": cpu or platform.processor(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+_PG_SETTINGS = (
+    "shared_buffers",
+    "work_mem",
+    "effective_cache_size",
+    "random_page_cost",
+    "jit",
+    "max_parallel_workers_per_gather",
+)
+
+
+async def database_settings(engine: AsyncEngine) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            version = await conn.scalar(text("select sqlite_version()"))
+            return {"engine": "sqlite", "version": version}
+        found: dict[str, Any] = {"engine": "postgresql"}
+        found["version"] = await conn.scalar(text("show server_version"))
+        for name in _PG_SETTINGS:
+            found[name] = await conn.scalar(text(f"show {name}"))
+        return found
+
+
+def iter_report_lines(report: dict[str, Any]) -> Iterator[str]:
+    """A short human summary of a report."""
+    yield (
+        f"plant: {report['serials']:,} serials, {report['lots']:,} lots, "
+        f"{report['nodes']:,} nodes, {report['edges']:,} edges"
+    )
+    yield (
+        f"backward p50/p95: service {report['backward_p50_ms']}/{report['backward_p95_ms']} ms,"
+        f" HTTP {report['http_backward_p50_ms']}/{report['http_backward_p95_ms']} ms,"
+        f" floor {report['floor_backward_p50_ms']}/{report['floor_backward_p95_ms']} ms"
+    )
+    yield (
+        f"forward {report['widest_lot']} ({report['forward_nodes']:,} nodes): "
+        f"{report['forward_worst_ms']} ms, recall {report['recall_worst_ms']} ms "
+        f"({report['recall_distinct_consignees']} consignees), floor "
+        f"{report['floor_forward_worst_ms']} ms, per-node walk "
+        f"{report['walk_forward_worst_ms']} ms"
+        + (" (extrapolated)" if report["walk_extrapolated"] else "")
+    )
+    for name, verdict in report["targets"].items():
+        if verdict is not None:
+            yield f"  {name:28} {'pass' if verdict['pass'] else 'MISS'}  {verdict}"

@@ -1,0 +1,114 @@
+"""``traceport bench``: benchmarks. They live in the ``bench`` package of a source checkout,
+which is not installed with the app, so the command finds it next to ``portal/``."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from portal.cli_records import settings_for
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def import_bench() -> None:
+    """Make the checkout's ``bench`` package importable (an editable install maps only the
+    app's packages); a clear error where there is no checkout."""
+    if importlib.util.find_spec("bench") is not None:
+        return
+    if not (CHECKOUT / "bench" / "__init__.py").is_file():
+        raise click.ClickException(
+            "traceport bench runs from a source checkout: bench/ is not installed with the app"
+        )
+    sys.path.insert(0, str(CHECKOUT))
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks (from a source checkout; results in docs/PERFORMANCE.md)."""
+
+
+@bench.command("trace")
+@click.option(
+    "--database-url",
+    envvar="TRACEPORT_DATABASE_URL",
+    required=True,
+    help="A database of the benchmark's own (default TRACEPORT_DATABASE_URL); the plant is "
+    "written into its tables.",
+)
+@click.option(
+    "--serials",
+    type=click.IntRange(min=1000),
+    default=1_000_000,
+    show_default=True,
+    help="Plant size; everything else scales from the reference (1,000,000).",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the plant.")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Random serials traced backward.",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Timed runs of each forward measurement (the median is reported).",
+)
+@click.option(
+    "--walk-cap",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds after which the per-node walk stops and is extrapolated.",
+)
+@click.option("--no-http", is_flag=True, help="Skip the measurements through HTTP.")
+@click.option("--rebuild", is_flag=True, help="Build the plant again even if it matches.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def bench_trace(
+    database_url: str,
+    serials: int,
+    seed: int,
+    samples: int,
+    repeats: int,
+    walk_cap: float,
+    no_http: bool,
+    rebuild: bool,
+    as_json: bool,
+) -> None:
+    """Build (or reuse) a plant and time backward, forward and recall traces against their
+    bare-SQL floor and a per-node walk. Progress goes to stderr."""
+    import_bench()
+    from bench.load import PlantError
+    from bench.trace import BenchOptions, iter_report_lines, run_trace_benchmark
+
+    settings = settings_for(database_url)
+    options = BenchOptions(
+        serials=serials,
+        seed=seed,
+        samples=samples,
+        warmup=min(20, samples),
+        repeats=repeats,
+        rebuild=rebuild,
+        walk_cap_s=walk_cap,
+        http=not no_http,
+    )
+    try:
+        report = asyncio.run(
+            run_trace_benchmark(settings, options, lambda m: click.echo(f"bench: {m}", err=True))
+        )
+    except PlantError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        for line in iter_report_lines(report):
+            click.echo(line)
