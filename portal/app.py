@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -21,7 +21,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from portal import account, api, internal, pages, records, supplier
+from portal import account, api, internal, onboarding, pages, passwords, records, sso, supplier
 from portal.auth import ActorMiddleware
 from portal.files import document_content
 from portal.i18n import LANGUAGES, choose_language, current_language, gettext_, ngettext_
@@ -31,6 +31,7 @@ from portal.web import (
     SECURITY_HEADERS,
     domain_error_handler,
     http_error_handler,
+    internal_only,
     provide_actor,
     provide_services,
 )
@@ -89,18 +90,22 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             pages.login,
             pages.logout,
             pages.home,
+            *sso.ROUTES,
+            *onboarding.ROUTES,
+            *passwords.ROUTES,
             *supplier.ROUTES,
             *records.ROUTES,
             *account.ROUTES,
-            *internal.ROUTES,
+            Router(path="/", route_handlers=internal.ROUTES, guards=[internal_only]),
             *api.ROUTES,
+            *api.EPCIS_ROUTES,
             document_content,
             create_static_files_router(
                 path="/static", directories=[PACKAGE / "static"], include_in_schema=False
             ),
         ],
         dependencies={"services": Provide(provide_services), "actor": Provide(provide_actor)},
-        middleware=[ActorMiddleware()],
+        middleware=[ActorMiddleware(), passwords.PasswordAgeMiddleware()],
         before_request=_before_request,
         after_request=_after_request,
         exception_handlers={DomainError: domain_error_handler, HTTPException: http_error_handler},
@@ -115,7 +120,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             header_name="x-csrftoken",
             cookie_secure=settings.secure_cookies,
             cookie_samesite="lax",
-            exclude=["/api/", "/oauth/", "/healthz"],
+            exclude=["/api/", "/oauth/", "/epcis/", "/healthz"],
         ),
         openapi_config=OpenAPIConfig(
             title="Traceport API",

@@ -1,6 +1,7 @@
 """Who is calling: every request outside the short public list must carry either a web
-session cookie (people, pages) or a bearer access token (machines, ``/api``). The resolved
-``Actor`` is put on the request state; handlers never look at cookies or tokens themselves.
+session cookie (people, pages) or a bearer access token (machines, ``/api``, ``/epcis``). The
+resolved ``Actor`` is put on the request state; handlers never look at cookies or tokens
+themselves.
 
 Deny by default: a new route is protected unless it is added to ``PUBLIC_PATHS``.
 """
@@ -34,7 +35,11 @@ from trace_core.services import Runtime, Services
 
 SESSION_COOKIE = "traceport_session"
 #: Routes anyone may reach. Everything else requires a person or a machine.
-PUBLIC_PATHS = re.compile(r"^/(static/.*|healthz|login|oauth/token|schema(/.*)?|favicon\.ico)$")
+PUBLIC_PATHS = re.compile(
+    r"^/(static/.*|healthz|login(/sso(/callback)?)?|oauth/token|schema(/.*)?|favicon\.ico"
+    # Onboarding (docs/IDENTITY.md): the e-mailed invitation and password-reset links.
+    r"|invite/[A-Za-z0-9_-]{1,100}|password/forgot|password/reset/[A-Za-z0-9_-]{1,100})$"
+)
 
 
 def _json_401(message: str) -> bytes:
@@ -52,7 +57,7 @@ class ActorMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if path.startswith("/api/"):
+        if path.startswith(("/api/", "/epcis/")):
             actor = await _actor_from_bearer(runtime, headers.get("authorization", ""))
             if isinstance(actor, str):
                 await _send_401(send, actor)

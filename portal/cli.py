@@ -9,7 +9,10 @@ from typing import Any
 
 import click
 
+from portal.cli_bench import bench
+from portal.cli_clients import clients, docs
 from portal.cli_records import audit, keys, record, settings_for
+from portal.cli_users import users
 
 _settings = settings_for
 
@@ -20,8 +23,12 @@ def main() -> None:
 
 
 main.add_command(audit)
+main.add_command(bench)
 main.add_command(keys)
 main.add_command(record)
+main.add_command(clients)
+main.add_command(docs)
+main.add_command(users)
 
 
 @main.command()

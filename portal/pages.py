@@ -11,6 +11,7 @@ from portal.auth import SESSION_COOKIE, session_cookie
 from portal.forms import form_fields, safe_next, text
 from trace_core.errors import AuthenticationFailed
 from trace_core.identity.actor import Actor
+from trace_core.identity.throttle import LoginThrottled
 from trace_core.services import Runtime, Services
 
 
@@ -34,10 +35,13 @@ async def login(request: Request[Any, Any, Any]) -> Template | Redirect:
                 client_ip=request.client.host if request.client else None,
             )
         except AuthenticationFailed as exc:
+            # P11-25: a rate-limited sign-in answers 429 with Retry-After.
+            retry = exc.retry_after if isinstance(exc, LoginThrottled) else None
             return Template(
                 "login.html",
-                status_code=401,
+                status_code=401 if retry is None else 429,
                 context={"next": target, "error": exc.message, "email": email},
+                headers=None if retry is None else {"Retry-After": str(retry)},
             )
     secure = request.app.state.settings.secure_cookies
     return Redirect(target, status_code=303, cookies=[session_cookie(token, secure)])

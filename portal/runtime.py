@@ -1,4 +1,4 @@
-"""Builds the domain ``Runtime`` (engine, object store, keys) from ``Settings``."""
+"""Builds the domain ``Runtime`` (engine, object store, keys, mailer) from ``Settings``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from documents import open_object_store
 from portal.settings import Settings
 from trace_core.db import create_engine, session_maker
+from trace_core.mail import mailer_from_url
 from trace_core.records.keys import ServerSigningKey
 from trace_core.services import Runtime
 
@@ -22,5 +23,11 @@ def build_runtime(settings: Settings) -> tuple[Runtime, AsyncEngine]:
         signing_key=ServerSigningKey.load_or_create(settings.resolved_signing_key_file()),
         token_key=settings.resolved_secret_key(),
         limits=settings.limits,
+        mailer=mailer_from_url(
+            settings.smtp_url,
+            outbox=settings.var_dir / "outbox",
+            sender=settings.mail_from,
+            base_url=settings.base_url,
+        ),
     )
     return runtime, engine

@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trace_core.identity.sso import SsoConfig, parse_role_map
 from trace_core.services import Limits
 
 
@@ -46,6 +47,15 @@ class Settings:
     """Secure cookies and HSTS; on whenever TLS is in front (``TRACEPORT_SECURE_COOKIES``)."""
     limits: Limits = field(default_factory=Limits)
     """Upload, PDF, login and session limits (``TRACEPORT_MAX_UPLOAD_MB``, ...)."""
+    smtp_url: str | None = None
+    """Outgoing mail server (``TRACEPORT_SMTP_URL``, ``smtp://user:pass@host:587?starttls=1``);
+    unset: messages are written to ``var/outbox`` as ``.eml`` files."""
+    mail_from: str = "Traceport <traceport@localhost>"
+    """The From address of every message (``TRACEPORT_MAIL_FROM``)."""
+    base_url: str = ""
+    """The portal's public address for links in e-mails (``TRACEPORT_BASE_URL``)."""
+    oidc: SsoConfig | None = None
+    """Single sign-on for internal staff (``TRACEPORT_OIDC_*``, docs/SSO.md); off when unset."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -58,6 +68,12 @@ class Settings:
             session_absolute_hours=int(env.get("TRACEPORT_SESSION_ABSOLUTE_HOURS", "12")),
             signing_idle_minutes=int(env.get("TRACEPORT_SIGNING_IDLE_MINUTES", "5")),
             checkpoint_every=int(env.get("TRACEPORT_CHECKPOINT_EVERY", "500")),
+            password_max_age_days=int(env.get("TRACEPORT_PASSWORD_MAX_AGE_DAYS", "0")),
+            login_window_seconds=int(env.get("TRACEPORT_LOGIN_WINDOW_SECONDS", "300")),
+            login_max_per_ip=int(env.get("TRACEPORT_LOGIN_MAX_PER_IP", "20")),
+            login_max_per_account=int(env.get("TRACEPORT_LOGIN_MAX_PER_ACCOUNT", "10")),
+            invitation_valid_hours=int(env.get("TRACEPORT_INVITATION_VALID_HOURS", "72")),
+            reset_valid_minutes=int(env.get("TRACEPORT_RESET_VALID_MINUTES", "60")),
         )
         return cls(
             var_dir=var_dir,
@@ -75,6 +91,10 @@ class Settings:
             port=int(env.get("TRACEPORT_PORT", "8000")),
             secure_cookies=env.get("TRACEPORT_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
             limits=limits,
+            smtp_url=env.get("TRACEPORT_SMTP_URL") or None,
+            mail_from=env.get("TRACEPORT_MAIL_FROM") or "Traceport <traceport@localhost>",
+            base_url=env.get("TRACEPORT_BASE_URL") or _local_base_url(env),
+            oidc=_oidc_from_env(env),
         )
 
     def resolved_secret_key(self) -> bytes:
@@ -91,6 +111,35 @@ class Settings:
 
     def resolved_signing_key_file(self) -> Path:
         return self.signing_key_file or self.var_dir / "keys" / "server-ed25519.pem"
+
+
+def _oidc_from_env(env: dict[str, str]) -> SsoConfig | None:
+    issuer = env.get("TRACEPORT_OIDC_ISSUER", "").strip()
+    if not issuer:
+        return None
+
+    def listed(name: str) -> tuple[str, ...]:
+        return tuple(v.strip() for v in env.get(name, "").split(",") if v.strip())
+
+    return SsoConfig(
+        issuer=issuer,
+        client_id=env.get("TRACEPORT_OIDC_CLIENT_ID", "").strip(),
+        client_secret=env.get("TRACEPORT_OIDC_CLIENT_SECRET", ""),
+        scopes=tuple(env.get("TRACEPORT_OIDC_SCOPES", "openid email profile").split()),
+        role_claim=env.get("TRACEPORT_OIDC_ROLE_CLAIM", "groups").strip() or "groups",
+        role_map=parse_role_map(env.get("TRACEPORT_OIDC_ROLE_MAP", "")),
+        email_domains=tuple(d.lower() for d in listed("TRACEPORT_OIDC_EMAIL_DOMAINS")),
+        email_verified_claim=env.get("TRACEPORT_OIDC_EMAIL_VERIFIED_CLAIM", "").strip()
+        or "email_verified",
+        auto_provision=env.get("TRACEPORT_OIDC_AUTO_PROVISION", "").lower() in ("1", "true", "yes"),
+        organization=env.get("TRACEPORT_OIDC_ORGANIZATION", "").strip() or None,
+        redirect_uri=env.get("TRACEPORT_OIDC_REDIRECT_URI", "").strip() or None,
+    )
+
+
+def _local_base_url(env: dict[str, str]) -> str:
+    host, port = env.get("TRACEPORT_HOST", "127.0.0.1"), env.get("TRACEPORT_PORT", "8000")
+    return f"http://{host}:{port}"
 
 
 def _file_url(path: Path) -> str:

@@ -7,7 +7,9 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
+from litestar.handlers import BaseRouteHandler
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
@@ -17,6 +19,7 @@ from trace_core.errors import (
     DomainError,
     NotFound,
     PermissionDenied,
+    TooLarge,
     ValidationFailed,
 )
 from trace_core.identity.actor import Actor
@@ -28,6 +31,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     PermissionDenied: 403,
     Conflict: 409,
     AuthenticationFailed: 401,
+    TooLarge: 413,
 }
 
 
@@ -46,7 +50,7 @@ async def provide_services(request: Request[Any, Any, Any]) -> AsyncGenerator[Se
 
 
 def is_api(request: Request[Any, Any, Any]) -> bool:
-    return request.url.path.startswith(("/api/", "/oauth/"))
+    return request.url.path.startswith(("/api/", "/oauth/", "/epcis/"))
 
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -92,3 +96,14 @@ SECURITY_HEADERS = {
     "x-frame-options": "SAMEORIGIN",
     "cache-control": "no-store",
 }
+
+
+def internal_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of every ``/internal`` page: our own staff only. People of a supplier or contract
+    manufacturer get 403 before any handler runs (their data is scoped anyway; the pages are
+    simply not theirs)."""
+    if connection.scope.get("method") == "OPTIONS":
+        return  # Litestar's automatic answer: the allowed methods, no data
+    actor = connection.scope.get("state", {}).get("actor")
+    if actor is None or not actor.is_internal:
+        raise PermissionDenied("This page is for our own staff.")

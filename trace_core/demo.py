@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from documents.pdf import make_pdf
+from trace_core.identity.access import VERIFICATION_METHODS, AccessService
 from trace_core.identity.actor import Actor
 from trace_core.identity.models import Organization
 from trace_core.identity.service import SigningCredentials, actor_for_user
@@ -63,6 +64,13 @@ ACCOUNTS = (
         ("operations",),
         "receipts and production",
     ),
+    DemoAccount(
+        "admin@traceport.example",
+        "Ada Brennan",
+        OUR_COMPANY,
+        ("admin",),
+        "administrator: organizations, invitations, identity checks",
+    ),
 )
 
 CLIENTS = (
@@ -90,6 +98,7 @@ CLIENTS = (
             "receipts:write",
             "production:write",
             "shipments:write",
+            "events:write",
         ],
     ),
 )
@@ -186,6 +195,13 @@ async def seed_demo(runtime: Runtime) -> None:
 
     anna, sam = await as_user(ACCOUNTS[0].email), await as_user(ACCOUNTS[1].email)
     qa, ops = await as_user(ACCOUNTS[2].email), await as_user(ACCOUNTS[3].email)
+    admin = await as_user(ACCOUNTS[4].email)
+    # Signing roles rest on a recorded identity check (P11-19).
+    for signer in (anna, sam, qa):
+        async with provide_services(runtime, admin) as s:
+            await AccessService(s).record_verification(
+                admin, signer.id or 0, VERIFICATION_METHODS[1], "demo data"
+            )
     today = dt.datetime.now(dt.UTC).date()
     emails = {anna.id: ACCOUNTS[0].email, sam.id: ACCOUNTS[1].email}
 

@@ -35,3 +35,7 @@ class ValidationFailed(DomainError):
         self.errors = dict(errors)
         text = message or "; ".join(f"{field}: {problem}" for field, problem in errors.items())
         super().__init__(text)
+
+
+class TooLarge(DomainError):
+    """The input exceeds a configured size limit (a document's bytes, a capture's events)."""

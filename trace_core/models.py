@@ -2,27 +2,55 @@
 
 from trace_core.attachments.models import Document
 from trace_core.db import Base
-from trace_core.identity.models import ApiClient, Organization, User, WebSession
+from trace_core.epcis.models import EpcisCapture, EpcisEvent, EpcisEventIdentifier, EpcisObject
+from trace_core.identity.models import ApiClient, ClientSecret, Organization, User, WebSession
+from trace_core.identity.onboarding_models import (
+    IdentityVerification,
+    Invitation,
+    LoginAttempt,
+    PasswordReset,
+    Site,
+)
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import LotResult, SupplierLot
 from trace_core.parts.models import ApprovedSupplier, Characteristic, Part, Specification
 from trace_core.production.models import WorkOrder, WorkOrderInput
+from trace_core.recalls.models import Recall, SuspectReport
 from trace_core.receipts.models import Receipt
-from trace_core.records.models import AuditEvent, RecordVersion, ServerKey, Signature
+from trace_core.records.models import (
+    AuditCheckpoint,
+    AuditEvent,
+    AuditReview,
+    RecordVersion,
+    ServerKey,
+    Signature,
+)
 from trace_core.shipments.models import Shipment, ShipmentItem
 from trace_core.trace.models import TraceEdge, TraceNode
 
 __all__ = [
     "ApiClient",
     "ApprovedSupplier",
+    "AuditCheckpoint",
     "AuditEvent",
+    "AuditReview",
     "Base",
     "Characteristic",
+    "ClientSecret",
     "Document",
+    "EpcisCapture",
+    "EpcisEvent",
+    "EpcisEventIdentifier",
+    "EpcisObject",
+    "IdentityVerification",
     "InternalLot",
+    "Invitation",
+    "LoginAttempt",
     "LotResult",
     "Organization",
     "Part",
+    "PasswordReset",
+    "Recall",
     "Receipt",
     "RecordVersion",
     "Serial",
@@ -30,8 +58,10 @@ __all__ = [
     "Shipment",
     "ShipmentItem",
     "Signature",
+    "Site",
     "Specification",
     "SupplierLot",
+    "SuspectReport",
     "TraceEdge",
     "TraceNode",
     "User",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -14,16 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from documents import ObjectStore
 from trace_core.identity.actor import Actor
+from trace_core.mail import Mailer, default_mailer
 from trace_core.records.keys import ServerSigningKey
 from trace_core.records.service import RecordKeeper
 
 if TYPE_CHECKING:
     from trace_core.attachments.service import AttachmentService
+    from trace_core.epcis.service import EpcisService
     from trace_core.identity.service import IdentityService
     from trace_core.inventory.service import InventoryService
     from trace_core.lots.service import LotService
     from trace_core.parts.service import PartService
     from trace_core.production.service import ProductionService
+    from trace_core.recalls.service import RecallService
     from trace_core.receipts.service import ReceiptService
     from trace_core.records.audit_trail import AuditTrailService
     from trace_core.records.views import RecordService
@@ -53,6 +56,22 @@ class Limits:
     when enrolled, the one-time code."""
     checkpoint_every: int = 500
     """The audit chain head is signed (a checkpoint) every this many events."""
+    password_max_age_days: int = 0
+    """Password aging (P11-23): an older password must be changed at the next sign-in; 0 = off."""
+    login_window_seconds: int = 300
+    """The login rate limit's sliding window."""
+    login_max_per_ip: int = 20
+    """Failed sign-ins from one address within the window before it is refused (429)."""
+    login_max_per_account: int = 10
+    """Failed sign-ins for one user name within the window before it is refused (429)."""
+    invitation_valid_hours: int = 72
+    """An invitation link works this long, once."""
+    reset_valid_minutes: int = 60
+    """A password-reset link works this long, once."""
+    epcis_max_document_bytes: int = 8 * 1024 * 1024
+    """Largest EPCIS document one capture accepts (bytes); larger ones answer 413."""
+    epcis_max_events: int = 10_000
+    """Most events one EPCIS capture may hold; more answer 413."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,8 @@ class Runtime:
     signing_key: ServerSigningKey
     token_key: bytes
     limits: Limits = Limits()
+    #: Outgoing e-mail (``trace_core/mail.py``); without settings, the ``var/outbox`` folder.
+    mailer: Mailer = field(default_factory=default_mailer)
 
 
 class Services:
@@ -132,6 +153,12 @@ class Services:
         return RecordService(self)
 
     @cached_property
+    def recalls(self) -> RecallService:
+        from trace_core.recalls.service import RecallService
+
+        return RecallService(self)
+
+    @cached_property
     def audit_trail(self) -> AuditTrailService:
         from trace_core.records.audit_trail import AuditTrailService
 
@@ -142,6 +169,12 @@ class Services:
         from trace_core.trace.service import TraceService
 
         return TraceService(self)
+
+    @cached_property
+    def epcis(self) -> EpcisService:
+        from trace_core.epcis.service import EpcisService
+
+        return EpcisService(self)
 
 
 @asynccontextmanager

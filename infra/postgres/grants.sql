@@ -29,7 +29,12 @@ DECLARE
         'record_versions',
         'signatures',
         'server_keys',
-        'audit_checkpoints'
+        'audit_checkpoints',
+        'identity_verifications',
+        'epcis_captures',
+        'epcis_events',
+        'epcis_event_identifiers',
+        'epcis_objects'
     ];
     -- Tables the app reads but never writes: the schema version belongs to the migrations.
     read_only CONSTANT text[] := ARRAY['alembic_version'];

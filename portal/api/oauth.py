@@ -1,31 +1,32 @@
 """``POST /oauth/token``: the OAuth2 client-credentials grant (RFC 6749 §4.4) issuing JWT
-access tokens (RFC 9068). Errors use the RFC's codes and never say which part was wrong."""
+access tokens (RFC 9068), served by the authlib server in ``portal.api.oauth_server``.
+
+The handler adapts Litestar to authlib: it reads the form, reads the presented client's
+credentials from the database, runs authlib's (synchronous) server in a worker thread, and
+audits the outcome (``token_issued`` or ``token_refused``) in its own transaction.
+"""
 
 from __future__ import annotations
 
-import base64
+import asyncio
 from typing import Any
-from urllib.parse import unquote
 
 from litestar import Request, Response, post
 
+from portal.api.oauth_server import TokenRequest, issue_token
 from portal.api.schemas import TokenOut
-from portal.forms import form_fields, text
-from trace_core.errors import AuthenticationFailed
 from trace_core.identity.actor import Actor
-from trace_core.identity.tokens import issue_access_token
+from trace_core.identity.clients import ClientService
 from trace_core.services import Runtime, Services
 
-NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
-
-def _oauth_error(code: str, description: str, status: int) -> Response[Any]:
-    headers = dict(NO_STORE)
-    if status == 401:
-        headers["www-authenticate"] = 'Basic realm="traceport"'
-    return Response(
-        {"error": code, "error_description": description}, status_code=status, headers=headers
-    )
+async def _form_lists(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
+    form = await request.form()
+    fields: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(key, []).append(value)
+    return fields
 
 
 @post(
@@ -35,53 +36,47 @@ def _oauth_error(code: str, description: str, status: int) -> Response[Any]:
     summary="Get an access token",
     description="Client credentials grant. Send `grant_type=client_credentials` form-encoded, "
     "with the client id and secret in HTTP Basic auth or as `client_id`/`client_secret` "
-    "fields; optional `scope` narrows the client's scopes.",
+    "fields (not both); optional `scope` narrows the client's scopes. Errors are RFC 6749 "
+    "§5.2 JSON (`invalid_client` 401, `invalid_scope`, `unsupported_grant_type`, "
+    "`invalid_request` 400).",
 )
 async def token(request: Request[Any, Any, Any]) -> Response[Any]:
-    fields = await form_fields(request)
-    if text(fields, "grant_type") != "client_credentials":
-        return _oauth_error("unsupported_grant_type", "Only client_credentials is supported.", 400)
-    client_id, secret = text(fields, "client_id"), text(fields, "client_secret")
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic" and encoded:
-        try:
-            raw_id, _, raw_secret = base64.b64decode(encoded).decode("utf-8").partition(":")
-        except ValueError:
-            return _oauth_error("invalid_client", "Client authentication failed.", 401)
-        client_id, secret = unquote(raw_id), unquote(raw_secret)
-    if not client_id or not secret:
-        return _oauth_error("invalid_client", "Client authentication failed.", 401)
     runtime: Runtime = request.app.state.runtime
-    async with runtime.sessions() as session:
-        services = Services(runtime, session, Actor.system("api"))
-        try:
-            client = await services.identity.authenticate_client(client_id, secret)
-        except AuthenticationFailed:
-            return _oauth_error("invalid_client", "Client authentication failed.", 401)
-        requested = text(fields, "scope").split() or None
-        try:
-            issued = issue_access_token(
-                client, runtime.token_key, runtime.limits.token_lifetime_s, requested
-            )
-        except AuthenticationFailed:
-            return _oauth_error(
-                "invalid_scope", "A requested scope is not granted to this client.", 400
-            )
-        services.keeper.audit(
-            "token_issued",
-            "api_client",
-            client.id,
-            new={"scope": issued.scope},
-            actor=Actor(
-                "client",
-                client.id,
-                f"client:{client.client_id}",
-                client.organization_id,
-                client.organization.kind,
-                "api",
-            ),
-        )
-        await services.keeper.commit()
-    return Response(
-        TokenOut(issued.token, "Bearer", issued.expires_in, issued.scope), headers=NO_STORE
+    # authlib refuses plain-HTTP URIs. TLS ends at the proxy in front of the app (README:
+    # "behind TLS"; Secure cookies and HSTS with TRACEPORT_SECURE_COOKIES), and the app is
+    # served without proxy headers, so the scheme it sees says nothing about the client's
+    # transport. The check belongs to the deployment, not to this URI.
+    uri = str(request.url.with_replacements(scheme="https"))
+    oauth_request = TokenRequest(
+        request.method, uri, dict(request.headers), await _form_lists(request)
     )
+    async with runtime.sessions() as session:
+        clients = ClientService(Services(runtime, session, Actor.system("api")))
+        directory = {cid: await clients.credentials(cid) for cid in oauth_request.presented_ids()}
+    # Read, then let go of the database before scrypt runs (SQLite holds its write lock for
+    # the whole transaction).
+    outcome = await asyncio.to_thread(
+        issue_token, oauth_request, directory, runtime.token_key, runtime.limits.token_lifetime_s
+    )
+    if outcome.response.status == 200 or outcome.presented_id:
+        async with runtime.sessions() as session:
+            clients = ClientService(Services(runtime, session, Actor.system("api")))
+            if outcome.response.status == 200 and outcome.client is not None:
+                await clients.token_issued(
+                    outcome.client, outcome.scope or "", outcome.jti, outcome.secret_id
+                )
+            else:
+                await clients.token_refused(
+                    outcome.presented_id,
+                    outcome.client,
+                    outcome.error or "invalid_request",
+                    authenticated=outcome.authenticated,
+                )
+    headers = {k.lower(): v for k, v in outcome.response.headers if k.lower() != "content-type"}
+    body = outcome.response.body
+    if outcome.response.status == 200:
+        issued = TokenOut(
+            body["access_token"], body["token_type"], int(body["expires_in"]), body["scope"]
+        )
+        return Response(issued, headers=headers)
+    return Response(body, status_code=outcome.response.status, headers=headers)

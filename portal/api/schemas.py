@@ -84,6 +84,10 @@ class LotRevisionIn(msgspec.Struct, forbid_unknown_fields=True):
     coa_document_id: int | None = None
 
 
+class SuspectIn(msgspec.Struct, forbid_unknown_fields=True):
+    description: str
+
+
 class VoidIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: str
     expected_version: int

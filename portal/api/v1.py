@@ -16,6 +16,7 @@ from portal.api.schemas import (
     LotOut,
     LotRevisionIn,
     PartOut,
+    SuspectIn,
     VoidIn,
     document_out,
     event_out,
@@ -25,6 +26,7 @@ from portal.api.schemas import (
 )
 from trace_core.errors import ValidationFailed
 from trace_core.lots.service import LotSubmission, ResultInput
+from trace_core.recalls.service import recall_epcis
 from trace_core.records.audit_trail import parse_filter
 from trace_core.records.canonical import plain
 from trace_core.services import Services
@@ -269,6 +271,52 @@ async def audit_events(
     return result
 
 
+@post(
+    "/api/v1/lots/{lot_id:int}/suspect",
+    tags=["recalls"],
+    security=BEARER,
+    status_code=201,
+    summary="Report one of your lots as suspect (our QA is told; body: {description})",
+)
+async def report_suspect_lot(services: Services, lot_id: int, data: SuspectIn) -> dict[str, Any]:
+    report = await services.recalls.report_suspect(services.actor, lot_id, data.description)
+    return {"id": report.id, "status": report.status, "supplier_lot_id": lot_id}
+
+
+@get(
+    "/api/v1/recalls/{recall_id:int}",
+    tags=["recalls"],
+    security=BEARER,
+    summary="A recall with its scope as opened (internal clients)",
+)
+async def get_recall(services: Services, recall_id: int) -> dict[str, Any]:
+    recall = await services.recalls.get(services.actor, recall_id)
+    view = await services.records.record(services.actor, "recall", recall.id)
+    result: dict[str, Any] = plain(
+        {
+            "number": recall.number,
+            "identifier": recall.identifier,
+            "reason": recall.reason,
+            "status": recall.status,
+            "opened_at": recall.opened_at,
+            "scope": recall.scope,
+            "signatures": [sig.as_dict() for sig in view.signatures],
+            "epcis": recall_epcis(recall),
+        }
+    )
+    return result
+
+
+@get(
+    "/api/v1/reports/supplied",
+    tags=["recalls"],
+    security=BEARER,
+    summary="Supplied-by / supplied-to report for a lot or serial (query parameter `id`)",
+)
+async def supplied_report(services: Services, id: str) -> dict[str, Any]:
+    return await services.recalls.supplied_report(services.actor, id)
+
+
 @get(
     "/api/v1/trace/backward",
     tags=["trace"],
@@ -327,6 +375,9 @@ ROUTES = [
     export_record,
     export_record_pdf,
     audit_events,
+    report_suspect_lot,
+    get_recall,
+    supplied_report,
     trace_backward,
     trace_forward,
     healthz,

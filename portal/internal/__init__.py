@@ -9,6 +9,7 @@ from portal.internal.operations import (
     shipments,
     work_orders,
 )
+from portal.internal.recalls import ROUTES as RECALL_ROUTES
 from portal.internal.review import (
     decide,
     internal_home,
@@ -17,6 +18,7 @@ from portal.internal.review import (
     sign_audit_review,
 )
 from portal.internal.trace import trace_page
+from portal.internal.users import ROUTES as USER_ROUTES
 
 ROUTES = [
     internal_home,
@@ -34,4 +36,6 @@ ROUTES = [
     audit_page,
     sign_review,
     checkpoint,
+    *USER_ROUTES,
+    *RECALL_ROUTES,
 ]

@@ -4,11 +4,24 @@ from portal.supplier.lots import (
     dashboard,
     lot_page,
     new_lot,
+    report_suspect,
     revise_form,
     revise_lot,
     sign_lot,
     submit_lot,
     void_lot,
 )
+from portal.supplier.team import ROUTES as TEAM_ROUTES
 
-ROUTES = [dashboard, new_lot, submit_lot, lot_page, sign_lot, revise_form, revise_lot, void_lot]
+ROUTES = [
+    dashboard,
+    new_lot,
+    report_suspect,
+    submit_lot,
+    lot_page,
+    sign_lot,
+    revise_form,
+    revise_lot,
+    void_lot,
+    *TEAM_ROUTES,
+]

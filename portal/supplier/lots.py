@@ -186,6 +186,7 @@ async def _lot_page(services: Services, lot_id: int, error: str | None, status: 
             and detail.lot.status in ("draft", "submitted"),
             "meanings": SIGNATURE_MEANINGS,
             "signing": await services.identity.signing_requirements(services.actor),
+            "suspect_reports": await services.recalls.reports_for(services.actor, lot_id),
         },
     )
 
@@ -201,5 +202,18 @@ async def sign_lot(
             services.actor, lot_id, signing_credentials(fields), version
         )
     except (AuthenticationFailed, ValidationFailed) as exc:
+        return await _lot_page(services, lot_id, exc.message, 422)
+    return Redirect(f"/supplier/lots/{lot_id}", status_code=303)
+
+
+@post("/supplier/lots/{lot_id:int}/suspect", include_in_schema=False)
+async def report_suspect(
+    request: Request[Any, Any, Any], services: Services, lot_id: int
+) -> Template | Redirect:
+    """The supplier tells our QA that one of their lots is suspect (QMS-14)."""
+    fields = await form_fields(request)
+    try:
+        await services.recalls.report_suspect(services.actor, lot_id, text(fields, "description"))
+    except ValidationFailed as exc:
         return await _lot_page(services, lot_id, exc.message, 422)
     return Redirect(f"/supplier/lots/{lot_id}", status_code=303)

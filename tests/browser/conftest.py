@@ -40,8 +40,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Run ``python -m portal.cli demo`` (migrate, seed, serve) and yield its base URL."""
     workdir = tmp_path_factory.mktemp("live-server")
     port = _free_port()
-    env = {**os.environ, "TRACEPORT_VAR_DIR": str(workdir / "var"),
-           "TRACEPORT_SECURE_COOKIES": "false", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "TRACEPORT_VAR_DIR": str(workdir / "var"),
+        "TRACEPORT_SECURE_COOKIES": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
     for name in ("TRACEPORT_DATABASE_URL", "TRACEPORT_STORAGE_URL", "TRACEPORT_PORT"):
         env.pop(name, None)
     log_path = workdir / "server.log"
@@ -49,14 +53,21 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "portal.cli", "demo", "--port", str(port)],
-            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.monotonic() + STARTUP_TIMEOUT
             while not _healthy(f"{base}/healthz"):
                 if process.poll() is not None or time.monotonic() > deadline:
                     output = log_path.read_text(errors="replace")
-                    state = (f"exited with {process.returncode}" if process.poll() is not None
-                             else f"not healthy after {STARTUP_TIMEOUT:.0f} s")
+                    state = (
+                        f"exited with {process.returncode}"
+                        if process.poll() is not None
+                        else f"not healthy after {STARTUP_TIMEOUT:.0f} s"
+                    )
                     pytest.fail(f"traceport demo server {state}; its output:\n{output}")
                 time.sleep(0.2)
             yield base
@@ -77,18 +88,28 @@ def driver() -> Iterator[object]:
     if missing:
         if os.environ.get("TRACEPORT_REQUIRE_BROWSER"):
             pytest.fail(f"TRACEPORT_REQUIRE_BROWSER is set but Chromium is missing: {missing}")
-        pytest.skip(f"browser tests need Debian's chromium and chromium-driver; missing: "
-                    f"{', '.join(missing)} (apt-get install chromium chromium-driver)")
+        pytest.skip(
+            f"browser tests need Debian's chromium and chromium-driver; missing: "
+            f"{', '.join(missing)} (apt-get install chromium chromium-driver)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     with tempfile.TemporaryDirectory(prefix="traceport-chromium-") as profile:
         options = webdriver.ChromeOptions()
         options.binary_location = str(CHROMIUM)
-        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--disable-background-networking",
-                         "--disable-component-update", "--disable-sync", "--no-first-run",
-                         f"--user-data-dir={profile}", "--window-size=1400,1000"):
+        for argument in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--window-size=1400,1000",
+        ):
             options.add_argument(argument)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         chrome = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)

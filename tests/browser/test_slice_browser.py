@@ -53,8 +53,10 @@ class Page:
         return str(self.driver.current_url).removeprefix(self.base)
 
     def wait_for_path(self, pattern: str) -> re.Match[str]:
-        self.wait(lambda d: re.fullmatch(pattern, str(d.current_url).removeprefix(self.base)),
-                  f"expected a URL matching {pattern}")
+        self.wait(
+            lambda d: re.fullmatch(pattern, str(d.current_url).removeprefix(self.base)),
+            f"expected a URL matching {pattern}",
+        )
         self.wait(lambda d: d.execute_script("return document.readyState") == "complete")
         self.collect_console()
         match = re.fullmatch(pattern, self.path())
@@ -124,9 +126,13 @@ class Page:
             radio.click()  # also triggers htmx (change from:input[name=direction])
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         heading = f"{direction.capitalize()} trace of “{identifier}”"
-        self.wait(lambda d: heading in d.find_element(By.ID, "trace-result").text
-                  and not d.find_elements(By.CSS_SELECTOR, ".htmx-request"),
-                  f"no {direction} trace result for {identifier}")
+        self.wait(
+            lambda d: (
+                heading in d.find_element(By.ID, "trace-result").text
+                and not d.find_elements(By.CSS_SELECTOR, ".htmx-request")
+            ),
+            f"no {direction} trace result for {identifier}",
+        )
         assert not ec.staleness_of(html)(self.driver), "the trace reloaded the page (no htmx)"
         self.collect_console()
         return str(self.driver.find_element(By.ID, "trace-result").text)
@@ -137,9 +143,13 @@ class Page:
         self.collect_console()
         csp = [e for e in self.console if "Content Security Policy" in str(e.get("message"))]
         assert not csp, csp
-        severe = [e for e in self.console if e.get("level") == "SEVERE"
-                  and "favicon" not in str(e.get("message"))
-                  and "status of 422" not in str(e.get("message"))]
+        severe = [
+            e
+            for e in self.console
+            if e.get("level") == "SEVERE"
+            and "favicon" not in str(e.get("message"))
+            and "status of 422" not in str(e.get("message"))
+        ]
         assert not severe, severe
 
     def screenshot(self, name: str) -> Path:
@@ -162,8 +172,9 @@ def _table_row(page: Page, *needles: str) -> str:
     return matching[0]
 
 
-def test_thin_slice_in_chromium(live_server: str, driver: WebDriver, journey: dict[str, str],
-                                tmp_path: Path) -> None:
+def test_thin_slice_in_chromium(
+    live_server: str, driver: WebDriver, journey: dict[str, str], tmp_path: Path
+) -> None:
     page = Page(driver, live_server)
     tag = secrets.token_hex(3).upper()
     lot_number = f"BR-{tag}"
@@ -179,8 +190,7 @@ def test_thin_slice_in_chromium(live_server: str, driver: WebDriver, journey: di
     page.wait_for_text("Parts you supply", "RES-100", "Anna Schmidt")
 
     # 2. She submits a lot of RES-100 with a CoA PDF and her results.
-    row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "table tr")
-               if "RES-100" in r.text)
+    row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "table tr") if "RES-100" in r.text)
     row.find_element(By.LINK_TEXT, "Submit a lot").click()
     page.wait_for_path(r"/supplier/lots/new\?part=RES-100")
     page.wait_for_text("Submit a lot", "RES-100", "Results")
@@ -193,8 +203,13 @@ def test_thin_slice_in_chromium(live_server: str, driver: WebDriver, journey: di
     page.set_value("manufactured_on", "2026-01-15")
     page.set_value("expires_on", "2026-10-01")
     page.field("coa", form).send_keys(str(coa))
-    for code, value in (("MFI", "10.4"), ("MOIST", "0.02"), ("DENS", "1.30"),
-                        ("CYTO", "pass"), ("APPEAR", "Conforms")):
+    for code, value in (
+        ("MFI", "10.4"),
+        ("MOIST", "0.02"),
+        ("DENS", "1.30"),
+        ("CYTO", "pass"),
+        ("APPEAR", "Conforms"),
+    ):
         page.type(f"result_{code}", value, form)
     page.submit(form)
     lot_id = page.wait_for_path(r"/supplier/lots/(\d+)").group(1)
@@ -235,16 +250,23 @@ def test_thin_slice_in_chromium(live_server: str, driver: WebDriver, journey: di
     page.wait_for_path(r"/internal/?")
     page.wait_for_text("Welcome", "Quinn Avery")
     driver.find_element(By.CSS_SELECTOR, "header nav").find_element(
-        By.LINK_TEXT, "Review queue").click()
+        By.LINK_TEXT, "Review queue"
+    ).click()
     page.wait_for_path(r"/internal/review")
     page.wait_for_text("Review queue", lot_number)
     driver.find_element(By.LINK_TEXT, lot_number).click()
     page.wait_for_path(rf"/internal/lots/{lot_id}")
-    body = page.wait_for_text(f"Lot {lot_number}", "Decision", "Certificate of Analysis",
-                              "Text extracted from the CoA", "Results against our specification")
+    body = page.wait_for_text(
+        f"Lot {lot_number}",
+        "Decision",
+        "Certificate of Analysis",
+        "Text extracted from the CoA",
+        "Results against our specification",
+    )
     frame = driver.find_element(By.CSS_SELECTOR, "iframe.pdf")
-    assert re.search(r"/documents/\d+$", frame.get_attribute("src") or ""), \
-        frame.get_attribute("src")
+    assert re.search(r"/documents/\d+$", frame.get_attribute("src") or ""), frame.get_attribute(
+        "src"
+    )
     assert lot_number in driver.find_element(By.CSS_SELECTOR, "pre.extracted").text
     results = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "table.results tbody tr")]
     assert len(results) == 5 and all("pass" in r for r in results), results
@@ -275,8 +297,12 @@ def test_thin_slice_in_chromium(live_server: str, driver: WebDriver, journey: di
     page.wait_for_text("Record a goods receipt")
     form = page.form("/internal/receipts")
     Select(page.field("supplier_lot_id", form)).select_by_visible_text(
-        next(o.text for o in Select(page.field("supplier_lot_id", form)).options
-             if lot_number in o.text))
+        next(
+            o.text
+            for o in Select(page.field("supplier_lot_id", form)).options
+            if lot_number in o.text
+        )
+    )
     page.type("quantity", "12.5", form)
     page.type("internal_lot_number", internal_lot, form)
     page.submit(form)
@@ -328,12 +354,18 @@ def test_thin_slice_in_chromium(live_server: str, driver: WebDriver, journey: di
     assert "1 Test Street" in consignee, consignee
     page.screenshot("browser-trace-forward.png")
     page.assert_console_clean()
-    journey.update(lot=lot_number, internal_lot=internal_lot, finished_lot=finished_lot,
-                   serial=serial_1, shipment=shipment)
+    journey.update(
+        lot=lot_number,
+        internal_lot=internal_lot,
+        finished_lot=finished_lot,
+        serial=serial_1,
+        shipment=shipment,
+    )
 
 
 def test_trace_tree_reaches_the_supplier_lot_and_the_consignee(
-        live_server: str, driver: WebDriver, journey: dict[str, str]) -> None:
+    live_server: str, driver: WebDriver, journey: dict[str, str]
+) -> None:
     if not journey:
         pytest.skip("the journey test did not get as far as shipping")
     page = Page(driver, live_server)
@@ -342,15 +374,26 @@ def test_trace_tree_reaches_the_supplier_lot_and_the_consignee(
 
     text = page.trace(journey["serial"], "backward")
     tree = driver.find_element(By.CSS_SELECTOR, "#trace-result .trace-tree").text
-    for needle in (journey["finished_lot"], journey["internal_lot"], "Acme Polymers",
-                   "Anna Schmidt", "RES-100"):
+    for needle in (
+        journey["finished_lot"],
+        journey["internal_lot"],
+        "Acme Polymers",
+        "Anna Schmidt",
+        "RES-100",
+    ):
         assert needle in tree, f"{needle!r} missing from the backward trace tree:\n{text}"
     assert re.search(rf"SUPPLIER LOT {journey['lot']}\b", tree.upper()), tree
     assert SHA256.search(tree), f"no CoA SHA-256 in the backward trace tree:\n{text}"
 
     text = page.trace(journey["lot"], "forward")
     tree = driver.find_element(By.CSS_SELECTOR, "#trace-result .trace-tree").text
-    for needle in (journey["internal_lot"], journey["finished_lot"], journey["serial"],
-                   journey["shipment"], "Hospital X", "1 Test Street"):
+    for needle in (
+        journey["internal_lot"],
+        journey["finished_lot"],
+        journey["serial"],
+        journey["shipment"],
+        "Hospital X",
+        "1 Test Street",
+    ):
         assert needle in tree, f"{needle!r} missing from the forward trace tree:\n{text}"
     page.assert_console_clean()

@@ -44,20 +44,24 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def auth(http: httpx.AsyncClient, creds: tuple[str, str],
-               scope: str | None = None) -> dict[str, str]:
+async def auth(
+    http: httpx.AsyncClient, creds: tuple[str, str], scope: str | None = None
+) -> dict[str, str]:
     return bearer(await api_token(http, creds[0], creds[1], scope))
 
 
-async def upload(http: httpx.AsyncClient, headers: dict[str, str], content: bytes,
-                 filename: str = "coa.pdf") -> httpx.Response:
-    return await http.post("/api/v1/documents", headers=headers,
-                           files={"file": (filename, content, "application/pdf")})
+async def upload(
+    http: httpx.AsyncClient, headers: dict[str, str], content: bytes, filename: str = "coa.pdf"
+) -> httpx.Response:
+    return await http.post(
+        "/api/v1/documents", headers=headers, files={"file": (filename, content, "application/pdf")}
+    )
 
 
 async def upload_coa(http: httpx.AsyncClient, headers: dict[str, str], lot_number: str) -> int:
-    response = await upload(http, headers, make_pdf("Certificate of Analysis",
-                                                    [f"Lot: {lot_number}", "MFI: 10.2"]))
+    response = await upload(
+        http, headers, make_pdf("Certificate of Analysis", [f"Lot: {lot_number}", "MFI: 10.2"])
+    )
     assert response.status_code == 201, response.text
     return int(response.json()["id"])
 
@@ -68,23 +72,30 @@ async def lots_seen(http: httpx.AsyncClient, headers: dict[str, str]) -> list[tu
     return [(lot["id"], lot["lot_number"]) for lot in response.json()]
 
 
-def lot_body(document_id: int, lot_number: str, results: dict[str, str] | None = None,
-             **overrides: Any) -> dict[str, Any]:
+def lot_body(
+    document_id: int, lot_number: str, results: dict[str, str] | None = None, **overrides: Any
+) -> dict[str, Any]:
     made = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=10)
     body: dict[str, Any] = {
-        "part_number": "RES-100", "lot_number": lot_number, "quantity": "25", "unit": "kg",
+        "part_number": "RES-100",
+        "lot_number": lot_number,
+        "quantity": "25",
+        "unit": "kg",
         "manufactured_on": made.isoformat(),
         "expires_on": (made + dt.timedelta(days=700)).isoformat(),
         "coa_document_id": document_id,
-        "results": [{"code": code, "value": value}
-                    for code, value in (GOOD if results is None else results).items()],
+        "results": [
+            {"code": code, "value": value}
+            for code, value in (GOOD if results is None else results).items()
+        ],
     }
     body.update(overrides)
     return body
 
 
-async def refused_lot(http: httpx.AsyncClient, headers: dict[str, str],
-                      body: dict[str, Any]) -> dict[str, Any]:
+async def refused_lot(
+    http: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]
+) -> dict[str, Any]:
     """POST a lot that must be refused with 422; assert that the lot list did not change."""
     before = await lots_seen(http, headers)
     response = await http.post("/api/v1/lots", headers=headers, json=body)
@@ -96,9 +107,18 @@ async def refused_lot(http: httpx.AsyncClient, headers: dict[str, str],
 
 def foreign_token(key: bytes, client_id: str = "acme-edi", **claims: Any) -> str:
     now = int(time.time())
-    payload = {"iss": "traceport", "aud": "traceport-api", "sub": client_id,
-               "client_id": client_id, "iat": now, "nbf": now, "exp": now + 600,
-               "jti": "x" * 32, "scope": " ".join(sorted(ACME_SCOPES)), **claims}
+    payload = {
+        "iss": "traceport",
+        "aud": "traceport-api",
+        "sub": client_id,
+        "client_id": client_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": "x" * 32,
+        "scope": " ".join(sorted(ACME_SCOPES)),
+        **claims,
+    }
     return jwt.encode({"alg": "HS256", "typ": "at+jwt"}, payload, OctKey.import_key(key))
 
 
@@ -106,8 +126,10 @@ def foreign_token(key: bytes, client_id: str = "acme-edi", **claims: Any) -> str
 
 
 async def test_token_with_form_credentials(client: httpx.AsyncClient) -> None:
-    response = await client.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": ACME[0], "client_secret": ACME[1]})
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": ACME[0], "client_secret": ACME[1]},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
@@ -122,8 +144,11 @@ async def test_token_with_form_credentials(client: httpx.AsyncClient) -> None:
 
 async def test_token_with_http_basic(client: httpx.AsyncClient) -> None:
     basic = base64.b64encode(f"{ACME[0]}:{ACME[1]}".encode()).decode()
-    response = await client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                                 headers={"Authorization": f"Basic {basic}"})
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
@@ -135,17 +160,27 @@ async def test_token_with_http_basic(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.req("P11-04")
-@pytest.mark.parametrize(("client_id", "secret"), [
-    ("acme-edi", "wrong-secret"), ("no-such-client", "acme-edi-secret"), ("acme-edi", ""),
-])
+@pytest.mark.parametrize(
+    ("client_id", "secret"),
+    [
+        ("acme-edi", "wrong-secret"),
+        ("no-such-client", "acme-edi-secret"),
+        ("acme-edi", ""),
+    ],
+)
 async def test_token_refused_for_bad_credentials_without_enumeration(
-        client: httpx.AsyncClient, client_id: str, secret: str) -> None:
-    response = await client.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+    client: httpx.AsyncClient, client_id: str, secret: str
+) -> None:
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
     assert response.status_code == 401
     # same body whatever was wrong: no hint whether the client exists
-    assert response.json() == {"error": "invalid_client",
-                               "error_description": "Client authentication failed."}
+    assert response.json() == {
+        "error": "invalid_client",
+        "error_description": "Client authentication failed.",
+    }
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["www-authenticate"].startswith("Basic")
     assert "access_token" not in response.text
@@ -153,16 +188,26 @@ async def test_token_refused_for_bad_credentials_without_enumeration(
 
 async def test_token_refused_for_wrong_basic_secret(client: httpx.AsyncClient) -> None:
     basic = base64.b64encode(b"acme-edi:nope").decode()
-    response = await client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                                 headers={"Authorization": f"Basic {basic}"})
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
 
 
 async def test_token_refuses_other_grant_types(client: httpx.AsyncClient) -> None:
-    response = await client.post("/oauth/token", data={
-        "grant_type": "password", "username": "anna@acme-polymers.example",
-        "password": "Traceport-demo-1", "client_id": ACME[0], "client_secret": ACME[1]})
+    response = await client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": "anna@acme-polymers.example",
+            "password": "Traceport-demo-1",
+            "client_id": ACME[0],
+            "client_secret": ACME[1],
+        },
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
     assert "access_token" not in response.json()
@@ -170,17 +215,22 @@ async def test_token_refuses_other_grant_types(client: httpx.AsyncClient) -> Non
 
 
 async def test_token_scope_narrowing_limits_the_token(client: httpx.AsyncClient) -> None:
-    response = await client.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": ACME[0], "client_secret": ACME[1],
-        "scope": "parts:read"})
+    response = await client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": ACME[0],
+            "client_secret": ACME[1],
+            "scope": "parts:read",
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.json()["scope"] == "parts:read"
     narrow = bearer(response.json()["access_token"])
     full = await auth(client, ACME)
     before = await lots_seen(client, full)
     assert (await client.get("/api/v1/parts", headers=narrow)).status_code == 200
-    refused = await client.post("/api/v1/lots", headers=narrow,
-                                json=lot_body(1, "AP-NARROW-1"))
+    refused = await client.post("/api/v1/lots", headers=narrow, json=lot_body(1, "AP-NARROW-1"))
     assert refused.status_code == 403
     assert refused.json()["error"] == "PermissionDenied"
     assert "lots.submit" in refused.json()["message"]
@@ -190,9 +240,15 @@ async def test_token_scope_narrowing_limits_the_token(client: httpx.AsyncClient)
 
 
 async def test_token_refuses_scope_not_granted(client: httpx.AsyncClient) -> None:
-    response = await client.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": ACME[0], "client_secret": ACME[1],
-        "scope": "parts:read shipments:write"})
+    response = await client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": ACME[0],
+            "client_secret": ACME[1],
+            "scope": "parts:read shipments:write",
+        },
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
     assert "access_token" not in response.json()
@@ -216,8 +272,7 @@ API_ROUTES = [
 
 def _request_kwargs(method: str, path: str) -> dict[str, Any]:
     if method == "POST" and path.endswith("/documents"):
-        return {"files": {"file": ("x.pdf", make_pdf("Unauthenticated", ["x"]),
-                                   "application/pdf")}}
+        return {"files": {"file": ("x.pdf", make_pdf("Unauthenticated", ["x"]), "application/pdf")}}
     if method == "POST":
         return {"json": lot_body(1, "AP-NOAUTH-1")}
     return {}
@@ -225,19 +280,26 @@ def _request_kwargs(method: str, path: str) -> dict[str, Any]:
 
 @pytest.mark.req("P11-04")
 @pytest.mark.parametrize(("method", "path"), API_ROUTES)
-@pytest.mark.parametrize("authorization", [
-    None, "Bearer not-a-jwt", "Bearer ", "Basic YWNtZS1lZGk6YWNtZS1lZGktc2VjcmV0",
-    "Bearer " + foreign_token(b"some-other-key-0123456789abcdef0123456789"),
-    "Bearer " + foreign_token(TOKEN_KEY, exp=int(time.time()) - 60, iat=0, nbf=0),
-    "Bearer " + foreign_token(TOKEN_KEY, aud="someone-else"),
-], ids=["none", "garbage", "empty", "basic", "other-key", "expired", "wrong-audience"])
-async def test_api_requires_a_valid_bearer_token(client: httpx.AsyncClient, method: str,
-                                                 path: str, authorization: str | None) -> None:
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer not-a-jwt",
+        "Bearer ",
+        "Basic YWNtZS1lZGk6YWNtZS1lZGktc2VjcmV0",
+        "Bearer " + foreign_token(b"some-other-key-0123456789abcdef0123456789"),
+        "Bearer " + foreign_token(TOKEN_KEY, exp=int(time.time()) - 60, iat=0, nbf=0),
+        "Bearer " + foreign_token(TOKEN_KEY, aud="someone-else"),
+    ],
+    ids=["none", "garbage", "empty", "basic", "other-key", "expired", "wrong-audience"],
+)
+async def test_api_requires_a_valid_bearer_token(
+    client: httpx.AsyncClient, method: str, path: str, authorization: str | None
+) -> None:
     erp = await auth(client, ERP)
     before = await lots_seen(client, erp)
     headers = {"Authorization": authorization} if authorization else {}
-    response = await client.request(method, path, headers=headers,
-                                    **_request_kwargs(method, path))
+    response = await client.request(method, path, headers=headers, **_request_kwargs(method, path))
     assert response.status_code == 401, response.text
     assert response.headers["content-type"].startswith("application/json")
     assert response.headers["www-authenticate"].startswith("Bearer")
@@ -263,8 +325,11 @@ async def test_parts_for_acme_are_only_its_part_with_our_spec(client: httpx.Asyn
     parts = response.json()
     assert [p["number"] for p in parts] == ["RES-100"]
     part = parts[0]
-    assert (part["name"], part["unit"], part["kind"]) == ("PEEK resin, implant grade", "kg",
-                                                          "material")
+    assert (part["name"], part["unit"], part["kind"]) == (
+        "PEEK resin, implant grade",
+        "kg",
+        "material",
+    )
     spec = part["specification"]
     assert spec["revision"] == "B"
     assert spec["effective_from"] == "2026-01-15"
@@ -293,7 +358,10 @@ async def test_parts_for_steripro_are_only_sterilization(client: httpx.AsyncClie
     parts = response.json()
     assert [p["number"] for p in parts] == ["STE-200"]
     assert [c["code"] for c in parts[0]["specification"]["characteristics"]] == [
-        "DOSE", "BI", "DOSIM"]
+        "DOSE",
+        "BI",
+        "DOSIM",
+    ]
     assert "RES-100" not in response.text
 
 
@@ -335,8 +403,9 @@ async def test_other_supplier_cannot_read_a_document(client: httpx.AsyncClient) 
         assert response.json() == {"error": "NotFound", "message": "No such document."}
         assert "AP-SECRET-1" not in response.text
     # our own system may read it
-    erp = await client.get(f"/api/v1/documents/{document_id}/content",
-                           headers=await auth(client, ERP))
+    erp = await client.get(
+        f"/api/v1/documents/{document_id}/content", headers=await auth(client, ERP)
+    )
     assert erp.status_code == 200 and erp.content == content
 
 
@@ -361,15 +430,15 @@ async def test_upload_refuses_a_non_pdf(client: httpx.AsyncClient, runtime: Runt
 
 
 @pytest.mark.req("A11-02")
-async def test_upload_refuses_a_truncated_pdf(client: httpx.AsyncClient,
-                                              runtime: Runtime) -> None:
+async def test_upload_refuses_a_truncated_pdf(client: httpx.AsyncClient, runtime: Runtime) -> None:
     acme = await auth(client, ACME)
     before = await document_ids(runtime)
     truncated = make_pdf("Certificate of Analysis", ["Lot: AP-TRUNC-1"])[:200]
     response = await upload(client, acme, truncated)
     assert response.status_code == 422
     assert "damaged" in response.json()["fields"]["file"] or (
-        "could not be read" in response.json()["fields"]["file"])
+        "could not be read" in response.json()["fields"]["file"]
+    )
     assert await document_ids(runtime) == before
 
 
@@ -381,30 +450,34 @@ async def test_upload_refuses_an_empty_file(client: httpx.AsyncClient, runtime: 
     assert await document_ids(runtime) == before
 
 
-async def test_upload_body_over_the_request_limit_is_413(runtime: Runtime,
-                                                         tmp_path: Path) -> None:
+async def test_upload_body_over_the_request_limit_is_413(runtime: Runtime, tmp_path: Path) -> None:
     """The request body limit comes from the app's settings (file limit + 1 MiB for multipart
     overhead). The shared ``client`` fixture keeps the default 20 MiB settings beside a 2 MiB
     runtime, so this test builds the app as production does: both limits 2 MiB."""
-    settings = Settings.from_env({"TRACEPORT_VAR_DIR": str(tmp_path),
-                                  "TRACEPORT_MAX_UPLOAD_MB": "2"})
+    settings = Settings.from_env(
+        {"TRACEPORT_VAR_DIR": str(tmp_path), "TRACEPORT_MAX_UPLOAD_MB": "2"}
+    )
     app = create_app(settings, runtime=runtime)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://testserver") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
         acme = await auth(http, ACME)
         before = await document_ids(runtime)
         big = b"%PDF-1.4\n" + b"0" * (4 * 1024 * 1024)
         response = await upload(http, acme, big)
         assert response.status_code == 413, response.text
-        assert response.json() == {"error": "http_error",
-                                   "message": "The upload is larger than the limit of 2 MiB."}
+        assert response.json() == {
+            "error": "http_error",
+            "message": "The upload is larger than the limit of 2 MiB.",
+        }
         assert await document_ids(runtime) == before
         # the same client can still upload a normal file afterwards
         assert (await upload(http, acme, make_pdf("CoA", ["after 413"]))).status_code == 201
 
 
 async def test_upload_file_over_the_limit_but_within_body_headroom(
-        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
     """A file between the 2 MiB file limit and the request limit (file limit + 1 MiB for
     multipart overhead) is refused by the service: 422 naming the limit, nothing stored."""
     acme = await auth(client, ACME)
@@ -420,8 +493,9 @@ async def test_upload_without_the_file_field(client: httpx.AsyncClient, runtime:
     acme = await auth(client, ACME)
     before = await document_ids(runtime)
     pdf = make_pdf("CoA", ["x"])
-    response = await client.post("/api/v1/documents", headers=acme,
-                                 files={"document": ("coa.pdf", pdf, "application/pdf")})
+    response = await client.post(
+        "/api/v1/documents", headers=acme, files={"document": ("coa.pdf", pdf, "application/pdf")}
+    )
     assert response.status_code == 422
     assert response.json()["fields"] == {"file": "Send the PDF as multipart form field 'file'."}
     assert await document_ids(runtime) == before
@@ -429,8 +503,9 @@ async def test_upload_without_the_file_field(client: httpx.AsyncClient, runtime:
 
 async def test_upload_needs_documents_scope(client: httpx.AsyncClient, runtime: Runtime) -> None:
     before = await document_ids(runtime)
-    response = await upload(client, await auth(client, ACME, "parts:read"),
-                            make_pdf("CoA", ["scope"]))
+    response = await upload(
+        client, await auth(client, ACME, "parts:read"), make_pdf("CoA", ["scope"])
+    )
     assert response.status_code == 403
     assert "documents.write" in response.json()["message"]
     assert await document_ids(runtime) == before
@@ -441,25 +516,34 @@ async def test_upload_needs_documents_scope(client: httpx.AsyncClient, runtime: 
 
 @pytest.mark.req("DI-01")
 async def test_machine_submission_is_submitted_unsigned_with_our_verdicts(
-        client: httpx.AsyncClient) -> None:
+    client: httpx.AsyncClient,
+) -> None:
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-API-1")
     before = await lots_seen(client, acme)
-    response = await client.post("/api/v1/lots", headers=acme,
-                                 json=lot_body(document_id, "AP-API-1"))
+    response = await client.post(
+        "/api/v1/lots", headers=acme, json=lot_body(document_id, "AP-API-1")
+    )
     assert response.status_code == 201, response.text
     lot = response.json()
     assert lot["status"] == "submitted"
     assert lot["signatures"] == []
     assert lot["verdict"] == "conforming"
     assert (lot["supplier"], lot["part_number"], lot["specification_revision"]) == (
-        "Acme Polymers", "RES-100", "B")
+        "Acme Polymers",
+        "RES-100",
+        "B",
+    )
     assert (lot["lot_number"], lot["unit"], lot["version"]) == ("AP-API-1", "kg", 1)
     assert float(lot["quantity"]) == 25
     assert lot["coa_document"]["id"] == document_id
     assert [(r["code"], r["value"], r["verdict"]) for r in lot["results"]] == [
-        ("MFI", "10.2", "pass"), ("MOIST", "0.02", "pass"), ("DENS", "1.30", "pass"),
-        ("CYTO", "pass", "pass"), ("APPEAR", "Conforms", "pass")]
+        ("MFI", "10.2", "pass"),
+        ("MOIST", "0.02", "pass"),
+        ("DENS", "1.30", "pass"),
+        ("CYTO", "pass", "pass"),
+        ("APPEAR", "Conforms", "pass"),
+    ]
     assert all(r["explanation"] for r in lot["results"])
     after = await lots_seen(client, acme)
     assert after == [(lot["id"], "AP-API-1"), *before]
@@ -471,11 +555,13 @@ async def test_machine_submission_is_submitted_unsigned_with_our_verdicts(
 
 @pytest.mark.req("COA-02")
 async def test_result_out_of_our_spec_makes_the_lot_nonconforming(
-        client: httpx.AsyncClient) -> None:
+    client: httpx.AsyncClient,
+) -> None:
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-API-13")
-    response = await client.post("/api/v1/lots", headers=acme, json=lot_body(
-        document_id, "AP-API-13", {**GOOD, "MFI": "13"}))
+    response = await client.post(
+        "/api/v1/lots", headers=acme, json=lot_body(document_id, "AP-API-13", {**GOOD, "MFI": "13"})
+    )
     assert response.status_code == 201, response.text
     lot = response.json()
     assert lot["status"] == "submitted"
@@ -491,8 +577,10 @@ async def test_result_in_supplier_unit_is_converted_to_ours(client: httpx.AsyncC
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-API-KGM3")
     body = lot_body(document_id, "AP-API-KGM3")
-    body["results"] = [*(r for r in body["results"] if r["code"] != "DENS"),
-                       {"code": "DENS", "value": "1335", "unit": "kg/m3"}]
+    body["results"] = [
+        *(r for r in body["results"] if r["code"] != "DENS"),
+        {"code": "DENS", "value": "1335", "unit": "kg/m3"},
+    ]
     response = await client.post("/api/v1/lots", headers=acme, json=body)
     assert response.status_code == 201, response.text
     dens = next(r for r in response.json()["results"] if r["code"] == "DENS")
@@ -506,8 +594,9 @@ async def test_result_in_supplier_unit_is_converted_to_ours(client: httpx.AsyncC
 async def test_lot_for_unknown_part_is_refused(client: httpx.AsyncClient) -> None:
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-API-X1")
-    body = await refused_lot(client, acme, lot_body(document_id, "AP-API-X1",
-                                                     part_number="RES-999"))
+    body = await refused_lot(
+        client, acme, lot_body(document_id, "AP-API-X1", part_number="RES-999")
+    )
     assert body["error"] == "ValidationFailed"
     assert "RES-999" in body["fields"]["part_number"]
 
@@ -516,9 +605,17 @@ async def test_lot_for_unknown_part_is_refused(client: httpx.AsyncClient) -> Non
 async def test_lot_for_another_suppliers_part_is_refused(client: httpx.AsyncClient) -> None:
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-API-X2")
-    body = await refused_lot(client, acme, lot_body(
-        document_id, "AP-API-X2", {"DOSE": "27", "BI": "pass", "DOSIM": "38"},
-        part_number="STE-200", unit="load"))
+    body = await refused_lot(
+        client,
+        acme,
+        lot_body(
+            document_id,
+            "AP-API-X2",
+            {"DOSE": "27", "BI": "pass", "DOSIM": "38"},
+            part_number="STE-200",
+            unit="load",
+        ),
+    )
     assert body["fields"]["part_number"] == "Part 'STE-200' is not one you may supply."
 
 
@@ -535,20 +632,30 @@ async def test_lot_missing_a_required_result_is_refused(client: httpx.AsyncClien
 async def test_lot_with_a_non_numeric_result_is_refused(client: httpx.AsyncClient) -> None:
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-API-X4")
-    body = await refused_lot(client, acme, lot_body(document_id, "AP-API-X4",
-                                                     {**GOOD, "MFI": "ten"}))
+    body = await refused_lot(
+        client, acme, lot_body(document_id, "AP-API-X4", {**GOOD, "MFI": "ten"})
+    )
     assert list(body["fields"]) == ["results.MFI"]
     assert "'ten' is not a number" in body["fields"]["results.MFI"]
 
 
 @pytest.mark.req("A11-02")
 async def test_lot_with_unknown_characteristic_and_bad_fields_lists_every_problem(
-        client: httpx.AsyncClient) -> None:
+    client: httpx.AsyncClient,
+) -> None:
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-API-X5")
-    body = await refused_lot(client, acme, lot_body(
-        document_id, "AP-API-X5", {**GOOD, "COLOR": "amber"}, quantity="-3",
-        manufactured_on="2026-13-40"))
+    body = await refused_lot(
+        client,
+        acme,
+        lot_body(
+            document_id,
+            "AP-API-X5",
+            {**GOOD, "COLOR": "amber"},
+            quantity="-3",
+            manufactured_on="2026-13-40",
+        ),
+    )
     assert set(body["fields"]) == {"results.COLOR", "quantity", "manufactured_on"}
     assert "not a characteristic" in body["fields"]["results.COLOR"]
 
@@ -579,11 +686,11 @@ async def test_lot_with_unknown_field_in_a_result_is_refused(client: httpx.Async
 
 
 @pytest.mark.req("P11-04")
-async def test_lot_citing_another_suppliers_document_is_refused(
-        client: httpx.AsyncClient) -> None:
+async def test_lot_citing_another_suppliers_document_is_refused(client: httpx.AsyncClient) -> None:
     acme, steri = await auth(client, ACME), await auth(client, STERI)
-    steri_document = (await upload(client, steri, make_pdf("Sterilization certificate",
-                                                           ["Load: SP-X"]))).json()["id"]
+    steri_document = (
+        await upload(client, steri, make_pdf("Sterilization certificate", ["Load: SP-X"]))
+    ).json()["id"]
     body = await refused_lot(client, acme, lot_body(steri_document, "AP-API-X8"))
     assert body["fields"] == {"coa_document": "The CoA document was not found."}
 
@@ -628,15 +735,16 @@ async def test_lot_is_visible_to_its_supplier_only(client: httpx.AsyncClient) ->
 
 @pytest.mark.req("P11-15")
 async def test_approved_lots_show_signature_manifestations(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/lots?status=approved",
-                                headers=await auth(client, ACME))
+    response = await client.get("/api/v1/lots?status=approved", headers=await auth(client, ACME))
     assert response.status_code == 200
     lots = response.json()
     assert [lot["lot_number"] for lot in lots] == ["AP-24-0815"]
     assert lots[0]["status"] == "approved"
     signatures = lots[0]["signatures"]
     assert [(s["printed_name"], s["meaning"]) for s in signatures] == [
-        ("Anna Schmidt", "submitted as accurate"), ("Quinn Avery", "approved")]
+        ("Anna Schmidt", "submitted as accurate"),
+        ("Quinn Avery", "approved"),
+    ]
     for signature in signatures:
         signed_at = dt.datetime.fromisoformat(signature["signed_at"])
         assert signed_at.utcoffset() == dt.timedelta(0)
@@ -663,61 +771,79 @@ def nodes_by(trace: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 async def test_backward_trace_of_a_serial(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/trace/backward", params={"id": "SN-DEMO-0001"},
-                                headers=await auth(client, ERP))
+    response = await client.get(
+        "/api/v1/trace/backward", params={"id": "SN-DEMO-0001"}, headers=await auth(client, ERP)
+    )
     assert response.status_code == 200, response.text
     trace = response.json()
     assert (trace["query"], trace["direction"]) == ("SN-DEMO-0001", "backward")
     nodes = nodes_by(trace)
-    assert set(nodes) == {("serial", "SN-DEMO-0001"), ("internal_lot", "FG-LOT-0001"),
-                          ("internal_lot", "IL-RES-0001"), ("internal_lot", "IL-STE-0001"),
-                          ("supplier_lot", "AP-24-0815"), ("supplier_lot", "SP-24-0117")}
+    assert set(nodes) == {
+        ("serial", "SN-DEMO-0001"),
+        ("internal_lot", "FG-LOT-0001"),
+        ("internal_lot", "IL-RES-0001"),
+        ("internal_lot", "IL-STE-0001"),
+        ("supplier_lot", "AP-24-0815"),
+        ("supplier_lot", "SP-24-0117"),
+    }
     resin = nodes[("supplier_lot", "AP-24-0815")]
     assert resin["supplier"] == "Acme Polymers"
     assert resin["part_number"] == "RES-100"
     assert resin["status"] == "approved"
     assert HEX64.match(resin["coa"]["sha256"])
     assert [(s["printed_name"], s["meaning"]) for s in resin["signatures"]] == [
-        ("Anna Schmidt", "submitted as accurate"), ("Quinn Avery", "approved")]
+        ("Anna Schmidt", "submitted as accurate"),
+        ("Quinn Avery", "approved"),
+    ]
     assert nodes[("supplier_lot", "SP-24-0117")]["supplier"] == "SteriPro"
     assert trace["consignees"] == []
 
 
 @pytest.mark.req("QMS-11")
 async def test_forward_trace_of_a_supplier_lot_reaches_consignees(
-        client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/trace/forward", params={"id": "AP-24-0815"},
-                                headers=await auth(client, ERP))
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(
+        "/api/v1/trace/forward", params={"id": "AP-24-0815"}, headers=await auth(client, ERP)
+    )
     assert response.status_code == 200, response.text
     trace = response.json()
     kinds = trace["counts"]
     assert kinds["serial"] == 10
     assert kinds["shipment"] == 1
-    assert trace["consignees"] == [{
-        "shipment": "SH-0001", "name": "St. Mary's Hospital, Central Sterile Supply",
-        "address": "12 Harbour Road, Cork T12 XY34, Ireland"}]
+    assert trace["consignees"] == [
+        {
+            "shipment": "SH-0001",
+            "name": "St. Mary's Hospital, Central Sterile Supply",
+            "address": "12 Harbour Road, Cork T12 XY34, Ireland",
+        }
+    ]
 
 
 async def test_trace_of_an_unknown_identifier_is_404(client: httpx.AsyncClient) -> None:
     erp = await auth(client, ERP)
     for direction in ("backward", "forward"):
-        response = await client.get(f"/api/v1/trace/{direction}", params={"id": "NOPE-1"},
-                                    headers=erp)
+        response = await client.get(
+            f"/api/v1/trace/{direction}", params={"id": "NOPE-1"}, headers=erp
+        )
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("application/json")
-        assert response.json() == {"error": "NotFound",
-                                   "message": "Nothing is known by the identifier 'NOPE-1'."}
+        assert response.json() == {
+            "error": "NotFound",
+            "message": "Nothing is known by the identifier 'NOPE-1'.",
+        }
 
 
 @pytest.mark.req("P11-04")
 async def test_supplier_forward_trace_sees_only_its_lot_and_receipt(
-        client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/trace/forward", params={"id": "AP-24-0815"},
-                                headers=await auth(client, ACME))
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(
+        "/api/v1/trace/forward", params={"id": "AP-24-0815"}, headers=await auth(client, ACME)
+    )
     assert response.status_code == 200, response.text
     trace = response.json()
-    assert set(nodes_by(trace)) == {("supplier_lot", "AP-24-0815"),
-                                    ("internal_lot", "IL-RES-0001")}
+    assert set(nodes_by(trace)) == {("supplier_lot", "AP-24-0815"), ("internal_lot", "IL-RES-0001")}
     assert trace["counts"] == {"supplier_lot": 1, "internal_lot": 1}
     assert trace["consignees"] == []
     assert [e["kind"] for e in trace["edges"]] == ["receipt"]
@@ -727,20 +853,29 @@ async def test_supplier_forward_trace_sees_only_its_lot_and_receipt(
 
 @pytest.mark.req("P11-04")
 async def test_supplier_cannot_trace_our_identifiers_or_other_suppliers_lots(
-        client: httpx.AsyncClient) -> None:
+    client: httpx.AsyncClient,
+) -> None:
     steri, acme = await auth(client, STERI), await auth(client, ACME)
-    for headers, identifier in ((steri, "AP-24-0815"), (acme, "SP-24-0117"),
-                                (acme, "SN-DEMO-0001"), (acme, "IL-RES-0001")):
+    for headers, identifier in (
+        (steri, "AP-24-0815"),
+        (acme, "SP-24-0117"),
+        (acme, "SN-DEMO-0001"),
+        (acme, "IL-RES-0001"),
+    ):
         for direction in ("backward", "forward"):
-            response = await client.get(f"/api/v1/trace/{direction}",
-                                        params={"id": identifier}, headers=headers)
+            response = await client.get(
+                f"/api/v1/trace/{direction}", params={"id": identifier}, headers=headers
+            )
             assert response.status_code == 404, (identifier, direction)
             assert response.json()["error"] == "NotFound"
 
 
 async def test_trace_needs_trace_scope(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/trace/forward", params={"id": "AP-24-0815"},
-                                headers=await auth(client, ACME, "lots:read"))
+    response = await client.get(
+        "/api/v1/trace/forward",
+        params={"id": "AP-24-0815"},
+        headers=await auth(client, ACME, "lots:read"),
+    )
     assert response.status_code == 403
     assert "trace.read" in response.json()["message"]
 
@@ -751,8 +886,7 @@ async def test_trace_needs_trace_scope(client: httpx.AsyncClient) -> None:
 async def test_healthz_needs_no_auth(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok",
-                               "checks": {"database": "ok", "object_store": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "object_store": "ok"}}
 
 
 async def test_openapi_describes_the_machine_api_only(client: httpx.AsyncClient) -> None:
@@ -761,11 +895,24 @@ async def test_openapi_describes_the_machine_api_only(client: httpx.AsyncClient)
     schema = response.json()
     assert re.fullmatch(r"3\.1\.\d+", schema["openapi"])
     paths = set(schema["paths"])
-    assert {"/oauth/token", "/api/v1/lots", "/api/v1/parts", "/api/v1/documents",
-            "/api/v1/trace/backward", "/api/v1/trace/forward",
-            "/api/v1/lots/{lot_id}", "/api/v1/documents/{document_id}/content"} <= paths
-    for page in ("/supplier", "/internal/review", "/internal", "/login", "/",
-                 "/documents/{document_id}"):
+    assert {
+        "/oauth/token",
+        "/api/v1/lots",
+        "/api/v1/parts",
+        "/api/v1/documents",
+        "/api/v1/trace/backward",
+        "/api/v1/trace/forward",
+        "/api/v1/lots/{lot_id}",
+        "/api/v1/documents/{document_id}/content",
+    } <= paths
+    for page in (
+        "/supplier",
+        "/internal/review",
+        "/internal",
+        "/login",
+        "/",
+        "/documents/{document_id}",
+    ):
         assert page not in paths
     assert not any(p.startswith(("/supplier", "/internal", "/static")) for p in paths)
     assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
@@ -776,8 +923,9 @@ async def test_openapi_describes_the_machine_api_only(client: httpx.AsyncClient)
 
 
 @pytest.mark.req("P11-24")
-async def test_revoking_a_client_refuses_its_issued_tokens(client: httpx.AsyncClient,
-                                                           runtime: Runtime) -> None:
+async def test_revoking_a_client_refuses_its_issued_tokens(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
     acme = await auth(client, ACME)
     assert (await client.get("/api/v1/lots", headers=acme)).status_code == 200
     async with runtime.sessions() as session:
@@ -796,22 +944,26 @@ async def test_revoking_a_client_refuses_its_issued_tokens(client: httpx.AsyncCl
 
 @pytest.mark.req("P11-24")
 async def test_deactivated_client_gets_no_token_and_its_tokens_stop(
-        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
     acme = await auth(client, ACME)
     async with runtime.sessions() as session:
         row = await session.scalar(select(ApiClient).where(ApiClient.client_id == ACME[0]))
         assert row is not None
         row.active = False
         await session.commit()
-    response = await client.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": ACME[0], "client_secret": ACME[1]})
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": ACME[0], "client_secret": ACME[1]},
+    )
     assert response.status_code == 401
-    assert response.json() == {"error": "invalid_client",
-                               "error_description": "Client authentication failed."}
+    assert response.json() == {
+        "error": "invalid_client",
+        "error_description": "Client authentication failed.",
+    }
     listing = await client.get("/api/v1/lots", headers=acme)
     assert listing.status_code == 401
     assert listing.json()["message"] == "The client is not active."
-
 
 
 # -- values that do not fit the storage: refused, never a 500 or a silent change ------------
@@ -822,8 +974,9 @@ async def test_lot_with_an_unstorable_quantity_is_refused(client: httpx.AsyncCli
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-BIG-QTY")
     before = await lots_seen(client, acme)
-    response = await client.post("/api/v1/lots", headers=acme,
-                                 json=lot_body(document_id, "AP-BIG-QTY", quantity="1e30"))
+    response = await client.post(
+        "/api/v1/lots", headers=acme, json=lot_body(document_id, "AP-BIG-QTY", quantity="1e30")
+    )
     listing = await client.get("/api/v1/lots", headers=acme)
     assert listing.status_code == 200, listing.text
     assert [(lot["id"], lot["lot_number"]) for lot in listing.json()] == before
@@ -836,8 +989,11 @@ async def test_lot_with_an_unstorable_result_value_is_refused(client: httpx.Asyn
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-BIG-MFI")
     before = await lots_seen(client, acme)
-    response = await client.post("/api/v1/lots", headers=acme, json=lot_body(
-        document_id, "AP-BIG-MFI", {**GOOD, "MFI": "1e30"}))
+    response = await client.post(
+        "/api/v1/lots",
+        headers=acme,
+        json=lot_body(document_id, "AP-BIG-MFI", {**GOOD, "MFI": "1e30"}),
+    )
     assert await lots_seen(client, acme) == before
     assert response.status_code == 422, response.text
     assert "results.MFI" in response.json()["fields"]
@@ -848,8 +1004,9 @@ async def test_lot_with_an_overlong_unit_is_refused(client: httpx.AsyncClient) -
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-LONG-UNIT")
     before = await lots_seen(client, acme)
-    response = await client.post("/api/v1/lots", headers=acme,
-                                 json=lot_body(document_id, "AP-LONG-UNIT", unit="k" * 25))
+    response = await client.post(
+        "/api/v1/lots", headers=acme, json=lot_body(document_id, "AP-LONG-UNIT", unit="k" * 25)
+    )
     assert await lots_seen(client, acme) == before
     assert response.status_code == 422, response.text
     assert "unit" in response.json()["fields"]
@@ -860,8 +1017,11 @@ async def test_lot_with_an_overlong_result_is_refused(client: httpx.AsyncClient)
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-LONG-TEXT")
     before = await lots_seen(client, acme)
-    response = await client.post("/api/v1/lots", headers=acme, json=lot_body(
-        document_id, "AP-LONG-TEXT", {**GOOD, "APPEAR": "C" * 250}))
+    response = await client.post(
+        "/api/v1/lots",
+        headers=acme,
+        json=lot_body(document_id, "AP-LONG-TEXT", {**GOOD, "APPEAR": "C" * 250}),
+    )
     assert await lots_seen(client, acme) == before
     assert response.status_code == 422, response.text
     assert "results.APPEAR" in response.json()["fields"]
@@ -882,22 +1042,28 @@ async def test_lot_with_duplicate_result_codes_is_refused(client: httpx.AsyncCli
 
 @pytest.mark.req("A11-02")
 async def test_quantity_with_more_decimals_than_stored_is_refused(
-        client: httpx.AsyncClient) -> None:
+    client: httpx.AsyncClient,
+) -> None:
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-SCALE-Q")
-    body = await refused_lot(client, acme, lot_body(document_id, "AP-SCALE-Q",
-                                                     quantity="1.23456789"))
+    body = await refused_lot(
+        client, acme, lot_body(document_id, "AP-SCALE-Q", quantity="1.23456789")
+    )
     assert list(body["fields"]) == ["quantity"]
     assert "6 decimal" in body["fields"]["quantity"]
 
 
 @pytest.mark.req("DI-03")
 async def test_result_with_more_decimals_than_stored_is_kept_or_refused(
-        client: httpx.AsyncClient) -> None:
+    client: httpx.AsyncClient,
+) -> None:
     acme = await auth(client, ACME)
     document_id = await upload_coa(client, acme, "AP-SCALE-R")
-    response = await client.post("/api/v1/lots", headers=acme, json=lot_body(
-        document_id, "AP-SCALE-R", {**GOOD, "MOIST": "0.0500001"}))
+    response = await client.post(
+        "/api/v1/lots",
+        headers=acme,
+        json=lot_body(document_id, "AP-SCALE-R", {**GOOD, "MOIST": "0.0500001"}),
+    )
     if response.status_code == 422:
         assert list(response.json()["fields"]) == ["results.MOIST"]
         return

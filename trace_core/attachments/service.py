@@ -91,7 +91,9 @@ class AttachmentService:
         return document
 
     async def get(self, actor: Actor, document_id: int) -> Document:
-        """The document if the actor may see it; another organization's answers NotFound."""
+        """The document if the actor may see it; another organization's answers NotFound.
+        Reading needs ``lots.read``: a token narrowed to uploading cannot read documents."""
+        actor.require("lots.read")
         query = select(Document).where(Document.id == document_id)
         if not actor.is_internal:
             query = query.where(Document.organization_id == actor.organization_id)

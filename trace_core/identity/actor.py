@@ -48,11 +48,25 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     "auditor": frozenset({"parts.read", "lots.read", "trace.read", "audit.read"}),
-    "admin": frozenset({"parts.read", "lots.read", "trace.read", "audit.read", "users.manage"}),
+    "admin": frozenset(
+        {"parts.read", "lots.read", "trace.read", "audit.read", "users.manage", "identity.verify"}
+    ),
+    # Issue 4 (onboarding): buyers, contract-manufacturer users and the external admins who
+    # invite their colleagues (``users.invite`` is scoped to their own organization).
+    "buyer": frozenset({"parts.read", "lots.read", "trace.read"}),
+    "cm_user": frozenset(
+        {"parts.read", "lots.read", "lots.submit", "documents.write", "trace.read"}
+    ),
+    "supplier_admin": frozenset({"parts.read", "lots.read", "trace.read", "users.invite"}),
+    "cm_admin": frozenset({"parts.read", "lots.read", "trace.read", "users.invite"}),
 }
 
-INTERNAL_ROLES = frozenset({"qa_reviewer", "qa_approver", "operations", "auditor", "admin"})
-EXTERNAL_ROLES = frozenset({"supplier_user", "supplier_signer", "cm_signer"})
+INTERNAL_ROLES = frozenset(
+    {"qa_reviewer", "qa_approver", "operations", "auditor", "admin", "buyer"}
+)
+EXTERNAL_ROLES = frozenset(
+    {"supplier_user", "supplier_signer", "cm_signer", "cm_user", "supplier_admin", "cm_admin"}
+)
 
 #: OAuth2 scopes → permissions for machine clients. Machine clients never get ``*.sign``
 #: or ``*.approve``: only named people sign (DI-01).
@@ -65,6 +79,8 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "receipts:write": frozenset({"receipts.post"}),
     "production:write": frozenset({"production.post"}),
     "shipments:write": frozenset({"shipments.post"}),
+    # EPCIS event capture (the EPCIS work to come).
+    "events:write": frozenset({"events.capture"}),
     # Internal systems only: the audit trail service refuses external actors whatever scope.
     "audit:read": frozenset({"audit.read"}),
 }

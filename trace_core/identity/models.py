@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trace_core.db import Base, BigIntPK, UTCDateTime, utc_now
 
-ORGANIZATION_KINDS = ("internal", "supplier", "contract_manufacturer")
+#: ``supplier_and_cm``: an external organization that is both a supplier and a contract
+#: manufacturer (it may hold roles of either kind).
+ORGANIZATION_KINDS = ("internal", "supplier", "contract_manufacturer", "supplier_and_cm")
 
 
 class Organization(Base):
@@ -47,9 +49,15 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     #: The last accepted TOTP time step: a code is never accepted twice.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    #: The OpenID Connect identity (issuer, subject) this person signs in with, once linked
+    #: (``trace_core/identity/sso.py``); unique as a pair.
+    sso_issuer: Mapped[str | None] = mapped_column(String(300))
+    sso_subject: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     organization: Mapped[Organization] = relationship(lazy="joined")
+
+    __table_args__ = (Index("uq_users_sso_identity", "sso_issuer", "sso_subject", unique=True),)
 
 
 class ApiClient(Base):
@@ -61,7 +69,7 @@ class ApiClient(Base):
     client_id: Mapped[str] = mapped_column(String(100), unique=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     name: Mapped[str] = mapped_column(String(200))
-    secret_hash: Mapped[str] = mapped_column(String(300))
+    # Secrets live in ``client_secrets`` (several overlap during a rotation; migration 0004).
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Tokens issued before this moment are refused: revocation takes effect at once.
@@ -69,6 +77,24 @@ class ApiClient(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     organization: Mapped[Organization] = relationship(lazy="joined")
+
+
+class ClientSecret(Base):
+    """One secret of a machine client; only its scrypt hash is stored. After a rotation the
+    old secret keeps working until ``expires_at`` (the overlap), so integrations can switch
+    without downtime; ``revoked_at`` ends it at once."""
+
+    __tablename__ = "client_secrets"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    api_client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    def usable_at(self, moment: dt.datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or moment < self.expires_at)
 
 
 class WebSession(Base):

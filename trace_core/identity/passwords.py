@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import hmac
 import os
+from collections.abc import Iterable
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from trace_core.identity import password_policy
+
 _N, _R, _P, _LEN = 2**15, 8, 1, 32
-MIN_LENGTH = 12
+MIN_LENGTH = password_policy.MIN_LENGTH
 
 
 def hash_password(password: str) -> str:
@@ -34,12 +37,9 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
-def password_problem(password: str, username: str) -> str | None:
-    """Why ``password`` is not acceptable, or None. The full policy (common-password list,
-    aging) is issue 4's; length and username containment hold from the start."""
-    if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters."
-    local = username.split("@", 1)[0].lower()
-    if local and local in password.lower():
-        return "The password must not contain your user name."
-    return None
+def password_problem(
+    password: str, username: str, names: Iterable[str] = (), organization: str | None = None
+) -> str | None:
+    """Why ``password`` is not acceptable, or None: the policy of ``password_policy`` (length,
+    common-password list, names, sequences; P11-23)."""
+    return password_policy.password_problem(password, username, names, organization)

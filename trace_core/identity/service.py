@@ -29,7 +29,9 @@ from trace_core.identity.actor import (
     permissions_for_scopes,
 )
 from trace_core.identity.models import ORGANIZATION_KINDS, ApiClient, Organization, User, WebSession
+from trace_core.identity.notices import alert_admins_of_lockout
 from trace_core.identity.passwords import hash_password, password_problem, verify_password
+from trace_core.identity.throttle import guard_login, note_failed_login
 from trace_core.identity.totp import matching_step
 
 if TYPE_CHECKING:
@@ -124,7 +126,7 @@ class IdentityService:
         errors: dict[str, str] = {}
         if "@" not in email:
             errors["email"] = "Enter an e-mail address."
-        problem = password_problem(password, email)
+        problem = password_problem(password, email, (full_name,), organization.name)
         if problem:
             errors["password"] = problem
         allowed = INTERNAL_ROLES if organization.is_internal else EXTERNAL_ROLES
@@ -172,27 +174,12 @@ class IdentityService:
         scopes: list[str],
         name: str,
     ) -> ApiClient:
-        client = ApiClient(
-            client_id=client_id,
-            organization_id=organization.id,
-            name=name,
-            secret_hash=hash_password(secret),
-            scopes=list(scopes),
-            organization=organization,
-        )
-        self.session.add(client)
-        await self.session.flush()
-        await self.keeper.write_version(
-            "api_client",
-            client.id,
-            status="active",
-            action="create",
-            data={
-                "client_id": client_id,
-                "organization_id": organization.id,
-                "scopes": sorted(scopes),
-                "name": name,
-            },
+        """A machine client with the given secret (demo data); ``traceport clients create``
+        generates the secret instead. Secrets and their rotation: ``identity/clients.py``."""
+        from trace_core.identity.clients import ClientService
+
+        client, _ = await ClientService(self.s).register(
+            self.s.actor, organization, client_id, scopes, name, secret, commit=False
         )
         return client
 
@@ -205,12 +192,15 @@ class IdentityService:
         user_agent: str | None = None,
         client_ip: str | None = None,
     ) -> tuple[User, str, WebSession]:
-        """Check the password and open a web session; returns (user, cookie token, session)."""
+        """Check the password and open a web session; returns (user, cookie token, session).
+        Refused with ``LoginThrottled`` while the login rate limit holds (P11-25)."""
+        await guard_login(self.s, email, client_ip)
         user = await self.session.scalar(
             select(User).where(User.email_key == email.strip().lower())
         )
         max_failures = self.s.limits.max_failed_logins
         if user is None or not user.active or user.locked_at is not None:
+            note_failed_login(self.session, email, client_ip)
             self.keeper.audit(
                 "login_failed",
                 "user",
@@ -221,9 +211,21 @@ class IdentityService:
             await self.keeper.commit()
             raise AuthenticationFailed(LOGIN_FAILED)
         if not verify_password(password, user.password_hash):
+            note_failed_login(self.session, email, client_ip)
             await self._count_failure(user, "login_failed", max_failures)
             raise AuthenticationFailed(LOGIN_FAILED)
         user.failed_attempts = 0
+        token, web_session = self.open_session(user, user_agent=user_agent, client_ip=client_ip)
+        self.keeper.audit("login", "user", user.id, actor=actor_for_user(user, "ui"))
+        await self.keeper.commit()
+        return user, token, web_session
+
+    def open_session(
+        self, user: User, *, user_agent: str | None = None, client_ip: str | None = None
+    ) -> tuple[str, WebSession]:
+        """Add a new web session for a person who has just authenticated (password or single
+        sign-on); the caller audits how and commits. Every sign-in gets a fresh random token,
+        so a session identifier never survives a login. Returns (cookie token, session)."""
         token = secrets.token_urlsafe(32)
         web_session = WebSession(
             token_sha256=token_sha256(token),
@@ -233,9 +235,7 @@ class IdentityService:
             csrf_token=secrets.token_urlsafe(32),
         )
         self.session.add(web_session)
-        self.keeper.audit("login", "user", user.id, actor=actor_for_user(user, "ui"))
-        await self.keeper.commit()
-        return user, token, web_session
+        return token, web_session
 
     async def resolve_web_session(self, token: str) -> tuple[User, WebSession] | None:
         """The live session for a cookie token, or None when it is unknown, revoked or timed
@@ -396,7 +396,8 @@ class IdentityService:
             new={"failed_attempts": user.failed_attempts, "detail": detail},
             actor=actor,
         )
-        if user.failed_attempts >= max_failures:
+        locked = user.failed_attempts >= max_failures
+        if locked:
             user.locked_at = utc_now()
             self.keeper.audit(
                 "account_locked",
@@ -405,28 +406,22 @@ class IdentityService:
                 new={"failed_attempts": user.failed_attempts},
                 actor=actor,
             )
+            # P11-25: a lockout is a security event, recorded and mailed to our admins.
+            self.keeper.audit(
+                "security_alert",
+                "user",
+                user.id,
+                new={"kind": "account_locked", "email": user.email, "detail": detail or action},
+                actor=Actor.system(self.s.actor.channel),
+            )
         await self.keeper.commit()
+        if locked:
+            await alert_admins_of_lockout(self.s, user, detail or action)
 
     def _anonymous(self) -> Actor:
         return Actor("system", None, "anonymous", None, "external", self.s.actor.channel)
 
     # -- machines -------------------------------------------------------------------------
-    async def authenticate_client(self, client_id: str, secret: str) -> ApiClient:
-        client = await self.session.scalar(
-            select(ApiClient).where(ApiClient.client_id == client_id)
-        )
-        if client is None or not client.active or not verify_password(secret, client.secret_hash):
-            self.keeper.audit(
-                "token_refused",
-                "api_client",
-                client.id if client else None,
-                new={"client_id": client_id[:100]},
-                actor=self._anonymous(),
-            )
-            await self.keeper.commit()
-            raise AuthenticationFailed("invalid_client")
-        return client
-
     async def client_by_id(self, client_id: str) -> ApiClient:
         client = await self.session.scalar(
             select(ApiClient).where(ApiClient.client_id == client_id)

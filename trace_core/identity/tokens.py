@@ -1,12 +1,10 @@
 """OAuth2 access tokens for machine clients: signed JWTs in the RFC 9068 profile, short-lived,
-and refused at once after the client is revoked (``tokens_valid_after``)."""
+and refused at once after the client is revoked (``tokens_valid_after``). They are issued by
+the authorization server in ``portal/api/oauth_server.py`` (authlib) and checked here."""
 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
-import time
-from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jwt
@@ -14,44 +12,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from trace_core.errors import AuthenticationFailed
-from trace_core.identity.models import ApiClient
 
 ISSUER = "traceport"
 AUDIENCE = "traceport-api"
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    token: str
-    expires_in: int
-    scope: str
-
-
-def issue_access_token(
-    client: ApiClient, key: bytes, lifetime_s: int, requested: list[str] | None = None
-) -> AccessToken:
-    granted = list(client.scopes)
-    if requested:
-        missing = [s for s in requested if s not in granted]
-        if missing:
-            raise AuthenticationFailed("invalid_scope")
-        granted = requested
-    now = int(time.time())
-    scope = " ".join(granted)
-    claims = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": client.client_id,
-        "client_id": client.client_id,
-        "iat": now,
-        "nbf": now,
-        "exp": now + lifetime_s,
-        "jti": secrets.token_hex(16),
-        "scope": scope,
-        "org": client.organization_id,
-    }
-    token = jwt.encode({"alg": "HS256", "typ": "at+jwt"}, claims, OctKey.import_key(key))
-    return AccessToken(token, lifetime_s, scope)
 
 
 def decode_access_token(token: str, key: bytes) -> dict[str, Any]:
@@ -68,6 +31,9 @@ def decode_access_token(token: str, key: bytes) -> dict[str, Any]:
         aud={"essential": True, "value": AUDIENCE},
         exp={"essential": True},
         sub={"essential": True},
+        # The API reads these two: the client, and when the token was issued (revocation).
+        client_id={"essential": True},
+        iat={"essential": True},
     )
     try:
         registry.validate(claims)

@@ -45,8 +45,17 @@ RECORD_TYPES: dict[str, RecordType] = {
         RecordType("approved_supplier", "Approved supplier", "parts.read"),
         RecordType("organization", "Organization", "audit.read", title_key="name"),
         RecordType("user", "User account", "audit.read", title_key="email"),
+        RecordType("site", "Site", "audit.read", title_key="name"),
+        RecordType(
+            "identity_verification", "Identity verification", "audit.read", title_key="method"
+        ),
         RecordType("api_client", "API client", "audit.read", title_key="client_id"),
         RecordType("audit_review", "Audit-trail review", "audit.read", title_key="title"),
+        RecordType(
+            "recall", "Recall", "trace.read", title_key="number", page="/internal/recalls/{id}"
+        ),
+        RecordType("suspect_report", "Suspect-lot report", "lots.read", "suspect_reports"),
+        RecordType("epcis_capture", "EPCIS capture", "trace.read", "epcis_captures"),
     )
 }
 

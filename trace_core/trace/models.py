@@ -12,8 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trace_core.db import Base, BigIntPK, Quantity, UTCDateTime, utc_now
 
-NODE_KINDS = ("supplier_lot", "internal_lot", "serial", "shipment")
-EDGE_KINDS = ("receipt", "consumption", "production", "shipment")
+NODE_KINDS: tuple[str, ...] = ("supplier_lot", "internal_lot", "serial", "shipment")
+NODE_KINDS += ("epc_lot", "epc_item", "sscc", "consignee")  # known only from EPCIS captures
+EDGE_KINDS = ("receipt", "consumption", "production", "shipment", "packing")
 
 
 class TraceNode(Base):

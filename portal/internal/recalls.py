@@ -1,0 +1,133 @@
+"""Recall pages: open reports of suspect lots, the scope preview from any identifier, the signed
+opening of a recall, its exports (consignee CSV, PDF, EPCIS), and the supplied-by / supplied-to
+report (MDR-01)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.response import Redirect, Template
+
+from portal.forms import form_fields, signing_credentials, text
+from trace_core.errors import AuthenticationFailed, NotFound, ValidationFailed
+from trace_core.recalls.service import consignee_csv, recall_epcis, recall_pdf
+from trace_core.services import Services
+
+
+@get("/internal/recalls", include_in_schema=False)
+async def recalls_page(services: Services, id: str | None = None) -> Template:
+    return await _page(services, id, None, 200)
+
+
+async def _page(
+    services: Services, identifier: str | None, error: str | None, status: int
+) -> Template:
+    actor = services.actor
+    scope = None
+    if identifier and not error:
+        try:
+            scope = await services.recalls.preview(actor, identifier)
+        except (NotFound, ValidationFailed) as exc:
+            error, status = exc.message, 404 if isinstance(exc, NotFound) else 422
+    return Template(
+        "internal/recalls.html",
+        status_code=status,
+        context={
+            "recalls": await services.recalls.all(actor),
+            "reports": await services.recalls.open_reports(actor),
+            "identifier": identifier or "",
+            "scope": scope,
+            "error": error,
+            "can_open": actor.can("lots.approve"),
+            "signing": await services.identity.signing_requirements(actor),
+        },
+    )
+
+
+@post("/internal/recalls", include_in_schema=False)
+async def open_recall(request: Request[Any, Any, Any], services: Services) -> Template | Redirect:
+    fields = await form_fields(request)
+    identifier = text(fields, "identifier")
+    report = text(fields, "suspect_report_id")
+    try:
+        recall = await services.recalls.open(
+            services.actor,
+            identifier,
+            text(fields, "reason"),
+            signing_credentials(fields),
+            int(report) if report.isdigit() else None,
+        )
+    except (AuthenticationFailed, ValidationFailed) as exc:
+        page = await _page(services, identifier, None, 422)
+        page.context["error"] = exc.message
+        return page
+    return Redirect(f"/internal/recalls/{recall.id}", status_code=303)
+
+
+@get("/internal/recalls/{recall_id:int}", include_in_schema=False)
+async def recall_page(services: Services, recall_id: int) -> Template:
+    recall = await services.recalls.get(services.actor, recall_id)
+    view = await services.records.record(services.actor, "recall", recall.id)
+    return Template(
+        "internal/recall.html", context={"recall": recall, "scope": recall.scope, "view": view}
+    )
+
+
+@get("/internal/recalls/{recall_id:int}/consignees.csv", include_in_schema=False)
+async def recall_csv(services: Services, recall_id: int) -> Response[str]:
+    recall = await services.recalls.get(services.actor, recall_id)
+    return Response(
+        consignee_csv(recall),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{recall.number}-consignees.csv"'},
+    )
+
+
+@get("/internal/recalls/{recall_id:int}/recall.pdf", include_in_schema=False)
+async def recall_pdf_page(services: Services, recall_id: int) -> Response[bytes]:
+    recall = await services.recalls.get(services.actor, recall_id)
+    view = await services.records.record(services.actor, "recall", recall.id)
+    body = recall_pdf(recall, view.versions[0].author_name, [s.as_dict() for s in view.signatures])
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{recall.number}.pdf"'},
+    )
+
+
+@get("/internal/recalls/{recall_id:int}/epcis.json", include_in_schema=False)
+async def recall_epcis_page(services: Services, recall_id: int) -> Response[bytes]:
+    recall = await services.recalls.get(services.actor, recall_id)
+    return Response(
+        json.dumps(recall_epcis(recall), indent=2).encode("utf-8"),
+        media_type="application/ld+json",
+        headers={"content-disposition": f'attachment; filename="{recall.number}-epcis.json"'},
+    )
+
+
+@get("/internal/reports/supplied", include_in_schema=False)
+async def supplied_page(services: Services, id: str | None = None) -> Template:
+    report, error, status = None, None, 200
+    if id:
+        try:
+            report = await services.recalls.supplied_report(services.actor, id)
+        except (NotFound, ValidationFailed) as exc:
+            error, status = exc.message, 404 if isinstance(exc, NotFound) else 422
+    return Template(
+        "internal/supplied.html",
+        status_code=status,
+        context={"report": report, "identifier": id or "", "error": error},
+    )
+
+
+ROUTES = [
+    recalls_page,
+    open_recall,
+    recall_page,
+    recall_csv,
+    recall_pdf_page,
+    recall_epcis_page,
+    supplied_page,
+]

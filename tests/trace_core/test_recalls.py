@@ -1,0 +1,158 @@
+"""Recall from a suspect supplier lot (QMS-14) and the supplied-by / supplied-to report
+(MDR-01), on the demo plant: AP-24-0815 → IL-RES-0001 → WO-1001 → FG-LOT-0001 →
+SN-DEMO-0001..0010, of which 0001..0005 went to St. Mary's on SH-0001."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select
+
+from trace_core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    PermissionDenied,
+    ValidationFailed,
+)
+from trace_core.inventory.models import InternalLot, Serial
+from trace_core.production.service import ConsumedLot, WorkOrderInputData
+from trace_core.recalls.service import consignee_csv, recall_epcis, recall_pdf
+from trace_core.services import Runtime, provide_services
+from trace_core.shipments.service import ShipmentInput
+
+from .test_slice_services import QA, user
+
+ST_MARYS = "St. Mary's Hospital, Central Sterile Supply"
+
+
+@pytest.mark.req("QMS-14")
+async def test_scope_of_a_suspect_supplier_lot(runtime: Runtime) -> None:
+    qa = await user(runtime, "qa@traceport.example")
+    async with provide_services(runtime, qa) as s:
+        scope = await s.recalls.preview(qa, "AP-24-0815")
+    assert scope["counts"] == {
+        "internal_lots": 2,
+        "serials": 10,
+        "serials_in_stock": 5,
+        "serials_shipped": 5,
+        "shipments": 1,
+        "consignees": 1,
+    }
+    assert scope["consignees"] == [
+        {"name": ST_MARYS, "address": "12 Harbour Road, Cork T12 XY34, Ireland"}
+    ]
+    lots = {lot["lot_number"]: lot for lot in scope["lots"]}
+    # 25 kg received from the suspect lot, 2.5 kg of it consumed into the finished lot
+    assert lots["IL-RES-0001"]["from_suspect_material"] == {"kg": "25"}
+    assert lots["FG-LOT-0001"]["from_suspect_material"] == {"kg": "2.5"}
+    shipped = [s["serial"] for s in scope["serials"] if s["shipment"] == "SH-0001"]
+    assert shipped == [f"SN-DEMO-{i:04d}" for i in range(1, 6)]
+
+
+@pytest.mark.req("QMS-14")
+@pytest.mark.req("QMS-10")
+async def test_opening_a_recall_is_signed_marks_lots_and_holds_stock(runtime: Runtime) -> None:
+    qa = await user(runtime, "qa@traceport.example")
+    ops = await user(runtime, "ops@traceport.example")
+    anna = await user(runtime, "anna@acme-polymers.example")
+    async with provide_services(runtime, qa) as s:
+        with pytest.raises(ValidationFailed, match="Say why"):
+            await s.recalls.open(qa, "AP-24-0815", " ", QA)
+        with pytest.raises(AuthenticationFailed):
+            await s.recalls.open(qa, "AP-24-0815", "particles", replace(QA, password="nope"))
+    for outsider in (ops, anna):
+        async with provide_services(runtime, outsider) as s:
+            with pytest.raises(PermissionDenied):
+                await s.recalls.open(outsider, "AP-24-0815", "particles", QA)
+    async with provide_services(runtime, qa) as s:
+        assert await s.recalls.all(qa) == []
+        recall = await s.recalls.open(qa, "AP-24-0815", "black particles in resin", QA)
+        assert recall.number == "RC-000001"
+    async with provide_services(runtime, qa) as s:
+        statuses = dict(
+            (await s.session.execute(select(InternalLot.lot_number, InternalLot.status))).all()
+        )
+        assert statuses["IL-RES-0001"] == statuses["FG-LOT-0001"] == "recalled"
+        serials = dict((await s.session.execute(select(Serial.serial, Serial.status))).all())
+        assert serials["SN-DEMO-0001"] == "shipped" and serials["SN-DEMO-0006"] == "on_hold"
+        view = await s.records.record(qa, "recall", recall.id)
+        assert [(x.meaning, x.printed_name, x.valid) for x in view.signatures] == [
+            ("approved", "Quinn Avery", True)
+        ]
+        resin_id = await s.session.scalar(
+            select(InternalLot.id).where(InternalLot.lot_number == "IL-RES-0001")
+        )
+        lot_view = await s.records.record(qa, "internal_lot", resin_id or 0)
+        assert (lot_view.current.reason or "").startswith("recall RC-000001")
+        rows = list(csv.DictReader(io.StringIO(consignee_csv(recall))))
+        assert [r["serial"] for r in rows] == [f"SN-DEMO-{i:04d}" for i in range(1, 6)]
+        assert {r["consignee"] for r in rows} == {ST_MARYS}
+        event = recall_epcis(recall)["epcisBody"]["eventList"][0]
+        assert event["disposition"] == "recalled" and len(event["epcList"]) == 10
+        assert event["epcList"][0].startswith("https://id.gs1.org/01/00614141000012/21/SN-DEMO-")
+        pdf = recall_pdf(recall, "Quinn Avery", [x.as_dict() for x in view.signatures])
+        assert pdf.startswith(b"%PDF")
+    # held stock can be neither shipped nor consumed
+    async with provide_services(runtime, ops) as s:
+        with pytest.raises(ValidationFailed, match="on hold"):
+            await s.shipments.ship(
+                ops, ShipmentInput("SH-X", "Someone", "Street 1", ["SN-DEMO-0006"])
+            )
+    async with provide_services(runtime, ops) as s:
+        with pytest.raises(ValidationFailed, match="recalled"):
+            await s.production.post(
+                ops,
+                WorkOrderInputData(
+                    "WO-X", "FG-1000", "FG-LOT-X", [ConsumedLot("IL-RES-0001", "1")], ["SN-X-1"]
+                ),
+            )
+
+
+@pytest.mark.req("QMS-14")
+async def test_a_supplier_reports_a_suspect_lot_and_qa_opens_the_recall(runtime: Runtime) -> None:
+    anna = await user(runtime, "anna@acme-polymers.example")
+    sam = await user(runtime, "sam@steripro.example")
+    qa = await user(runtime, "qa@traceport.example")
+    async with provide_services(runtime, anna) as s:
+        lot_id = (await s.trace.resolve(anna, "AP-24-0815"))[0].ref_id
+        with pytest.raises(ValidationFailed):
+            await s.recalls.report_suspect(anna, lot_id, "")
+        report = await s.recalls.report_suspect(anna, lot_id, "Wrong additive batch used")
+    async with provide_services(runtime, sam) as s:
+        from trace_core.errors import NotFound
+
+        with pytest.raises(NotFound):
+            await s.recalls.report_suspect(sam, lot_id, "not mine")
+    async with provide_services(runtime, qa) as s:
+        reports = await s.recalls.open_reports(qa)
+        assert [(r.id, lot.lot_number) for r, lot in reports] == [(report.id, "AP-24-0815")]
+        recall = await s.recalls.open(qa, "AP-24-0815", "supplier report", QA, report.id)
+        assert recall.suspect_report_id == report.id
+    async with provide_services(runtime, qa) as s:
+        assert await s.recalls.open_reports(qa) == []
+        with pytest.raises(Conflict, match="already handled"):
+            await s.recalls.open(qa, "AP-24-0815", "again", QA, report.id)
+
+
+@pytest.mark.req("MDR-01")
+async def test_supplied_by_and_supplied_to(runtime: Runtime) -> None:
+    qa = await user(runtime, "qa@traceport.example")
+    anna = await user(runtime, "anna@acme-polymers.example")
+    async with provide_services(runtime, qa) as s:
+        report = await s.recalls.supplied_report(qa, "SN-DEMO-0002")
+    assert [(r["supplier"], r["supplier_lot"]) for r in report["supplied_by"]] == [
+        ("Acme Polymers", "AP-24-0815"),
+        ("SteriPro", "SP-24-0117"),
+    ]
+    assert [(s["shipment"], s["consignee_name"]) for s in report["supplied_to"]] == [
+        ("SH-0001", ST_MARYS)
+    ]
+    async with provide_services(runtime, qa) as s:
+        in_stock = await s.recalls.supplied_report(qa, "SN-DEMO-0009")
+    assert in_stock["supplied_to"] == [] and len(in_stock["supplied_by"]) == 2
+    async with provide_services(runtime, anna) as s:
+        with pytest.raises(PermissionDenied):
+            await s.recalls.supplied_report(anna, "SN-DEMO-0002")

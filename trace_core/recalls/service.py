@@ -1,0 +1,413 @@
+"""Recall / suspect lot (QMS-14) and the supplied-by / supplied-to report (MDR-01).
+
+A recall starts from any identifier the trace understands (supplier lot, internal lot, serial,
+a scanned UDI). Its scope is the forward trace: the lots made from the suspect material, with
+how much of it went into each where the postings recorded quantities, the serials, the
+shipments and the consignees with their addresses. Opening a recall is a signed decision of a
+QA approver: the lots in scope are set to ``recalled`` (each a new version with the recall as
+reason), serials still in stock go on hold so they can be neither consumed nor shipped, and the
+scope is kept as the recall record's first version. Exports: consignee CSV, a PDF letter-ready
+summary, and an EPCIS 2.0 document with disposition ``recalled``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import csv
+import io
+from collections import defaultdict
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+
+from trace_core.db import utc_now
+from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from trace_core.identity.actor import Actor
+from trace_core.inventory.models import InternalLot, Serial
+from trace_core.lots.models import SupplierLot
+from trace_core.recalls.models import Recall, SuspectReport
+from trace_core.records.canonical import plain
+from trace_core.trace.service import TraceResult
+
+if TYPE_CHECKING:
+    from trace_core.identity.service import SigningCredentials
+    from trace_core.services import Services
+
+RECALL_MEANING = "approved"
+
+
+def recall_scope(result: TraceResult) -> dict[str, Any]:
+    """What a forward trace puts in scope, as plain data (the recall record's content)."""
+    # Quantities: how much in-scope material each lot received or consumed, where the posting
+    # recorded it (a forward walk only follows edges out of in-scope nodes).
+    received: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for edge in result.edges:
+        if edge.quantity is not None and edge.unit:
+            received[edge.target][edge.unit] += edge.quantity
+    shipped_in: dict[int, int] = {}
+    for edge in result.edges:
+        if edge.kind == "shipment":
+            shipped_in[edge.source] = edge.target
+    lots, serials, shipments = [], [], []
+    for node in sorted(result.nodes.values(), key=lambda n: (n.kind, n.identifier)):
+        details = node.details
+        if node.kind == "internal_lot":
+            lots.append(
+                {
+                    "lot_number": node.identifier,
+                    "part_number": details.get("part_number"),
+                    "kind": details.get("lot_kind"),
+                    "status": details.get("status"),
+                    "quantity": details.get("quantity"),
+                    "unit": details.get("unit"),
+                    "from_suspect_material": dict(sorted(received[node.id].items())),
+                }
+            )
+        elif node.kind == "serial":
+            shipment = result.nodes.get(shipped_in.get(node.id, -1))
+            serials.append(
+                {
+                    "serial": node.identifier,
+                    "part_number": details.get("part_number"),
+                    "gtin": details.get("gtin"),
+                    "lot_number": details.get("lot_number"),
+                    "status": details.get("status"),
+                    "shipment": shipment.identifier if shipment else None,
+                }
+            )
+        elif node.kind == "shipment":
+            shipments.append(
+                {
+                    "shipment": node.identifier,
+                    "consignee_name": details.get("consignee_name"),
+                    "consignee_address": details.get("consignee_address"),
+                    "shipped_at": details.get("shipped_at"),
+                    "serials": sorted(
+                        result.nodes[s].identifier for s, t in shipped_in.items() if t == node.id
+                    ),
+                }
+            )
+    roots = [result.nodes[r] for r in result.roots if r in result.nodes]
+    consignees = sorted(
+        {(s["consignee_name"], s["consignee_address"]) for s in shipments},
+        key=lambda pair: (str(pair[0]), str(pair[1])),
+    )
+    scope: dict[str, Any] = plain(
+        {
+            "suspect": [{"kind": n.kind, "identifier": n.identifier} for n in roots],
+            "counts": {
+                "internal_lots": len(lots),
+                "serials": len(serials),
+                "serials_in_stock": sum(1 for s in serials if s["status"] == "in_stock"),
+                "serials_shipped": sum(1 for s in serials if s["shipment"]),
+                "shipments": len(shipments),
+                "consignees": len(consignees),
+            },
+            "lots": lots,
+            "serials": serials,
+            "shipments": shipments,
+            "consignees": [{"name": n, "address": a} for n, a in consignees],
+        }
+    )
+    return scope
+
+
+class RecallService:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.session = services.session
+
+    def _require_internal(self, actor: Actor) -> None:
+        actor.require("trace.read")
+        if not actor.is_internal:
+            raise PermissionDenied("Recalls are managed by our own QA.")
+
+    async def preview(self, actor: Actor, identifier: str) -> dict[str, Any]:
+        """The scope a recall from ``identifier`` would have now (nothing is written)."""
+        self._require_internal(actor)
+        return recall_scope(await self.s.trace.forward(actor, identifier))
+
+    async def open(
+        self,
+        actor: Actor,
+        identifier: str,
+        reason: str,
+        credentials: SigningCredentials,
+        suspect_report_id: int | None = None,
+    ) -> Recall:
+        """Open a recall: a QA approver's signed decision that sets the scope's lots to
+        recalled and puts stock on hold."""
+        self._require_internal(actor)
+        actor.require("lots.approve")
+        if actor.kind != "user" or actor.id is None:
+            raise PermissionDenied("Only a named QA approver opens a recall.")
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationFailed({"reason": "Say why the lot is recalled."})
+        report = None
+        if suspect_report_id is not None:
+            report = await self.session.get(SuspectReport, suspect_report_id)
+            if report is None:
+                raise NotFound("No such suspect-lot report.")
+            if report.status != "open":
+                raise Conflict("This suspect-lot report was already handled.")
+        result = await self.s.trace.forward(actor, identifier)
+        scope = recall_scope(result)
+        signer = await self.s.identity.reauthenticate(actor, credentials, "open a recall")
+        count = await self.session.scalar(select(func.count()).select_from(Recall)) or 0
+        recall = Recall(
+            number=f"RC-{count + 1:06d}",
+            identifier=identifier.strip(),
+            reason=reason,
+            status="open",
+            opened_by_id=actor.id,
+            opened_at=utc_now(),
+            scope=scope,
+            suspect_report_id=report.id if report else None,
+        )
+        self.session.add(recall)
+        await self.session.flush()
+        version = await self.s.keeper.write_version(
+            "recall",
+            recall.id,
+            status="open",
+            action="create",
+            data={
+                "number": recall.number,
+                "identifier": recall.identifier,
+                "reason": reason,
+                **scope,
+            },
+        )
+        await self.s.keeper.sign(version, signer, RECALL_MEANING, reason)
+        why = f"recall {recall.number}: {reason}"
+        lot_numbers = [lot["lot_number"] for lot in scope["lots"]]
+        if lot_numbers:
+            for lot in await self.session.scalars(
+                select(InternalLot).where(InternalLot.lot_number.in_(lot_numbers))
+            ):
+                await self.s.inventory.set_status(lot, "recalled", why)
+        serial_numbers = [s["serial"] for s in scope["serials"] if s["status"] == "in_stock"]
+        if serial_numbers:
+            await self.session.execute(
+                update(Serial)
+                .where(Serial.serial.in_(serial_numbers), Serial.status == "in_stock")
+                .values(status="on_hold")
+            )
+            self.s.keeper.audit(
+                "stock_on_hold",
+                "recall",
+                recall.id,
+                new={"serials": serial_numbers},
+                reason=why,
+            )
+        if report is not None:
+            report.status = "recall opened"
+            self.s.keeper.audit(
+                "suspect_report_handled",
+                "suspect_report",
+                report.id,
+                new={"status": report.status, "recall": recall.number},
+            )
+        await self.s.keeper.commit()
+        return recall
+
+    async def get(self, actor: Actor, recall_id: int) -> Recall:
+        self._require_internal(actor)
+        recall = await self.session.get(Recall, recall_id)
+        if recall is None:
+            raise NotFound("No such recall.")
+        return recall
+
+    async def all(self, actor: Actor) -> builtins.list[Recall]:
+        self._require_internal(actor)
+        return list(await self.session.scalars(select(Recall).order_by(Recall.id.desc())))
+
+    # -- suppliers report suspect lots ----------------------------------------------------
+    async def report_suspect(self, actor: Actor, lot_id: int, description: str) -> SuspectReport:
+        """A supplier tells us one of their lots is suspect; QA sees it on the recall page."""
+        lot = await self.s.lots.get(actor, lot_id)
+        if actor.is_internal:
+            raise PermissionDenied("Suppliers report their own suspect lots; QA opens recalls.")
+        actor.require("lots.submit")
+        description = (description or "").strip()
+        if not description:
+            raise ValidationFailed({"description": "Describe what is wrong with the lot."})
+        report = SuspectReport(
+            organization_id=lot.organization_id,
+            supplier_lot_id=lot.id,
+            reported_by_kind=actor.kind,
+            reported_by_id=actor.id,
+            description=description,
+            status="open",
+        )
+        self.session.add(report)
+        await self.session.flush()
+        await self.s.keeper.write_version(
+            "suspect_report",
+            report.id,
+            status="open",
+            action="create",
+            data={
+                "organization_id": lot.organization_id,
+                "supplier_lot": {"id": lot.id, "lot_number": lot.lot_number},
+                "description": description,
+            },
+        )
+        await self.s.keeper.commit()
+        return report
+
+    async def open_reports(self, actor: Actor) -> builtins.list[tuple[SuspectReport, SupplierLot]]:
+        self._require_internal(actor)
+        rows = await self.session.execute(
+            select(SuspectReport, SupplierLot)
+            .join(SupplierLot, SupplierLot.id == SuspectReport.supplier_lot_id)
+            .where(SuspectReport.status == "open")
+            .order_by(SuspectReport.id)
+        )
+        return [(r, lot) for r, lot in rows.all()]
+
+    async def reports_for(self, actor: Actor, lot_id: int) -> builtins.list[SuspectReport]:
+        lot = await self.s.lots.get(actor, lot_id)
+        return list(
+            await self.session.scalars(
+                select(SuspectReport)
+                .where(SuspectReport.supplier_lot_id == lot.id)
+                .order_by(SuspectReport.id)
+            )
+        )
+
+    # -- MDR-01 -----------------------------------------------------------------------------
+    async def supplied_report(self, actor: Actor, identifier: str) -> dict[str, Any]:
+        """Supplied-by (every supplier lot and supplier upstream) and supplied-to (every
+        consignee downstream) for one lot or serial."""
+        self._require_internal(actor)
+        backward = await self.s.trace.backward(actor, identifier)
+        forward = await self.s.trace.forward(actor, identifier)
+        supplied_by = sorted(
+            (
+                {
+                    "supplier": n.details.get("supplier"),
+                    "supplier_lot": n.identifier,
+                    "part_number": n.details.get("part_number"),
+                    "part_name": n.details.get("part_name"),
+                    "status": n.details.get("status"),
+                    "coa_sha256": (n.details.get("coa") or {}).get("sha256"),
+                }
+                for n in backward.nodes.values()
+                if n.kind == "supplier_lot"
+            ),
+            key=lambda r: (str(r["supplier"]), r["supplier_lot"]),
+        )
+        scope = recall_scope(forward)
+        report: dict[str, Any] = plain(
+            {
+                "identifier": identifier.strip(),
+                "generated_at": utc_now(),
+                "supplied_by": supplied_by,
+                "supplied_to": scope["shipments"],
+                "consignees": scope["consignees"],
+            }
+        )
+        return report
+
+
+def consignee_csv(recall: Recall) -> str:
+    """One row per shipped serial: what a field-action letter run needs."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["recall", "shipment", "shipped_at", "consignee", "address", "serial", "part", "lot"]
+    )
+    serials = {s["serial"]: s for s in recall.scope["serials"]}
+    for shipment in recall.scope["shipments"]:
+        for serial in shipment["serials"] or [None]:
+            info = serials.get(serial or "", {})
+            writer.writerow(
+                [
+                    recall.number,
+                    shipment["shipment"],
+                    shipment["shipped_at"],
+                    shipment["consignee_name"],
+                    shipment["consignee_address"],
+                    serial or "",
+                    info.get("part_number", ""),
+                    info.get("lot_number", ""),
+                ]
+            )
+    return out.getvalue()
+
+
+def recall_pdf(recall: Recall, opened_by: str, signatures: list[dict[str, Any]]) -> bytes:
+    from documents.pdf import make_pdf
+
+    scope = recall.scope
+    lines = [
+        f"Recall {recall.number} - status {recall.status}",
+        f"Suspect identifier: {recall.identifier}",
+        f"Reason: {recall.reason}",
+        f"Opened {recall.opened_at:%Y-%m-%d %H:%M:%S} UTC by {opened_by}",
+        "",
+        "Signatures:",
+        *(
+            f"  {s['printed_name']} - {s['signed_at']} UTC - {s['meaning']}"
+            + ("" if s["valid"] else " - INVALID")
+            for s in signatures
+        ),
+        "",
+        "Scope: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in scope["counts"].items()),
+        "",
+        "Consignees:",
+        *(f"  {c['name']} - {c['address']}".replace("\n", ", ") for c in scope["consignees"]),
+        "",
+        "Lots (status at opening; quantity of suspect material where recorded):",
+        *(
+            f"  {lot['lot_number']} {lot['part_number']} {lot['status']} "
+            + ", ".join(f"{v} {u}" for u, v in lot["from_suspect_material"].items())
+            for lot in scope["lots"]
+        ),
+        "",
+        "Shipments:",
+        *(
+            f"  {s['shipment']} to {s['consignee_name']}: {', '.join(s['serials'])}"
+            for s in scope["shipments"]
+        ),
+    ]
+    return make_pdf(f"Recall {recall.number}", lines)
+
+
+def recall_epcis(recall: Recall) -> dict[str, Any]:
+    """An EPCIS 2.0 document: one ObjectEvent observing every item in scope as recalled."""
+    epcs, classes = [], []
+    for serial in recall.scope["serials"]:
+        if serial.get("gtin"):
+            epcs.append(f"https://id.gs1.org/01/{serial['gtin']}/21/{serial['serial']}")
+        else:
+            epcs.append(f"urn:traceport:serial:{serial['serial']}")
+    for lot in recall.scope["lots"]:
+        classes.append({"epcClass": f"urn:traceport:lot:{lot['lot_number']}"})
+    when = recall.opened_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": when,
+        "epcisBody": {
+            "eventList": [
+                {
+                    "type": "ObjectEvent",
+                    "eventTime": when,
+                    "eventTimeZoneOffset": "+00:00",
+                    "epcList": epcs,
+                    "quantityList": classes,
+                    "action": "OBSERVE",
+                    "bizStep": "holding",
+                    "disposition": "recalled",
+                    "bizTransactionList": [
+                        {"type": "urn:traceport:btt:recall", "bizTransaction": recall.number}
+                    ],
+                }
+            ]
+        },
+    }
