@@ -1,8 +1,12 @@
-"""The person's own security settings: enrolling an authenticator (TOTP, RFC 6238).
+"""The person's own security settings: enrolling an authenticator (TOTP, RFC 6238) and its
+recovery codes.
 
-Enrolment needs the password and a correct first code (P11-26); from then on every signature
-asks for a code as well. Recovery codes, QR rendering and the policy that makes a second factor
-mandatory for some roles belong to the identity work still to come.
+Enrolment needs the password and a correct first code (P11-26); from then on every sign-in and
+every signature asks for a code as well. Enrolment returns ten recovery codes, shown once on
+the page that answers it (never again: only their hashes are kept); regenerating them needs
+the password and makes the old ones useless. People whose role requires an authenticator are
+held on this page until they enrol (``portal/second_factor.py``). QR rendering is still to
+come.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from portal.forms import form_fields, text
+from portal.second_factor import second_factor_missing
 from trace_core.errors import AuthenticationFailed, PermissionDenied, ValidationFailed
 from trace_core.identity.models import User
 from trace_core.identity.totp import new_secret, provisioning_uri
@@ -28,10 +33,15 @@ async def _user(services: Services) -> User:
 
 
 async def _page(
-    services: Services, secret: str | None, error: str | None, status: int, done: bool = False
+    services: Services,
+    secret: str | None,
+    error: str | None,
+    status: int,
+    recovery_codes: list[str] | None = None,
 ) -> Template:
     user = await _user(services)
     secret = None if user.totp_secret else (secret or new_secret())
+    required = [r for r in user.roles if r in services.limits.totp_required_roles]
     return Template(
         "account/security.html",
         status_code=status,
@@ -43,7 +53,11 @@ async def _page(
             else "",
             "uri": provisioning_uri(secret, user.email) if secret else None,
             "error": error,
-            "done": done,
+            "recovery_codes": recovery_codes,
+            "codes_left": await services.identity.unused_recovery_codes(user.id),
+            "required_roles": required
+            if await second_factor_missing(services.runtime, user.id)
+            else [],
         },
     )
 
@@ -58,12 +72,27 @@ async def enroll_totp(request: Request[Any, Any, Any], services: Services) -> Te
     fields = await form_fields(request)
     secret = text(fields, "secret")
     try:
-        await services.identity.enroll_totp(
+        codes = await services.identity.enroll_totp(
             services.actor, secret, text(fields, "code"), text(fields, "password")
         )
     except (AuthenticationFailed, ValidationFailed) as exc:
         return await _page(services, secret, exc.message, 422)
-    return Redirect("/account/security", status_code=303)
+    # Not POST-redirect-GET: the recovery codes are shown once, on this answer only.
+    return await _page(services, None, None, 200, recovery_codes=codes)
 
 
-ROUTES = [security_page, enroll_totp]
+@post("/account/recovery-codes", include_in_schema=False)
+async def regenerate_recovery_codes(
+    request: Request[Any, Any, Any], services: Services
+) -> Template:
+    fields = await form_fields(request)
+    try:
+        codes = await services.identity.regenerate_recovery_codes(
+            services.actor, text(fields, "password")
+        )
+    except (AuthenticationFailed, ValidationFailed) as exc:
+        return await _page(services, None, exc.message, 422)
+    return await _page(services, None, None, 200, recovery_codes=codes)
+
+
+ROUTES = [security_page, enroll_totp, regenerate_recovery_codes]

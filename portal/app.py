@@ -21,7 +21,18 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from portal import account, api, internal, onboarding, pages, passwords, records, sso, supplier
+from portal import (
+    account,
+    api,
+    internal,
+    onboarding,
+    pages,
+    passwords,
+    records,
+    second_factor,
+    sso,
+    supplier,
+)
 from portal.auth import ActorMiddleware
 from portal.files import document_content
 from portal.i18n import LANGUAGES, choose_language, current_language, gettext_, ngettext_
@@ -91,6 +102,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             pages.logout,
             pages.home,
             *sso.ROUTES,
+            *second_factor.ROUTES,
             *onboarding.ROUTES,
             *passwords.ROUTES,
             *supplier.ROUTES,
@@ -105,7 +117,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             ),
         ],
         dependencies={"services": Provide(provide_services), "actor": Provide(provide_actor)},
-        middleware=[ActorMiddleware(), passwords.PasswordAgeMiddleware()],
+        middleware=[
+            ActorMiddleware(),
+            passwords.PasswordAgeMiddleware(),
+            second_factor.SecondFactorPolicyMiddleware(),
+        ],
         before_request=_before_request,
         after_request=_after_request,
         exception_handlers={DomainError: domain_error_handler, HTTPException: http_error_handler},

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -78,6 +80,14 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
     from trace_core.migrate import upgrade
 
     settings = _settings()
+    if "TRACEPORT_TOTP_REQUIRED_ROLES" not in os.environ:
+        # The demo accounts sign without an authenticator; the policy would hold them all on
+        # the enrolment page.
+        settings = replace(settings, limits=replace(settings.limits, totp_required_roles=()))
+        click.echo(
+            "second factor not required for any role (demo default; "
+            "set TRACEPORT_TOTP_REQUIRED_ROLES to require it)"
+        )
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
 

@@ -9,8 +9,10 @@ from litestar.response import Redirect, Template
 
 from portal.auth import SESSION_COOKIE, session_cookie
 from portal.forms import form_fields, safe_next, text
+from portal.second_factor import code_step
 from trace_core.errors import AuthenticationFailed
 from trace_core.identity.actor import Actor
+from trace_core.identity.service import SecondFactorRequired
 from trace_core.identity.throttle import LoginThrottled
 from trace_core.services import Runtime, Services
 
@@ -34,6 +36,9 @@ async def login(request: Request[Any, Any, Any]) -> Template | Redirect:
                 user_agent=request.headers.get("user-agent"),
                 client_ip=request.client.host if request.client else None,
             )
+        except SecondFactorRequired as pending:
+            # P11-26: no session yet; the code form finishes the login.
+            return code_step(request, pending.user_id, target)
         except AuthenticationFailed as exc:
             # P11-25: a rate-limited sign-in answers 429 with Retry-After.
             retry = exc.retry_after if isinstance(exc, LoginThrottled) else None

@@ -112,6 +112,10 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     # -- sign-in, health, static files, the OpenAPI document ---------------------------------
     ("GET", "/login"): _a(PUBLIC),
     ("POST", "/login"): _a(PUBLIC, note="password login; failures audited, accounts lock"),
+    ("GET", "/login/totp"): _a(PUBLIC, note="code step of a password login; needs a sealed ticket"),
+    ("POST", "/login/totp"): _a(
+        PUBLIC, note="TOTP or recovery code; failures audited, accounts lock"
+    ),
     ("GET", "/login/sso"): _a(PUBLIC, note="starts OpenID Connect sign-in"),
     ("GET", "/login/sso/callback"): _a(PUBLIC, note="OpenID Connect redirect back"),
     ("GET", "/healthz"): _a(PUBLIC, note="database and object store reachable; no data"),
@@ -133,6 +137,7 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/logout"): _a(SIGNED_IN),
     ("GET", "/account/security"): _a(SIGNED_IN, note="the person's own TOTP enrolment"),
     ("POST", "/account/totp"): _a(SIGNED_IN, note="password and a first code required"),
+    ("POST", "/account/recovery-codes"): _a(SIGNED_IN, note="password required; old codes end"),
     # -- supplier pages: people, scoped to their organization -------------------------------
     ("GET", "/supplier"): _a(OWN_ORG, "parts.read", "lots.read"),
     ("GET", "/supplier/lots/new"): _a(OWN_ORG, "parts.read"),

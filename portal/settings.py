@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trace_core.identity.actor import ROLE_PERMISSIONS
 from trace_core.identity.sso import SsoConfig, parse_role_map
 from trace_core.services import Limits
 
@@ -46,7 +47,8 @@ class Settings:
     secure_cookies: bool = False
     """Secure cookies and HSTS; on whenever TLS is in front (``TRACEPORT_SECURE_COOKIES``)."""
     limits: Limits = field(default_factory=Limits)
-    """Upload, PDF, login and session limits (``TRACEPORT_MAX_UPLOAD_MB``, ...)."""
+    """Upload, PDF, login and session limits and the second-factor policy
+    (``TRACEPORT_MAX_UPLOAD_MB``, ``TRACEPORT_TOTP_REQUIRED_ROLES``, ...)."""
     smtp_url: str | None = None
     """Outgoing mail server (``TRACEPORT_SMTP_URL``, ``smtp://user:pass@host:587?starttls=1``);
     unset: messages are written to ``var/outbox`` as ``.eml`` files."""
@@ -74,6 +76,7 @@ class Settings:
             login_max_per_account=int(env.get("TRACEPORT_LOGIN_MAX_PER_ACCOUNT", "10")),
             invitation_valid_hours=int(env.get("TRACEPORT_INVITATION_VALID_HOURS", "72")),
             reset_valid_minutes=int(env.get("TRACEPORT_RESET_VALID_MINUTES", "60")),
+            totp_required_roles=_roles(env.get("TRACEPORT_TOTP_REQUIRED_ROLES")),
         )
         return cls(
             var_dir=var_dir,
@@ -135,6 +138,18 @@ def _oidc_from_env(env: dict[str, str]) -> SsoConfig | None:
         organization=env.get("TRACEPORT_OIDC_ORGANIZATION", "").strip() or None,
         redirect_uri=env.get("TRACEPORT_OIDC_REDIRECT_URI", "").strip() or None,
     )
+
+
+def _roles(value: str | None) -> tuple[str, ...]:
+    """``TRACEPORT_TOTP_REQUIRED_ROLES``: unset gives the default, empty turns the policy off;
+    an unknown role name is an error, so a typo cannot switch the policy off unnoticed."""
+    if value is None:
+        return Limits().totp_required_roles
+    roles = tuple(r.strip() for r in value.split(",") if r.strip())
+    unknown = [r for r in roles if r not in ROLE_PERMISSIONS]
+    if unknown:
+        raise ValueError(f"TRACEPORT_TOTP_REQUIRED_ROLES: unknown role(s) {', '.join(unknown)}")
+    return roles
 
 
 def _local_base_url(env: dict[str, str]) -> str:

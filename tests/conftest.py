@@ -31,7 +31,9 @@ from trace_core.services import Limits, Runtime
 PG_URL = os.environ.get("TRACEPORT_TEST_DATABASE_URL", "")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOKEN_KEY = b"test-token-key-0123456789abcdef0123456789"
-TEST_LIMITS = Limits(max_upload_bytes=2 * 1024 * 1024)
+#: The second-factor policy is off: the demo accounts sign without an authenticator. Tests of
+#: the policy turn it on (tests/portal/test_totp_login.py).
+TEST_LIMITS = Limits(max_upload_bytes=2 * 1024 * 1024, totp_required_roles=())
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -72,6 +72,9 @@ class Limits:
     """Largest EPCIS document one capture accepts (bytes); larger ones answer 413."""
     epcis_max_events: int = 10_000
     """Most events one EPCIS capture may hold; more answer 413."""
+    totp_required_roles: tuple[str, ...] = ("qa_approver", "supplier_signer", "cm_signer")
+    """Roles whose holders must enrol an authenticator (P11-26) before they can do anything
+    else in the portal; empty turns the policy off."""
 
 
 @dataclass(frozen=True)

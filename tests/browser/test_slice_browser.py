@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,11 @@ class Page:
         self.console: list[dict[str, Any]] = []
 
     def wait(self, condition: Callable[[WebDriver], Any], message: str = "") -> Any:
-        return WebDriverWait(self.driver, WAIT).until(condition, message)
+        # A page replaced while the condition reads it raises "stale element" or "node does
+        # not belong to the document": that is the page still changing, so poll again.
+        return WebDriverWait(self.driver, WAIT, ignored_exceptions=(WebDriverException,)).until(
+            condition, message
+        )
 
     def open(self, path: str) -> None:
         self.driver.get(self.base + path)
@@ -47,6 +52,11 @@ class Page:
         self.collect_console()
 
     def body(self) -> str:
+        for _attempt in range(5):
+            try:
+                return str(self.driver.find_element(By.TAG_NAME, "body").text)
+            except WebDriverException:  # the page was being replaced; read the new one
+                time.sleep(0.2)
         return str(self.driver.find_element(By.TAG_NAME, "body").text)
 
     def path(self) -> str:

@@ -592,6 +592,7 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
     ("POST", "/account/totp"): lambda c: [
         {"data": {"secret": "JBSWY3DPEHPK3PXP", "code": "000000", "password": "not-it"}}
     ],
+    ("POST", "/account/recovery-codes"): lambda c: [{"data": {"password": "not-it"}}],
     # -- API ---------------------------------------------------------------------------------
     ("POST", "/api/v1/documents"): lambda c: [
         {"files": {"file": ("iso.pdf", make_pdf("Isolation", ["own upload"]), "application/pdf")}}

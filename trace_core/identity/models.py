@@ -117,3 +117,17 @@ class WebSession(Base):
     #: When this session last signed: the continuous-session rule (P11-21) asks for every
     #: signature component again when it is unset or older than the signing idle limit.
     last_signature_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code of a person's second factor (P11-26), for when the phone
+    is lost. Only the SHA-256 of the code is stored; ``used_at`` is set when it is spent, and
+    a spent code never works again. Regenerating a person's codes deletes the old set."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

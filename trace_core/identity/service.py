@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from trace_core.db import utc_now
 from trace_core.errors import (
@@ -28,9 +28,17 @@ from trace_core.identity.actor import (
     permissions_for_roles,
     permissions_for_scopes,
 )
-from trace_core.identity.models import ORGANIZATION_KINDS, ApiClient, Organization, User, WebSession
+from trace_core.identity.models import (
+    ORGANIZATION_KINDS,
+    ApiClient,
+    Organization,
+    RecoveryCode,
+    User,
+    WebSession,
+)
 from trace_core.identity.notices import alert_admins_of_lockout
 from trace_core.identity.passwords import hash_password, password_problem, verify_password
+from trace_core.identity.recovery import code_sha256, looks_like_recovery_code, new_codes
 from trace_core.identity.throttle import guard_login, note_failed_login
 from trace_core.identity.totp import matching_step
 
@@ -40,6 +48,21 @@ if TYPE_CHECKING:
 #: Deliberately the same for every failure, so the login form never tells whether an account
 #: exists (no user enumeration).
 LOGIN_FAILED = "The e-mail address or password is not correct, or the account is locked."
+WRONG_CODE = "The code is not correct. Enter the current code from your app or a recovery code."
+
+
+class WrongSecondFactor(AuthenticationFailed):
+    """The code step of a login was refused, but the login may go on with another code."""
+
+
+class SecondFactorRequired(Exception):
+    """The password was right and the person has enrolled an authenticator: the session opens
+    only after ``login_second_factor``. An exception rather than a return value so that a
+    caller unaware of the second step fails closed instead of opening a session."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__("second factor required")
+        self.user_id = user_id
 
 
 @dataclass(frozen=True)
@@ -214,11 +237,112 @@ class IdentityService:
             note_failed_login(self.session, email, client_ip)
             await self._count_failure(user, "login_failed", max_failures)
             raise AuthenticationFailed(LOGIN_FAILED)
+        if user.totp_secret:
+            # The failure count is reset only once the second factor is right too, so wrong
+            # codes after a right password still lead to the lockout.
+            raise SecondFactorRequired(user.id)
         user.failed_attempts = 0
         token, web_session = self.open_session(user, user_agent=user_agent, client_ip=client_ip)
         self.keeper.audit("login", "user", user.id, actor=actor_for_user(user, "ui"))
         await self.keeper.commit()
         return user, token, web_session
+
+    async def login_second_factor(
+        self,
+        user_id: int,
+        code: str,
+        *,
+        user_agent: str | None = None,
+        client_ip: str | None = None,
+    ) -> tuple[User, str, WebSession]:
+        """The second step of a password login (P11-26): a current authenticator code or an
+        unused recovery code opens the session, as ``login`` does without a second factor.
+        ``user_id`` comes from the sealed ticket the first step issued. A wrong code is
+        audited and counts toward lockout like a wrong password (P11-25)."""
+        user = await self.session.get(User, user_id)
+        if user is None or not user.active or user.locked_at is not None or not user.totp_secret:
+            self.keeper.audit(
+                "login_failed",
+                "user",
+                user_id,
+                new={"reason": "second factor for a disabled, locked or unenrolled account"},
+                actor=self._anonymous(),
+            )
+            await self.keeper.commit()
+            raise AuthenticationFailed(LOGIN_FAILED)
+        await guard_login(self.s, user.email, client_ip)
+        kind = await self._spend_second_factor(user, code)
+        if kind is None:
+            note_failed_login(self.session, user.email, client_ip)
+            await self._count_failure(
+                user, "login_failed", self.s.limits.max_failed_logins, "wrong one-time code"
+            )
+            raise WrongSecondFactor(WRONG_CODE)
+        user.failed_attempts = 0
+        token, web_session = self.open_session(user, user_agent=user_agent, client_ip=client_ip)
+        self.keeper.audit(
+            "login",
+            "user",
+            user.id,
+            new={"second_factor": kind},
+            actor=actor_for_user(user, "ui"),
+        )
+        await self.keeper.commit()
+        return user, token, web_session
+
+    async def _spend_second_factor(self, user: User, code: str) -> str | None:
+        """Accept a TOTP code (never the same time step twice) or an unused recovery code
+        (marked used and audited); returns ``"totp"``, ``"recovery_code"`` or None. Nothing
+        is committed: a caller that rolls back gives the code back."""
+        assert user.totp_secret is not None
+        step = matching_step(user.totp_secret, code)
+        if step is not None:
+            if user.totp_last_step is not None and step <= user.totp_last_step:
+                return None
+            user.totp_last_step = step
+            return "totp"
+        if not looks_like_recovery_code(code):
+            return None
+        # A conditional UPDATE, so two requests racing with one code cannot both spend it.
+        spent = await self.session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user.id,
+                RecoveryCode.code_sha256 == code_sha256(code),
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=utc_now())
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(spent, "rowcount", 0) != 1:
+            return None
+        left = await self.unused_recovery_codes(user.id)
+        self.keeper.audit(
+            "recovery_code_used",
+            "user",
+            user.id,
+            new={"codes_left": left},
+            actor=actor_for_user(user, self.s.actor.channel),
+        )
+        return "recovery_code"
+
+    async def unused_recovery_codes(self, user_id: int) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(RecoveryCode)
+                .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+            )
+            or 0
+        )
+
+    async def _replace_recovery_codes(self, user: User) -> list[str]:
+        await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+        codes = new_codes()
+        self.session.add_all(
+            RecoveryCode(user_id=user.id, code_sha256=code_sha256(code)) for code in codes
+        )
+        return codes
 
     def open_session(
         self, user: User, *, user_agent: str | None = None, client_ip: str | None = None
@@ -331,11 +455,11 @@ class IdentityService:
             wrong.append("user ID")
         if not verify_password(credentials.password, user.password_hash):
             wrong.append("password")
-        step = None
-        if user.totp_secret:
-            step = matching_step(user.totp_secret, credentials.totp or "")
-            if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
-                wrong.append("one-time code")
+        if (
+            user.totp_secret
+            and await self._spend_second_factor(user, credentials.totp or "") is None
+        ):
+            wrong.append("one-time code")
         if wrong:
             await self.keeper.rollback()
             user = await self.session.get(User, actor.id, populate_existing=True)
@@ -351,16 +475,15 @@ class IdentityService:
                 "nothing was signed."
             )
         user.failed_attempts = 0
-        if step is not None:
-            user.totp_last_step = step
         if web_session is not None:
             web_session.last_signature_at = utc_now()
             web_session.signatures += 1
         return user
 
-    async def enroll_totp(self, actor: Actor, secret: str, code: str, password: str) -> None:
+    async def enroll_totp(self, actor: Actor, secret: str, code: str, password: str) -> list[str]:
         """Turn on the second factor: the password and a correct first code are required
-        (P11-26)."""
+        (P11-26). Returns the new recovery codes, to be shown once: only their hashes are
+        kept."""
         if actor.kind != "user" or actor.id is None:
             raise PermissionDenied("Only a person enrols an authenticator.")
         user = await self.session.get(User, actor.id)
@@ -381,8 +504,33 @@ class IdentityService:
             )
         user.totp_secret = secret
         user.totp_last_step = step
-        self.keeper.audit("totp_enrolled", "user", user.id, actor=actor)
+        codes = await self._replace_recovery_codes(user)
+        self.keeper.audit(
+            "totp_enrolled", "user", user.id, new={"recovery_codes": len(codes)}, actor=actor
+        )
         await self.keeper.commit()
+        return codes
+
+    async def regenerate_recovery_codes(self, actor: Actor, password: str) -> list[str]:
+        """A new set of recovery codes; every old one, used or not, stops working. Needs the
+        password (a wrong one counts toward lockout)."""
+        if actor.kind != "user" or actor.id is None:
+            raise PermissionDenied("Only a person has recovery codes.")
+        user = await self.session.get(User, actor.id)
+        assert user is not None
+        if not user.totp_secret:
+            raise ValidationFailed({"password": "Enrol an authenticator app first."})
+        if not verify_password(password, user.password_hash):
+            await self._count_failure(
+                user, "recovery_codes_refused", self.s.limits.max_failed_logins, "wrong password"
+            )
+            raise AuthenticationFailed("The password is not correct; nothing was changed.")
+        codes = await self._replace_recovery_codes(user)
+        self.keeper.audit(
+            "recovery_codes_regenerated", "user", user.id, new={"count": len(codes)}, actor=actor
+        )
+        await self.keeper.commit()
+        return codes
 
     async def _count_failure(
         self, user: User, action: str, max_failures: int, detail: str | None = None
