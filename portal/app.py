@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request, Response, Router
+from litestar import Litestar, Request, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -39,7 +39,7 @@ from portal.i18n import LANGUAGES, choose_language, current_language, gettext_, 
 from portal.runtime import build_runtime
 from portal.settings import Settings
 from portal.web import (
-    SECURITY_HEADERS,
+    SecurityHeadersMiddleware,
     domain_error_handler,
     http_error_handler,
     internal_only,
@@ -71,12 +71,6 @@ async def _before_request(request: Request[Any, Any, Any]) -> None:
     )
 
 
-async def _after_request(response: Response[Any]) -> Response[Any]:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
-
-
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Litestar:
     """The application. Tests pass their own ``runtime`` (sessions bound to a test database)."""
     settings = settings or Settings.from_env()
@@ -92,9 +86,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             if engine is not None:
                 await engine.dispose()
 
-    headers = dict(SECURITY_HEADERS)
-    if settings.secure_cookies:
-        headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
     return Litestar(
         route_handlers=[
             pages.login_form,
@@ -118,12 +109,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         ],
         dependencies={"services": Provide(provide_services), "actor": Provide(provide_actor)},
         middleware=[
+            SecurityHeadersMiddleware(settings.secure_cookies),
             ActorMiddleware(),
             passwords.PasswordAgeMiddleware(),
             second_factor.SecondFactorPolicyMiddleware(),
         ],
         before_request=_before_request,
-        after_request=_after_request,
         exception_handlers={DomainError: domain_error_handler, HTTPException: http_error_handler},
         template_config=TemplateConfig(
             directory=PACKAGE / "templates",

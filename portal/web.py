@@ -8,10 +8,13 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.handlers import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from trace_core.errors import (
     AuthenticationFailed,
@@ -89,11 +92,11 @@ def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Respo
 
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data:; object-src 'none'; frame-src 'self'; frame-ancestors 'self'; "
+    "img-src 'self' data:; object-src 'none'; frame-src 'self'; frame-ancestors 'none'; "
     "base-uri 'self'; form-action 'self'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
-    "x-frame-options": "SAMEORIGIN",
+    "x-frame-options": "DENY",
     "cache-control": "no-store",
 }
 
@@ -107,3 +110,28 @@ def internal_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
     actor = connection.scope.get("state", {}).get("actor")
     if actor is None or not actor.is_internal:
         raise PermissionDenied("This page is for our own staff.")
+
+
+class SecurityHeadersMiddleware(ASGIMiddleware):
+    """The outermost layer: every answer — pages, API, static files, and the redirects and 401s
+    the authentication middleware sends itself — carries the security headers a handler did
+    not set (the CoA document sets a looser frame policy so the review page can frame it).
+    HSTS only behind TLS (``TRACEPORT_SECURE_COOKIES``)."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, secure: bool) -> None:
+        self.headers = dict(SECURITY_HEADERS)
+        if secure:
+            self.headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+        self.encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.encoded if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await next_app(scope, receive, send_with_headers)
