@@ -21,6 +21,7 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from portal.forms import form_fields, text
+from portal.web import send_redirect
 from trace_core.errors import AuthenticationFailed, ValidationFailed
 from trace_core.identity.credentials import PasswordService, password_expired_for
 from trace_core.identity.notices import deliver_later
@@ -186,12 +187,7 @@ class PasswordAgeMiddleware(ASGIMiddleware):
             and not _ALLOWED_WHEN_EXPIRED.match(scope["path"])
             and await password_expired_for(runtime, actor.id)
         ):
-            response = Redirect(CHANGE_PAGE, status_code=303)
-            headers = {k.decode("latin-1").lower() for k, _ in scope["headers"]}
-            if "hx-request" in headers:
-                response.headers["HX-Redirect"] = CHANGE_PAGE
-            asgi = response.to_asgi_response(scope["litestar_app"], None)  # type: ignore[arg-type]
-            await asgi(scope, receive, send)
+            await send_redirect(scope, receive, send, CHANGE_PAGE)
             return
         await next_app(scope, receive, send)
 

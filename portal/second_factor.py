@@ -33,6 +33,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from portal.auth import session_cookie
 from portal.forms import form_fields, safe_next, text
+from portal.web import send_redirect
 from trace_core.errors import AuthenticationFailed
 from trace_core.identity.actor import Actor
 from trace_core.identity.credentials import has_password
@@ -212,12 +213,7 @@ class SecondFactorPolicyMiddleware(ASGIMiddleware):
             and not _ALLOWED_BEFORE_ENROLMENT.match(scope["path"])
             and await second_factor_missing(runtime, actor.id)
         ):
-            response = Redirect(SECURITY_PAGE, status_code=303)
-            headers = {k.decode("latin-1").lower() for k, _ in scope["headers"]}
-            if "hx-request" in headers:
-                response.headers["HX-Redirect"] = SECURITY_PAGE
-            asgi = response.to_asgi_response(scope["litestar_app"], None)  # type: ignore[arg-type]
-            await asgi(scope, receive, send)
+            await send_redirect(scope, receive, send, SECURITY_PAGE)
             return
         await next_app(scope, receive, send)
 

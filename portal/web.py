@@ -12,7 +12,7 @@ from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -135,3 +135,14 @@ class SecurityHeadersMiddleware(ASGIMiddleware):
             await send(message)
 
         await next_app(scope, receive, send_with_headers)
+
+
+async def send_redirect(scope: Scope, receive: Receive, send: Send, target: str) -> None:
+    """Answer from a middleware with a 303 to ``target`` (an htmx request gets HX-Redirect, so
+    the whole page moves, not a fragment)."""
+    response = Redirect(target, status_code=303)
+    headers = {k.decode("latin-1").lower() for k, _ in scope["headers"]}
+    if "hx-request" in headers:
+        response.headers["HX-Redirect"] = target
+    asgi = response.to_asgi_response(scope["litestar_app"], None)  # type: ignore[arg-type]
+    await asgi(scope, receive, send)
