@@ -81,7 +81,5 @@ async def sign_review(request: Request[Any, Any, Any], services: Services) -> Te
 @post("/internal/audit/checkpoint", include_in_schema=False)
 async def checkpoint(services: Services) -> Redirect:
     """Sign the chain head now (any auditor may ask; it only adds a signature)."""
-    services.actor.require("audit.read")
-    services.keeper.request_checkpoint("on demand")
-    await services.keeper.commit()
+    await services.audit_trail.checkpoint(services.actor)
     return Redirect("/internal/audit", status_code=303)

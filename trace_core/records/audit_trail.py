@@ -186,6 +186,12 @@ class AuditTrailService:
         await self.s.keeper.commit()
         return review
 
+    async def checkpoint(self, actor: Actor) -> None:
+        """Sign the chain head now (any auditor may ask; it only adds a signature)."""
+        self._require(actor, "audit.read")
+        self.s.keeper.request_checkpoint("on demand")
+        await self.s.keeper.commit()
+
     async def reviews(self, actor: Actor, limit: int = 20) -> list[AuditReview]:
         self._require(actor, "audit.read")
         return list(

@@ -140,13 +140,7 @@ class RecordService:
         versions = await self.s.keeper.versions(record_type, record_id)
         if not versions:
             raise NotFound(f"No such {kind.label.lower()}.")
-        events = list(
-            await self.session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.record_type == record_type, AuditEvent.record_id == record_id)
-                .order_by(AuditEvent.seq)
-            )
-        )
+        events = await self.events(record_type, record_id)
         document_ids: set[int] = set()
         for row in versions:
             document_ids |= referenced_document_ids(record_type, record_id, row.content)
@@ -166,6 +160,16 @@ class RecordService:
             await self.s.keeper.signatures(record_type, record_id),
             events,
             documents,
+        )
+
+    async def events(self, record_type: str, record_id: int) -> builtins.list[AuditEvent]:
+        """The record's audit events in chain order (callers have checked access)."""
+        return list(
+            await self.session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.record_type == record_type, AuditEvent.record_id == record_id)
+                .order_by(AuditEvent.seq)
+            )
         )
 
     async def _check_access(self, actor: Actor, kind: RecordType, record_id: int) -> None:
