@@ -125,11 +125,14 @@ def trace() -> None:
     """Trace an identifier through the genealogy."""
 
 
-def _run_trace(direction: str, identifier: str, as_json: bool, database_url: str | None) -> None:
+def _run_trace(
+    direction: str, identifier: str, as_json: bool, database_url: str | None, scope: bool = False
+) -> None:
     from portal.runtime import build_runtime
     from trace_core.errors import DomainError
     from trace_core.identity.actor import Actor
     from trace_core.services import provide_services
+    from trace_core.trace.scope import Direction
 
     settings = _settings(database_url)
 
@@ -138,6 +141,9 @@ def _run_trace(direction: str, identifier: str, as_json: bool, database_url: str
         try:
             actor = Actor.system("cli")
             async with provide_services(runtime, actor) as services:
+                if scope:
+                    way: Direction = "backward" if direction == "backward" else "forward"
+                    return (await services.trace.scope(actor, identifier, way)).as_dict()
                 method = (
                     services.trace.backward if direction == "backward" else (services.trace.forward)
                 )
@@ -165,29 +171,49 @@ def _run_trace(direction: str, identifier: str, as_json: bool, database_url: str
         click.echo(f"{'  ' * depth}{via}{node['kind']} {node['identifier']}  {extra}")
         if node["kind"] == "supplier_lot":
             click.echo(f"{'  ' * depth}  CoA sha256 {node['coa']['sha256']}")
+        for bundle in entry.get("serials", []):
+            click.echo(f"{'  ' * depth}  [{bundle['via']}] {bundle['serials']} serials")
         for child in entry.get("children", []):
             show(child, depth + 1)
 
+    if scope:
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result["counts"].items()))
+        click.echo(f"reached: {counts}")
     for root in result["tree"]:
         show(root, 0)
+    if scope and result["consignees"]:
+        click.echo(f"consignees (shipments: {len(result['consignees'])}):")
+        for c in result["consignees"]:
+            click.echo(f"  {c['shipment']}  {c['name']}, {c['address']}")
 
 
 @trace.command("backward")
 @click.argument("identifier")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
 @click.option("--database-url", default=None, help="Override TRACEPORT_DATABASE_URL.")
-def trace_backward(identifier: str, as_json: bool, database_url: str | None) -> None:
+@click.option(
+    "--scope",
+    is_flag=True,
+    help="Bundle the serials: every lot and shipment reached, serials counted per lot.",
+)
+def trace_backward(identifier: str, as_json: bool, database_url: str | None, scope: bool) -> None:
     """Where did IDENTIFIER come from (down to supplier lots and their CoAs)?"""
-    _run_trace("backward", identifier, as_json, database_url)
+    _run_trace("backward", identifier, as_json, database_url, scope)
 
 
 @trace.command("forward")
 @click.argument("identifier")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
 @click.option("--database-url", default=None, help="Override TRACEPORT_DATABASE_URL.")
-def trace_forward(identifier: str, as_json: bool, database_url: str | None) -> None:
-    """Where did IDENTIFIER go (finished lots, serials, shipments, consignees)?"""
-    _run_trace("forward", identifier, as_json, database_url)
+@click.option(
+    "--scope",
+    is_flag=True,
+    help="Bundle the serials: every lot and shipment reached, serials counted per lot.",
+)
+def trace_forward(identifier: str, as_json: bool, database_url: str | None, scope: bool) -> None:
+    """Where did IDENTIFIER go (finished lots, serials, shipments, consignees)? With --scope
+    the answer stays small however wide the lot (the serials are counted per lot)."""
+    _run_trace("forward", identifier, as_json, database_url, scope)
 
 
 # PostgreSQL privileges (P11-05) ---------------------------------------------------------------

@@ -178,6 +178,8 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/internal/shipments"): _a(INTERNAL, "lots.read"),
     ("POST", "/internal/shipments"): _a(INTERNAL, "shipments.post"),
     ("GET", "/internal/trace"): _a(INTERNAL, "trace.read"),
+    ("GET", "/internal/trace/serials"): _a(INTERNAL, "trace.read"),
+    ("GET", "/internal/trace/scope.csv"): _a(INTERNAL, "trace.read"),
     ("GET", "/internal/audit"): _a(INTERNAL, "audit.read"),
     ("POST", "/internal/audit/review"): _a(INTERNAL, "audit.review", people_only=True),
     ("POST", "/internal/audit/checkpoint"): _a(INTERNAL, "audit.read"),
@@ -255,6 +257,10 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/api/v1/audit/events"): _a(API_INTERNAL, "audit.read"),
     ("GET", "/api/v1/trace/backward"): _a(API, "trace.read"),
     ("GET", "/api/v1/trace/forward"): _a(API, "trace.read"),
+    ("GET", "/api/v1/trace/scope"): _a(
+        API, "trace.read", note="externals: their own lots and our receipts of them"
+    ),
+    ("GET", "/api/v1/trace/nodes/{node_id:int}/serials"): _a(API_INTERNAL, "trace.read"),
     # -- EPCIS 2.0 (docs/EPCIS.md) ------------------------------------------------------------
     ("POST", "/epcis/capture"): _a(
         API, "events.capture", note="a supplier's client: only about its own lots and items"

@@ -30,6 +30,8 @@ from trace_core.recalls.service import recall_epcis
 from trace_core.records.audit_trail import parse_filter
 from trace_core.records.canonical import plain
 from trace_core.services import Services
+from trace_core.trace.scope import Direction
+from trace_core.trace.service import BUNDLE_PAGE
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
@@ -337,6 +339,45 @@ async def trace_forward(services: Services, id: str) -> dict[str, Any]:
     return (await services.trace.forward(services.actor, id)).as_dict()
 
 
+@get(
+    "/api/v1/trace/scope",
+    tags=["trace"],
+    security=BEARER,
+    summary="Scope of a trace: every lot and shipment reached, serials counted per lot",
+    description=(
+        "What a recall asks first, however wide the lot: `counts` of every kind reached, the "
+        "`nodes` that are not serials (and the roots) with their evidence, the `links` between "
+        "them with quantities, `serial_bundles` (how many serials in scope each node made), "
+        "`lots` with how much of the traced material went into each, and `consignees`. "
+        "Open a bundle with `/api/v1/trace/nodes/{node_id}/serials`."
+    ),
+)
+async def trace_scope(services: Services, id: str, direction: str = "forward") -> dict[str, Any]:
+    if direction not in ("backward", "forward"):
+        raise ValidationFailed({"direction": "Use backward or forward."})
+    way: Direction = "forward" if direction == "forward" else "backward"
+    return (await services.trace.scope(services.actor, id, way)).as_dict()
+
+
+@get(
+    "/api/v1/trace/nodes/{node_id:int}/serials",
+    tags=["trace"],
+    security=BEARER,
+    summary="A page of the serials that follow a trace node (a bundle of a scope, opened)",
+)
+async def trace_bundle(
+    services: Services,
+    node_id: int,
+    direction: str = "forward",
+    offset: int = 0,
+    limit: int = BUNDLE_PAGE,
+) -> dict[str, Any]:
+    if direction not in ("backward", "forward"):
+        raise ValidationFailed({"direction": "Use backward or forward."})
+    way: Direction = "forward" if direction == "forward" else "backward"
+    return await services.trace.bundle(services.actor, node_id, way, offset, limit)
+
+
 @get("/healthz", tags=["operations"], summary="Database and object store reachable")
 async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     from sqlalchemy import text as sql
@@ -380,5 +421,7 @@ ROUTES = [
     supplied_report,
     trace_backward,
     trace_forward,
+    trace_scope,
+    trace_bundle,
     healthz,
 ]

@@ -17,7 +17,7 @@ from portal.internal.review import (
     review_queue,
     sign_audit_review,
 )
-from portal.internal.trace import trace_page
+from portal.internal.trace import ROUTES as TRACE_ROUTES
 from portal.internal.users import ROUTES as USER_ROUTES
 
 ROUTES = [
@@ -32,7 +32,7 @@ ROUTES = [
     post_work_order,
     shipments,
     post_shipment,
-    trace_page,
+    *TRACE_ROUTES,
     audit_page,
     sign_review,
     checkpoint,

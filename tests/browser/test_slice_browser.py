@@ -395,15 +395,21 @@ def test_trace_tree_reaches_the_supplier_lot_and_the_consignee(
     assert re.search(rf"SUPPLIER LOT {journey['lot']}\b", tree.upper()), tree
     assert SHA256.search(tree), f"no CoA SHA-256 in the backward trace tree:\n{text}"
 
+    # Forward, the scope: lots in the tree, the serials bundled per lot and listed on demand.
     text = page.trace(journey["lot"], "forward")
     tree = driver.find_element(By.CSS_SELECTOR, "#trace-result .trace-tree").text
-    for needle in (
-        journey["internal_lot"],
-        journey["finished_lot"],
-        journey["serial"],
-        journey["shipment"],
-        "Hospital X",
-        "1 Test Street",
-    ):
+    for needle in (journey["internal_lot"], journey["finished_lot"], "2 serials"):
         assert needle in tree, f"{needle!r} missing from the forward trace tree:\n{text}"
+    assert journey["serial"] not in tree, "serials are listed only when their bundle is opened"
+    bundle = driver.find_element(By.XPATH, "//button[normalize-space()='2 serials']")
+    bundle.click()
+    page.wait(
+        lambda d: journey["serial"] in d.find_element(By.CSS_SELECTOR, ".bundle-list").text,
+        "the bundle of serials did not open",
+    )
+    opened = driver.find_element(By.CSS_SELECTOR, ".bundle-list").text
+    for needle in (journey["serial"], journey["shipment"], "Hospital X", "1 Test Street"):
+        assert needle in opened, f"{needle!r} missing from the opened bundle:\n{opened}"
+    assert "Serials 1–2 of 2" in opened, opened
+    page.screenshot("browser-trace-forward-bundle.png")
     page.assert_console_clean()

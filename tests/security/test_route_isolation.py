@@ -62,6 +62,7 @@ from trace_core.records.keys import ServerSigningKey
 from trace_core.records.models import RecordVersion
 from trace_core.records.registry import RECORD_TYPES
 from trace_core.services import Runtime
+from trace_core.trace.models import TraceNode
 
 pytestmark = pytest.mark.req("P11-04")
 
@@ -207,6 +208,8 @@ class World:
     own_invitation: int
     #: A recall of Acme's lot (ours: internal), when the app has recall routes.
     recall: int | None
+    #: The trace node of a finished lot of ours (made from Acme's resin lot).
+    our_node: int
     #: Digests of EPCIS events readable by Acme (its received lots) and by SteriPro.
     victim_digests: list[str]
     own_digests: list[str]
@@ -292,6 +295,13 @@ async def _recall(runtime: Runtime) -> int:
             SigningCredentials(DEMO_PASSWORD, "qa@traceport.example"),
         )
         return int(recall.id)
+
+
+async def _trace_node(runtime: Runtime, identifier: str) -> int:
+    async with runtime.sessions() as session:
+        found = await session.scalar(select(TraceNode.id).where(TraceNode.identifier == identifier))
+    assert found is not None, identifier
+    return int(found)
 
 
 async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Served]) -> World:
@@ -404,6 +414,7 @@ async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Se
         victim_invitation=invitations[VICTIM],
         own_invitation=invitations[ATTACKER],
         recall=recall,
+        our_node=await _trace_node(runtime, "FG-LOT-0001"),
         victim_digests=digests[VICTIM],
         own_digests=digests[ATTACKER],
         markers=[*STATIC_MARKERS, *(d.sha256 for d in victim_docs)],
@@ -535,6 +546,10 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
             "foreign": True,
         }
     ],
+    ("GET", "/internal/trace/scope.csv"): lambda c: [
+        {"params": {"q": "AP-24-0815", "list": "consignees"}, "foreign": True},
+        {"params": {"q": "IL-RES-0001", "list": "lots"}, "foreign": True},
+    ],
     ("GET", "/internal/trace"): lambda c: [
         {"params": {"q": "AP-24-0815", "direction": "forward"}, "foreign": True},
         {"params": {"q": "IL-RES-0001", "direction": "backward"}, "foreign": True},
@@ -649,6 +664,11 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
     ("GET", "/api/v1/trace/forward"): lambda c: [
         {"params": {"id": i}, "foreign": True} for i in ("AP-24-0815", "IL-RES-0001")
     ],
+    ("GET", "/api/v1/trace/scope"): lambda c: [
+        {"params": {"id": i, "direction": d}, "foreign": True}
+        for i in ("AP-24-0815", "IL-RES-0001")
+        for d in ("forward", "backward")
+    ],
 }
 
 PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -697,6 +717,7 @@ KNOWN_PARAMETERS = frozenset(
         "user_id",
         "invitation_id",
         "recall_id",
+        "node_id",
         "digest",
         "token",
         "action",
@@ -731,6 +752,9 @@ def parameter_values(
     if name == "digest":
         digests = world.victim_digests if foreign else world.own_digests
         return [(d, foreign, None) for d in digests] or [("0" * 64, False, None)]
+    if name == "node_id":
+        # Trace nodes behind a bundle are ours: foreign to every external caller.
+        return [(str(world.our_node), True, None)]
     if name == "recall_id":
         # A recall is ours: it is foreign to every external caller, either perspective.
         return [(str(world.recall), True, None)] if world.recall is not None else []

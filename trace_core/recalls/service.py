@@ -46,9 +46,11 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
         if edge.quantity is not None and edge.unit:
             received[edge.target][edge.unit] += edge.quantity
     shipped_in: dict[int, int] = {}
+    carried: dict[int, list[str]] = defaultdict(list)
     for edge in result.edges:
         if edge.kind == "shipment":
             shipped_in[edge.source] = edge.target
+            carried[edge.target].append(result.nodes[edge.source].identifier)
     lots, serials, shipments = [], [], []
     for node in sorted(result.nodes.values(), key=lambda n: (n.kind, n.identifier)):
         details = node.details
@@ -83,9 +85,7 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
                     "consignee_name": details.get("consignee_name"),
                     "consignee_address": details.get("consignee_address"),
                     "shipped_at": details.get("shipped_at"),
-                    "serials": sorted(
-                        result.nodes[s].identifier for s, t in shipped_in.items() if t == node.id
-                    ),
+                    "serials": sorted(carried[node.id]),
                 }
             )
     roots = [result.nodes[r] for r in result.roots if r in result.nodes]

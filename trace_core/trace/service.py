@@ -13,19 +13,19 @@ import contextlib
 import gc
 import threading
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
     BigInteger,
     BindParameter,
-    Select,
     String,
     any_,
     bindparam,
+    func,
     literal,
     select,
 )
@@ -34,7 +34,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from trace_core.attachments.models import Document
 from trace_core.db import plain_decimal
-from trace_core.errors import NotFound, ValidationFailed
+from trace_core.errors import NotFound, PermissionDenied, ValidationFailed
 from trace_core.gs1 import ScanError, identifiers_for_trace
 from trace_core.identity.actor import Actor
 from trace_core.identity.models import Organization
@@ -43,14 +43,23 @@ from trace_core.lots.models import SupplierLot
 from trace_core.parts.models import Part, Specification
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
+from trace_core.trace.scope import (
+    AnySelect,
+    Direction,
+    SerialBundle,
+    TraceScope,
+    scope_of,
+    scope_statement,
+)
 
 if TYPE_CHECKING:
     from trace_core.services import Services
 
-Direction = Literal["backward", "forward"]
-AnySelect = Select[*tuple[Any, ...]]
 #: The nested tree is for people; past this many entries it is cut (the flat lists are whole).
 TREE_LIMIT = 2000
+#: Serials listed per page when a bundle of a scope is opened (and at most, when asked).
+BUNDLE_PAGE = 100
+BUNDLE_PAGE_MAX = 1000
 #: SQLite refuses statements with more bound values than 32,766; evidence is read in chunks.
 SQLITE_CHUNK = 10_000
 
@@ -214,9 +223,139 @@ class TraceService:
     async def forward(self, actor: Actor, identifier: str) -> TraceResult:
         return await self._trace(actor, identifier, "forward")
 
-    async def _trace(self, actor: Actor, identifier: str, direction: Direction) -> TraceResult:
+    async def scope(
+        self, actor: Actor, identifier: str, direction: Direction = "forward"
+    ) -> TraceScope:
+        """What a trace reaches, with serials bundled (``trace_core/trace/scope.py``): the
+        answer to a recall question in one statement, however wide the lot."""
         roots = await self.resolve(actor, identifier)
         root_ids = [n.id for n in roots]
+        if not actor.is_internal:
+            # A supplier's view is its own lots and their receipts: small, cut in memory.
+            return scope_of(await self._walk_result(actor, identifier, root_ids, direction))
+        counts: dict[str, int] = {}
+        refs: dict[int, NodeRef] = {}
+        links: list[EdgeView] = []
+        bundles: list[SerialBundle] = []
+        quantity_of = _quantities()
+        forward = direction == "forward"
+        details: dict[int, dict[str, Any]] = {}
+        for row in (
+            await self.session.execute(scope_statement(direction), {"roots": root_ids})
+        ).all():
+            tag, a, b, kind, name, c, event_type, event_id, quantity, unit = row[:10]
+            if tag == "node":
+                refs[a] = NodeRef(kind, b, name, c)
+                # Lots and shipments come with their evidence (the scope's bulk); the
+                # few others are described below as in a full trace.
+                if kind == "internal_lot":
+                    details[a] = internal_lot_details(
+                        b, row[10], row[11], row[12], row[13], quantity_of(quantity), unit
+                    )
+                elif kind == "shipment":
+                    details[a] = shipment_details(b, row[14], row[15], row[16], row[13])
+            elif tag == "link":
+                source, target = (a, b) if forward else (b, a)
+                links.append(
+                    EdgeView(
+                        source, target, kind, event_type, event_id, quantity_of(quantity), unit
+                    )
+                )
+            elif tag == "count":
+                counts[kind] = a
+            else:
+                bundles.append(SerialBundle(a, kind, b))
+        details.update(await self._describe({i: r for i, r in refs.items() if i not in details}))
+        nodes = {
+            node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
+            for node_id, ref in refs.items()
+        }
+        return TraceScope(identifier.strip(), direction, root_ids, counts, nodes, links, bundles)
+
+    async def bundle(
+        self,
+        actor: Actor,
+        node_id: int,
+        direction: Direction = "forward",
+        offset: int = 0,
+        limit: int = BUNDLE_PAGE,
+    ) -> dict[str, Any]:
+        """A page of the serials that follow node ``node_id`` in ``direction`` (a bundle of a
+        scope opened: the serials a lot made, forward), each with what follows it (the
+        shipment and its consignee)."""
+        actor.require("trace.read")
+        if not actor.is_internal:
+            raise PermissionDenied("Serial lists are for our own staff.")
+        if offset < 0 or not 1 <= limit <= BUNDLE_PAGE_MAX:
+            raise ValidationFailed(
+                {"limit": f"Ask for 1 to {BUNDLE_PAGE_MAX} serials from offset 0 or more."}
+            )
+        node = await self.session.get(TraceNode, node_id)
+        if node is None:
+            raise NotFound(f"No trace node {node_id}.")
+        if direction == "backward":
+            near, far = TraceEdge.target_id, TraceEdge.source_id
+        else:
+            near, far = TraceEdge.source_id, TraceEdge.target_id
+        serials = (
+            select(TraceNode.id, TraceNode.identifier, Serial.status, TraceEdge.kind)
+            .join(TraceEdge, far == TraceNode.id)
+            .join(Serial, Serial.id == TraceNode.ref_id)
+            .where(near == node_id, TraceNode.kind == "serial")
+        )
+        total = await self.session.scalar(select(func.count()).select_from(serials.subquery()))
+        page = (
+            await self.session.execute(
+                serials.order_by(TraceNode.identifier, TraceNode.id).offset(offset).limit(limit)
+            )
+        ).all()
+        following: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        if page:
+            after = (
+                select(near, TraceEdge.kind, TraceNode.id, TraceNode.kind, TraceNode.ref_id)
+                .add_columns(TraceNode.identifier)
+                .join(TraceNode, TraceNode.id == far)
+                .where(near.in_([row[0] for row in page]))
+                .order_by(near, TraceNode.kind, TraceNode.identifier)
+            )
+            rows = (await self.session.execute(after)).all()
+            refs = {row[2]: NodeRef(row[3], row[4], row[5], None) for row in rows}
+            details = await self._describe(refs)
+            for serial_id, via, next_id, kind, _ref, identifier in rows:
+                following[serial_id].append(
+                    {
+                        "id": next_id,
+                        "kind": kind,
+                        "identifier": identifier,
+                        "via": via,
+                        **details.get(next_id, {}),
+                    }
+                )
+        return {
+            "node": {"id": node.id, "kind": node.kind, "identifier": node.identifier},
+            "direction": direction,
+            "total": total or 0,
+            "offset": offset,
+            "limit": limit,
+            "serials": [
+                {
+                    "id": serial_id,
+                    "serial": identifier,
+                    "status": status,
+                    "via": via,
+                    "next": following.get(serial_id, []),
+                }
+                for serial_id, identifier, status, via in page
+            ],
+        }
+
+    async def _trace(self, actor: Actor, identifier: str, direction: Direction) -> TraceResult:
+        roots = await self.resolve(actor, identifier)
+        return await self._walk_result(actor, identifier, [n.id for n in roots], direction)
+
+    async def _walk_result(
+        self, actor: Actor, identifier: str, root_ids: list[int], direction: Direction
+    ) -> TraceResult:
         with collector_paused():
             refs, edges = await self._walk(root_ids, direction)
             if not actor.is_internal:
@@ -235,18 +374,14 @@ class TraceService:
         forward = direction == "forward"
         refs: dict[int, NodeRef] = {}
         edges: list[EdgeView] = []
-        quantities: dict[Any, Decimal] = {}
+        quantity_of = _quantities()
         for row in await self.session.execute(walk_statement(direction), {"roots": root_ids}):
             node_id, far = row[0], row[5]
             if node_id not in refs:
                 refs[node_id] = NodeRef(row[1], row[2], row[3], row[4])
             if far is None:
                 continue  # a node no edge leaves in this direction
-            raw = row[9]
-            if raw is None:
-                quantity = None
-            elif (quantity := quantities.get(raw)) is None:
-                quantity = quantities[raw] = plain_decimal(Decimal(str(raw)))
+            quantity = quantity_of(row[9])
             source, target = (node_id, far) if forward else (far, node_id)
             edges.append(EdgeView(source, target, row[6], row[7], row[8], quantity, row[10]))
         return refs, edges
@@ -296,18 +431,8 @@ class TraceService:
                     "record": {"type": "supplier_lot", "id": lot[0], "version": lot[14]},
                 }
         if ids := by_kind.get("internal_lot"):
-            for lot_id, number, name, kind, status, quantity, unit in await self._rows(
-                _INTERNAL_LOTS, InternalLot.id, ids
-            ):
-                details[ids[lot_id]] = {
-                    "part_number": number,
-                    "part_name": name,
-                    "lot_kind": kind,
-                    "status": status,
-                    "quantity": quantity,
-                    "unit": unit,
-                    "record": {"type": "internal_lot", "id": lot_id},
-                }
+            for row in await self._rows(_INTERNAL_LOTS, InternalLot.id, ids):
+                details[ids[row[0]]] = internal_lot_details(*row)
         if ids := by_kind.get("serial"):
             serials = await self._rows(_SERIALS, Serial.id, ids)
             # A serial's part and lot number are its lot's: read once per lot, not per serial.
@@ -327,17 +452,43 @@ class TraceService:
                     "status": status,
                 }
         if ids := by_kind.get("shipment"):
-            for shipment_id, name, address, shipped_at, status in await self._rows(
-                _SHIPMENTS, Shipment.id, ids
-            ):
-                details[ids[shipment_id]] = {
-                    "consignee_name": name,
-                    "consignee_address": address,
-                    "shipped_at": shipped_at,
-                    "status": status,
-                    "record": {"type": "shipment", "id": shipment_id},
-                }
+            for row in await self._rows(_SHIPMENTS, Shipment.id, ids):
+                details[ids[row[0]]] = shipment_details(*row)
         return details
+
+
+def internal_lot_details(
+    lot_id: int,
+    part_number: str,
+    part_name: str,
+    lot_kind: str,
+    status: str,
+    quantity: Decimal | None,
+    unit: str | None,
+) -> dict[str, Any]:
+    """An internal lot's evidence in a trace (the full trace and the scope say the same)."""
+    return {
+        "part_number": part_number,
+        "part_name": part_name,
+        "lot_kind": lot_kind,
+        "status": status,
+        "quantity": quantity,
+        "unit": unit,
+        "record": {"type": "internal_lot", "id": lot_id},
+    }
+
+
+def shipment_details(
+    shipment_id: int, name: str, address: str, shipped_at: Any, status: str
+) -> dict[str, Any]:
+    """A shipment's evidence in a trace: the consignee a recall writes to."""
+    return {
+        "consignee_name": name,
+        "consignee_address": address,
+        "shipped_at": shipped_at,
+        "status": status,
+        "record": {"type": "shipment", "id": shipment_id},
+    }
 
 
 # The evidence read for each node kind (built once; each trace adds its WHERE).
@@ -418,6 +569,21 @@ def collector_paused() -> Iterator[None]:
                 _pauses -= 1
                 if _pauses == 0:
                     gc.enable()
+
+
+def _quantities() -> Callable[[Any], Decimal | None]:
+    """Converts raw quantity values (text or numeric) to plain decimals, each distinct value
+    once: a recall's 128,249 production edges all say 1."""
+    seen: dict[Any, Decimal] = {}
+
+    def convert(raw: Any) -> Decimal | None:
+        if raw is None:
+            return None
+        if (value := seen.get(raw)) is None:
+            value = seen[raw] = plain_decimal(Decimal(str(raw)))
+        return value
+
+    return convert
 
 
 class NodeRef(NamedTuple):

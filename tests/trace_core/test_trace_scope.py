@@ -1,0 +1,245 @@
+"""The scope of a trace (``TraceService.scope``): every lot and shipment reached, the serials
+bundled per lot, computed by one SQL statement — and equal, on SQLite and PostgreSQL, to the
+same scope derived in memory from the full trace (``scope_of``). Bundles open a page at a time
+(``TraceService.bundle``)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from trace_core.errors import NotFound, PermissionDenied, ValidationFailed
+from trace_core.identity.actor import Actor
+from trace_core.identity.service import actor_for_user
+from trace_core.inventory.models import Serial
+from trace_core.production.service import ConsumedLot, WorkOrderInputData
+from trace_core.services import Runtime, provide_services
+from trace_core.shipments.service import ShipmentInput
+from trace_core.trace.models import TraceNode
+from trace_core.trace.scope import TraceScope, scope_csv, scope_of
+
+pytestmark = pytest.mark.req("QMS-11")
+
+
+async def user(runtime: Runtime, email: str) -> Actor:
+    async with provide_services(runtime, Actor.system()) as s:
+        return actor_for_user(await s.identity.user_by_email(email), "ui")
+
+
+def document(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+async def diamond(runtime: Runtime) -> dict[str, Any]:
+    """On top of the demo genealogy: a second finished lot made from the resin lot, and a
+    shipment carrying serials of both finished lots (a diamond, and a shipment two lots reach)."""
+    ops = await user(runtime, "ops@traceport.example")
+    async with provide_services(runtime, ops) as s:
+        in_stock = list(
+            await s.session.scalars(
+                select(Serial.serial)
+                .where(Serial.serial.like("SN-DEMO-%"), Serial.status == "in_stock")
+                .order_by(Serial.serial)
+            )
+        )
+        await s.production.post(
+            ops,
+            WorkOrderInputData(
+                "WO-SCOPE-1",
+                "FG-1000",
+                "FG-SCOPE-1",
+                [ConsumedLot("IL-RES-0001", "0.25")],
+                ["SN-SCOPE-1", "SN-SCOPE-2", "SN-SCOPE-3"],
+            ),
+        )
+    async with provide_services(runtime, ops) as s:
+        await s.shipments.ship(
+            ops,
+            ShipmentInput(
+                "SH-SCOPE-1", "Clinic Two", "2 Scope Street", ["SN-SCOPE-1", in_stock[0]]
+            ),
+        )
+    return {"demo_in_stock": in_stock}
+
+
+IDENTIFIERS = (
+    "AP-24-0815",
+    "SP-24-0117",
+    "IL-RES-0001",
+    "FG-LOT-0001",
+    "FG-SCOPE-1",
+    "SN-SCOPE-1",
+    "SH-SCOPE-1",
+)
+
+
+async def test_scope_in_sql_equals_the_scope_of_the_full_trace(runtime: Runtime) -> None:
+    await diamond(runtime)
+    qa = await user(runtime, "qa@traceport.example")
+    async with provide_services(runtime, qa) as s:
+        for identifier in IDENTIFIERS:
+            for direction in ("forward", "backward"):
+                full = await (s.trace.forward if direction == "forward" else s.trace.backward)(
+                    qa, identifier
+                )
+                scope = await s.trace.scope(qa, identifier, direction)  # type: ignore[arg-type]
+                assert document(scope.as_dict()) == document(scope_of(full).as_dict()), (
+                    identifier,
+                    direction,
+                )
+                assert sum(scope.counts.values()) == len(full.nodes)
+
+
+async def test_forward_scope_of_the_resin_lot_is_exactly_what_it_reached(
+    runtime: Runtime,
+) -> None:
+    setup = await diamond(runtime)
+    qa = await user(runtime, "qa@traceport.example")
+    async with provide_services(runtime, qa) as s:
+        scope = await s.trace.scope(qa, "AP-24-0815")
+    assert scope.counts == {"supplier_lot": 1, "internal_lot": 3, "serial": 13, "shipment": 2}
+    # Serials are bundled, not listed: only lots, shipments and the root are nodes.
+    listed = {(n.kind, n.identifier) for n in scope.nodes.values()}
+    assert listed == {
+        ("supplier_lot", "AP-24-0815"),
+        ("internal_lot", "IL-RES-0001"),
+        ("internal_lot", "FG-LOT-0001"),
+        ("internal_lot", "FG-SCOPE-1"),
+        ("shipment", "SH-0001"),
+        ("shipment", "SH-SCOPE-1"),
+    }
+    lots = {lot["lot_number"]: lot for lot in scope.lots()}
+    assert set(lots) == {"IL-RES-0001", "FG-LOT-0001", "FG-SCOPE-1"}
+    # How much of the traced material went into each lot, from the postings' quantities.
+    assert lots["FG-SCOPE-1"]["from_scope"] == {"kg": Decimal("0.25")}
+    assert lots["FG-SCOPE-1"]["serials"] == 3
+    assert lots["FG-LOT-0001"]["serials"] == 10
+    assert lots["IL-RES-0001"]["serials"] == 0
+    assert [(c["shipment"], c["name"], c["address"]) for c in scope.consignees()] == [
+        ("SH-SCOPE-1", "Clinic Two", "2 Scope Street"),
+        (
+            "SH-0001",
+            "St. Mary's Hospital, Central Sterile Supply",
+            "12 Harbour Road, Cork T12 XY34, Ireland",
+        ),
+    ]
+    by_lot = {scope.nodes[b.node].identifier: (b.kind, b.serials) for b in scope.bundles}
+    assert by_lot == {"FG-LOT-0001": ("production", 10), "FG-SCOPE-1": ("production", 3)}
+    # The document: the tree shows lots and bundles; every node in it is listed.
+    body = scope.as_dict()
+    assert body["serial_bundles"] and body["lots"] and body["consignees"]
+    assert "SN-SCOPE-1" not in document(body)
+    assert setup["demo_in_stock"][0] not in document(body)
+
+
+async def test_a_serial_root_is_listed_and_its_shipment_linked(runtime: Runtime) -> None:
+    await diamond(runtime)
+    qa = await user(runtime, "qa@traceport.example")
+    async with provide_services(runtime, qa) as s:
+        scope = await s.trace.scope(qa, "SN-SCOPE-1")
+    assert {(n.kind, n.identifier) for n in scope.nodes.values()} == {
+        ("serial", "SN-SCOPE-1"),
+        ("shipment", "SH-SCOPE-1"),
+    }
+    assert [(link.kind, scope.nodes[link.target].identifier) for link in scope.links] == [
+        ("shipment", "SH-SCOPE-1")
+    ]
+    assert scope.bundles == []
+
+
+async def test_scope_csv_lists_lots_and_consignees_and_defuses_formulas(
+    runtime: Runtime,
+) -> None:
+    await diamond(runtime)
+    qa = await user(runtime, "qa@traceport.example")
+    async with provide_services(runtime, qa) as s:
+        scope = await s.trace.scope(qa, "AP-24-0815")
+    lots = scope_csv(scope, "lots").splitlines()
+    assert lots[0].split(",")[:3] == ["lot", "part", "part_name"]
+    assert any(line.startswith("FG-SCOPE-1,FG-1000,") and "0.25 kg" in line for line in lots)
+    consignees = scope_csv(scope, "consignees").splitlines()
+    assert len(consignees) == 3 and consignees[1].startswith("SH-SCOPE-1,Clinic Two,")
+    hostile = TraceScope(
+        "x",
+        "forward",
+        [1],
+        {"shipment": 1},
+        {},
+        [],
+    )
+    from trace_core.trace.service import NodeView
+
+    hostile.nodes[1] = NodeView(
+        1,
+        "shipment",
+        "=HYPERLINK(1)",
+        {"consignee_name": "@evil", "consignee_address": "+1", "shipped_at": None},
+    )
+    assert scope_csv(hostile, "consignees").splitlines()[1] == "'=HYPERLINK(1),'@evil,'+1,"
+    with pytest.raises(ValueError, match="no list 'serials'"):
+        scope_csv(scope, "serials")
+
+
+async def test_a_supplier_scope_is_its_own_lot_and_our_receipt_only(runtime: Runtime) -> None:
+    await diamond(runtime)
+    anna = await user(runtime, "anna@acme-polymers.example")
+    async with provide_services(runtime, anna) as s:
+        scope = await s.trace.scope(anna, "AP-24-0815")
+        with pytest.raises(NotFound):
+            await s.trace.scope(anna, "FG-LOT-0001")
+        with pytest.raises(NotFound):
+            await s.trace.scope(anna, "SP-24-0117")  # another supplier's lot
+    assert {(n.kind, n.identifier) for n in scope.nodes.values()} == {
+        ("supplier_lot", "AP-24-0815"),
+        ("internal_lot", "IL-RES-0001"),
+    }
+    assert scope.counts == {"supplier_lot": 1, "internal_lot": 1}
+    assert scope.bundles == [] and scope.consignees() == []
+
+
+async def test_a_bundle_opens_a_page_at_a_time_with_what_follows_each_serial(
+    runtime: Runtime,
+) -> None:
+    setup = await diamond(runtime)
+    qa = await user(runtime, "qa@traceport.example")
+    async with provide_services(runtime, qa) as s:
+        lot = await s.session.scalar(
+            select(TraceNode.id).where(
+                TraceNode.kind == "internal_lot", TraceNode.identifier == "FG-LOT-0001"
+            )
+        )
+        assert lot is not None
+        first = await s.trace.bundle(qa, lot, "forward", 0, 4)
+        rest = await s.trace.bundle(qa, lot, "forward", 4, 100)
+    assert (first["total"], first["offset"], first["limit"]) == (10, 0, 4)
+    serials = [row["serial"] for row in first["serials"] + rest["serials"]]
+    assert serials == sorted(serials) and len(serials) == 10 and len(set(serials)) == 10
+    assert all(row["via"] == "production" for row in first["serials"])
+    shipped = setup["demo_in_stock"][0]
+    row = next(r for r in first["serials"] + rest["serials"] if r["serial"] == shipped)
+    assert [(n["kind"], n["identifier"], n["consignee_name"]) for n in row["next"]] == [
+        ("shipment", "SH-SCOPE-1", "Clinic Two")
+    ]
+    assert row["status"] == "shipped"
+
+
+async def test_bundle_refuses_bad_pages_unknown_nodes_and_suppliers(runtime: Runtime) -> None:
+    qa = await user(runtime, "qa@traceport.example")
+    anna = await user(runtime, "anna@acme-polymers.example")
+    async with provide_services(runtime, qa) as s:
+        lot = await s.session.scalar(
+            select(TraceNode.id).where(TraceNode.identifier == "FG-LOT-0001")
+        )
+        assert lot is not None
+        for offset, limit in ((0, 0), (0, 5000), (-1, 10)):
+            with pytest.raises(ValidationFailed, match="1 to 1000 serials"):
+                await s.trace.bundle(qa, lot, "forward", offset, limit)
+        with pytest.raises(NotFound, match="No trace node 999999"):
+            await s.trace.bundle(qa, 999_999, "forward")
+    async with provide_services(runtime, anna) as s:
+        with pytest.raises(PermissionDenied):
+            await s.trace.bundle(anna, lot, "forward")

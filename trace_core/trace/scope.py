@@ -1,0 +1,421 @@
+"""The scope of a trace: what a person asks first of a forward trace ("what did this lot reach,
+how much of it, and who received it?"), computed in the database.
+
+A raw lot used for two years reaches a hundred thousand serials. Listing each of them as a node
+of a tree answers nobody's question and costs seconds to build (docs/PERFORMANCE.md); the
+scope instead lists every node that is *not* a serial (lots, shipments, shipping units, …)
+with its evidence, every edge between them with its quantity, and the serials as **bundles**:
+"lot IL-4711 made 23 of the serials in scope", "shipment SH-88 carried 12 of them". The
+bundles open on demand (``TraceService.bundle``), a page at a time.
+
+One statement (``scope_statement``) walks the genealogy with the same recursive query as the
+full trace and returns tagged rows: the count of nodes per kind, the listed nodes, the links
+between them and the serial bundles. Evidence for the listed nodes comes from the same
+per-kind queries the full trace uses, so a node looks the same in both answers;
+``scope_of`` derives the scope from a full ``TraceResult`` and the tests hold the two equal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import aliased
+
+from trace_core.inventory.models import InternalLot
+from trace_core.parts.models import Part
+from trace_core.shipments.models import Shipment
+from trace_core.trace.models import TraceEdge, TraceNode
+
+if TYPE_CHECKING:
+    from trace_core.trace.service import EdgeView, NodeView, TraceResult
+
+Direction = Literal["backward", "forward"]
+AnySelect = Select[*tuple[Any, ...]]
+#: The nested tree of a scope is for people; past this many entries it is cut.
+SCOPE_TREE_LIMIT = 2000
+
+
+class SerialBundle(NamedTuple):
+    """The serials in scope that follow one listed node by one kind of edge (the serials a
+    lot made, forward; those a shipment carried, backward). What follows a bundled serial is
+    counted in ``TraceScope.counts`` and listed when the bundle is opened."""
+
+    node: int
+    kind: str
+    serials: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "via": self.kind, "serials": self.serials}
+
+
+@dataclass
+class TraceScope:
+    query: str
+    direction: Direction
+    roots: list[int]
+    #: Nodes reached, per kind, serials included.
+    counts: dict[str, int]
+    #: Every node reached that is not a serial, and the roots, with their evidence.
+    nodes: dict[int, NodeView]
+    #: The edges between listed nodes, in the direction material flows.
+    links: list[EdgeView]
+    bundles: list[SerialBundle] = field(default_factory=list)
+
+    # -- derived views -------------------------------------------------------------------
+    def serials_after(self) -> dict[int, int]:
+        """For each listed node, how many serials in scope follow it."""
+        found: dict[int, int] = defaultdict(int)
+        for bundle in self.bundles:
+            found[bundle.node] += bundle.serials
+        return dict(found)
+
+    def lots(self) -> list[dict[str, Any]]:
+        """The internal lots in scope: what each is, how much material in scope went into it
+        where the postings recorded quantities, and how many serials in scope it made."""
+        received: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        for link in self.links:
+            if link.quantity is not None and link.unit:
+                into = link.target if self.direction == "forward" else link.source
+                received[into][link.unit] += link.quantity
+        serials = self.serials_after()
+        rows = []
+        for node in self.nodes.values():
+            if node.kind != "internal_lot":
+                continue
+            d = node.details
+            rows.append(
+                {
+                    "node": node.id,
+                    "lot_number": node.identifier,
+                    "part_number": d.get("part_number"),
+                    "part_name": d.get("part_name"),
+                    "kind": d.get("lot_kind"),
+                    "status": d.get("status"),
+                    "quantity": d.get("quantity"),
+                    "unit": d.get("unit"),
+                    "from_scope": dict(sorted(received[node.id].items())),
+                    "serials": serials.get(node.id, 0),
+                }
+            )
+        rows.sort(key=lambda r: (str(r["part_number"]), r["lot_number"]))
+        return rows
+
+    def consignees(self) -> list[dict[str, Any]]:
+        """Every shipment in scope with its consignee and address — the recall's mailing
+        list."""
+        return sorted(
+            (
+                {
+                    "shipment": n.identifier,
+                    "name": n.details["consignee_name"],
+                    "address": n.details["consignee_address"],
+                    "shipped_at": n.details.get("shipped_at"),
+                }
+                for n in self.nodes.values()
+                if n.kind == "shipment"
+            ),
+            key=lambda c: (c["name"], c["shipment"]),
+        )
+
+    def tree(self, limit: int = SCOPE_TREE_LIMIT) -> list[dict[str, Any]]:
+        """The roots and what follows them: links to listed nodes and serial bundles, each
+        node expanded once (a node reached again is marked ``repeat``), cut after ``limit``
+        entries (``truncated``)."""
+        following: dict[int, list[tuple[EdgeView, int]]] = defaultdict(list)
+        for link in self.links:
+            near, far = (
+                (link.source, link.target)
+                if self.direction == "forward"
+                else (link.target, link.source)
+            )
+            following[near].append((link, far))
+        for items in following.values():
+            items.sort(key=lambda pair: (self.nodes[pair[1]].kind, self.nodes[pair[1]].identifier))
+        bundled: dict[int, list[SerialBundle]] = defaultdict(list)
+        for bundle in self.bundles:
+            bundled[bundle.node].append(bundle)
+        budget = [limit]
+        expanded: set[int] = set()
+
+        def build(node_id: int, link: EdgeView | None) -> dict[str, Any]:
+            budget[0] -= 1
+            entry: dict[str, Any] = {"node": node_id}
+            if link is not None:
+                entry.update(via=link.kind, quantity=link.quantity, unit=link.unit)
+            if node_id in expanded:
+                entry["repeat"] = True
+                return entry
+            expanded.add(node_id)
+            entry["serials"] = [b.as_dict() for b in sorted(bundled.get(node_id, []))]
+            children = []
+            for next_link, next_id in following.get(node_id, []):
+                if budget[0] <= 0:
+                    entry["truncated"] = True
+                    break
+                children.append(build(next_id, next_link))
+            entry["children"] = children
+            return entry
+
+        return [build(root, None) for root in self.roots if root in self.nodes]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "direction": self.direction,
+            "roots": self.roots,
+            "counts": self.counts,
+            "nodes": [self.nodes[i].as_dict() for i in sorted(self.nodes)],
+            "links": [
+                link.as_dict()
+                for link in sorted(self.links, key=lambda e: (e.source, e.target, e.event_id))
+            ],
+            "serial_bundles": [b.as_dict() for b in sorted(self.bundles)],
+            "lots": self.lots(),
+            "consignees": self.consignees(),
+            "tree": self.tree(),
+        }
+
+
+def scope_of(result: TraceResult) -> TraceScope:
+    """The scope of a full trace, computed from its nodes and edges (in memory). The service
+    computes the same in SQL for internal traces; suppliers' traces, already cut to what they
+    may see, are scoped with this."""
+    roots = set(result.roots)
+    # Serials are bundled, except the roots: a trace from a serial lists that serial.
+    serial = {i for i, n in result.nodes.items() if n.kind == "serial" and i not in roots}
+    listed = {i: n for i, n in result.nodes.items() if i not in serial}
+    counts: dict[str, int] = defaultdict(int)
+    for node in result.nodes.values():
+        counts[node.kind] += 1
+    links = []
+    bundles: dict[tuple[int, str], int] = defaultdict(int)
+    forward = result.direction == "forward"
+    for edge in result.edges:
+        near, far = (edge.source, edge.target) if forward else (edge.target, edge.source)
+        if near in serial:
+            continue  # what follows a bundled serial is counted, not listed
+        if far in serial:
+            bundles[(near, edge.kind)] += 1
+        else:
+            links.append(edge)
+    return TraceScope(
+        result.query,
+        result.direction,
+        list(result.roots),
+        dict(counts),
+        listed,
+        links,
+        [SerialBundle(node, kind, n) for (node, kind), n in bundles.items()],
+    )
+
+
+def scope_statement(direction: Direction) -> AnySelect:
+    """The scope as one statement over the expanding parameter ``roots``. Tagged rows of
+    nineteen columns: ``tag``, ``a``, ``b``, ``kind``, ``identifier``, ``c``, ``event_type``,
+    ``event_id``, ``quantity`` (raw text), ``unit``:
+
+    - ``count``: ``kind`` and ``a`` = how many nodes of that kind were reached;
+    - ``node``: a listed node — ``a`` id, ``b`` ref id, ``kind``, ``identifier``,
+      ``c`` organization; for internal lots and shipments also their evidence (``quantity``
+      and ``unit`` of the lot, ``part_number`` … ``shipped_at``);
+    - ``link``: an edge between listed nodes — ``a`` near, ``b`` far (in the walk's
+      direction), ``kind``, ``event_type``, ``event_id``, ``quantity``, ``unit``;
+    - ``next``: a serial bundle — ``a`` the listed node, ``kind`` of the edges, ``b`` how
+      many serials.
+    """
+    return _SCOPES[direction]
+
+
+def _scope_statement(direction: Direction) -> AnySelect:
+    roots: BindParameter[list[int]] = bindparam("roots", expanding=True)
+    seed = (
+        select(TraceNode.id.label("id")).where(TraceNode.id.in_(roots)).cte("reach", recursive=True)
+    )
+    if direction == "backward":
+        near_col, far_col = TraceEdge.target_id, TraceEdge.source_id
+    else:
+        near_col, far_col = TraceEdge.source_id, TraceEdge.target_id
+    reach = seed.union(select(far_col).join(seed, near_col == seed.c.id))
+    found = (
+        select(
+            TraceNode.id,
+            TraceNode.kind,
+            TraceNode.ref_id,
+            TraceNode.identifier,
+            TraceNode.organization_id,
+        )
+        .join(reach, reach.c.id == TraceNode.id)
+        .cte("found")
+    )
+    listed = select(found).where(or_(found.c.kind != "serial", found.c.id.in_(roots))).cte("listed")
+    near, far = listed.alias("near"), listed.alias("far")
+    edge = aliased(TraceEdge, name="edge")
+    e_near, e_far = (
+        (edge.target_id, edge.source_id)
+        if direction == "backward"
+        else (
+            edge.source_id,
+            edge.target_id,
+        )
+    )
+    # Every edge leaving a listed node, and whether it leads to another listed node. Its far
+    # end was reached (the walk follows every edge leaving a node it reached), so a far end
+    # that is not listed is a serial in scope.
+    leaving = (
+        select(
+            e_near.label("near"),
+            e_far.label("far"),
+            edge.kind,
+            edge.event_type,
+            edge.event_id,
+            sql_cast(edge.quantity, String).label("quantity"),
+            edge.unit,
+            far.c.id.is_not(None).label("far_listed"),
+        )
+        .select_from(near)
+        .join(edge, e_near == near.c.id)
+        .outerjoin(far, far.c.id == e_far)
+        .cte("leaving")
+    )
+
+    def row(tag: str, **values: Any) -> list[Any]:
+        columns = []
+        for name, kind in _SCOPE_COLUMNS:
+            value = values.get(name)
+            columns.append((sql_cast(null(), kind) if value is None else value).label(name))
+        return [literal(tag, String).label("tag"), *columns]
+
+    counts = select(*row("count", a=func.count(), kind=found.c.kind)).group_by(found.c.kind)
+    # Listed nodes, with the evidence of the two kinds a wide scope is made of.
+    lot, part, shipment = aliased(InternalLot), aliased(Part), aliased(Shipment)
+    nodes = (
+        select(
+            *row(
+                "node",
+                a=listed.c.id,
+                b=listed.c.ref_id,
+                kind=listed.c.kind,
+                identifier=listed.c.identifier,
+                c=listed.c.organization_id,
+                quantity=sql_cast(lot.quantity, String),
+                unit=lot.unit,
+                part_number=part.number,
+                part_name=part.name,
+                lot_kind=lot.kind,
+                status=func.coalesce(lot.status, shipment.status),
+                consignee_name=shipment.consignee_name,
+                consignee_address=shipment.consignee_address,
+                shipped_at=shipment.shipped_at,
+            )
+        )
+        .select_from(listed)
+        .outerjoin(lot, and_(listed.c.kind == "internal_lot", lot.id == listed.c.ref_id))
+        .outerjoin(part, part.id == lot.part_id)
+        .outerjoin(shipment, and_(listed.c.kind == "shipment", shipment.id == listed.c.ref_id))
+    )
+    links = select(
+        *row(
+            "link",
+            a=leaving.c.near,
+            b=leaving.c.far,
+            kind=leaving.c.kind,
+            event_type=leaving.c.event_type,
+            event_id=leaving.c.event_id,
+            quantity=leaving.c.quantity,
+            unit=leaving.c.unit,
+        )
+    ).where(leaving.c.far_listed)
+    made = (
+        select(*row("next", a=leaving.c.near, b=func.count(), kind=leaving.c.kind))
+        .where(~leaving.c.far_listed)
+        .group_by(leaving.c.near, leaving.c.kind)
+    )
+    return union_all(counts, nodes, links, made).subquery("scope").select()
+
+
+_SCOPE_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("a", BigInteger),
+    ("b", BigInteger),
+    ("kind", String),
+    ("identifier", String),
+    ("c", BigInteger),
+    ("event_type", String),
+    ("event_id", BigInteger),
+    ("quantity", String),
+    ("unit", String),
+    # Evidence of listed lots and shipments (``node`` rows only).
+    ("part_number", String),
+    ("part_name", String),
+    ("lot_kind", String),
+    ("status", String),
+    ("consignee_name", String),
+    ("consignee_address", String),
+    ("shipped_at", Shipment.shipped_at.type),
+)
+
+_SCOPES: dict[Direction, AnySelect] = {d: _scope_statement(d) for d in ("backward", "forward")}
+
+
+SCOPE_LISTS = ("lots", "consignees")
+LOT_COLUMNS: tuple[str, ...] = ("lot", "part", "part_name", "kind", "status", "quantity", "unit")
+LOT_COLUMNS += ("from_scope", "serials")
+
+
+def scope_csv(scope: TraceScope, which: str) -> str:
+    """One of the scope's lists as CSV (``lots`` or ``consignees``). Cells that a
+    spreadsheet would read as a formula are prefixed with an apostrophe."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if which == "lots":
+        writer.writerow(LOT_COLUMNS)
+        for lot in scope.lots():
+            received = "; ".join(f"{q} {unit}" for unit, q in lot["from_scope"].items())
+            writer.writerow(
+                _cells(
+                    lot["lot_number"],
+                    lot["part_number"],
+                    lot["part_name"],
+                    lot["kind"],
+                    lot["status"],
+                    lot["quantity"],
+                    lot["unit"],
+                    received,
+                    lot["serials"],
+                )
+            )
+    elif which == "consignees":
+        writer.writerow(["shipment", "consignee", "address", "shipped_at"])
+        for c in scope.consignees():
+            shipped = c["shipped_at"].isoformat() if c["shipped_at"] else ""
+            writer.writerow(_cells(c["shipment"], c["name"], c["address"], shipped))
+    else:
+        raise ValueError(f"no list {which!r}; one of {', '.join(SCOPE_LISTS)}")
+    return out.getvalue()
+
+
+def _cells(*values: Any) -> list[str]:
+    cells = []
+    for value in values:
+        text = "" if value is None else str(value)
+        cells.append("'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text)
+    return cells
