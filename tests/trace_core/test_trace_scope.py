@@ -243,3 +243,23 @@ async def test_bundle_refuses_bad_pages_unknown_nodes_and_suppliers(runtime: Run
     async with provide_services(runtime, anna) as s:
         with pytest.raises(PermissionDenied):
             await s.trace.bundle(anna, lot, "forward")
+
+
+async def test_evidence_in_one_statement_equals_evidence_per_kind(runtime: Runtime) -> None:
+    """Backward traces read nodes, edges and evidence in one statement; forward traces read
+    evidence per kind. Both ways give the same nodes, edges and evidence, either direction."""
+    await diamond(runtime)
+    qa = await user(runtime, "qa@traceport.example")
+    async with provide_services(runtime, qa) as s:
+        for identifier in IDENTIFIERS:
+            roots = [n.id for n in await s.trace.resolve(qa, identifier)]
+            for direction in ("forward", "backward"):
+                refs, edges, details = await s.trace._walk_with_evidence(roots, direction)  # type: ignore[arg-type]
+                await s.trace._attach_signatures(refs, details)
+                walked, walked_edges = await s.trace._walk(roots, direction)  # type: ignore[arg-type]
+                assert refs == walked, (identifier, direction)
+                assert sorted(edges) == sorted(walked_edges), (identifier, direction)
+                assert document(details) == document(await s.trace._describe(walked))
+                assert any(d.get("signatures") for d in details.values()) == (
+                    any(r.kind == "supplier_lot" for r in refs.values())
+                )

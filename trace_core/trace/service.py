@@ -51,6 +51,7 @@ from trace_core.trace.scope import (
     scope_of,
     scope_statement,
 )
+from trace_core.trace.statements import evidence_statement
 
 if TYPE_CHECKING:
     from trace_core.services import Services
@@ -356,6 +357,17 @@ class TraceService:
     async def _walk_result(
         self, actor: Actor, identifier: str, root_ids: list[int], direction: Direction
     ) -> TraceResult:
+        if direction == "backward":
+            # Fans in: a device's ancestry is tens of nodes, read with their evidence at once.
+            refs, edges, details = await self._walk_with_evidence(root_ids, direction)
+            if not actor.is_internal:
+                refs, edges = _external_view(actor, refs, edges)
+            await self._attach_signatures(refs, details)
+            nodes = {
+                node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
+                for node_id, ref in refs.items()
+            }
+            return TraceResult(identifier.strip(), direction, root_ids, nodes, edges)
         with collector_paused():
             refs, edges = await self._walk(root_ids, direction)
             if not actor.is_internal:
@@ -386,6 +398,42 @@ class TraceService:
             edges.append(EdgeView(source, target, row[6], row[7], row[8], quantity, row[10]))
         return refs, edges
 
+    async def _walk_with_evidence(
+        self, root_ids: list[int], direction: Direction
+    ) -> tuple[dict[int, NodeRef], list[EdgeView], dict[int, dict[str, Any]]]:
+        """Nodes, edges and evidence from one statement (``evidence_statement``)."""
+        forward = direction == "forward"
+        refs: dict[int, NodeRef] = {}
+        edges: list[EdgeView] = []
+        details: dict[int, dict[str, Any]] = {}
+        quantity_of = _quantities()
+        for row in await self.session.execute(evidence_statement(direction), {"roots": root_ids}):
+            if row.tag == "edge":
+                source, target = (row.id, row.far) if forward else (row.far, row.id)
+                amount = quantity_of(row.quantity)
+                edges.append(
+                    EdgeView(
+                        source, target, row.kind, row.event_type, row.event_id, amount, row.unit
+                    )
+                )
+                continue
+            refs[row.id] = NodeRef(row.kind, row.ref_id, row.identifier, row.organization_id)
+            if (described := _evidence(row, quantity_of)) is not None:
+                details[row.id] = described
+        return refs, edges, details
+
+    async def _attach_signatures(
+        self, refs: dict[int, NodeRef], details: dict[int, dict[str, Any]]
+    ) -> None:
+        """The verified signatures of the supplier lots among ``refs``, into their evidence."""
+        lots = {ref.ref_id: node_id for node_id, ref in refs.items() if ref.kind == "supplier_lot"}
+        if not lots:
+            return
+        signatures = await self.s.keeper.signatures_for_many("supplier_lot", list(lots))
+        for lot_id, node_id in lots.items():
+            if node_id in details:
+                details[node_id]["signatures"] = [s.as_dict() for s in signatures.get(lot_id, [])]
+
     def _among(self, column: InstrumentedAttribute[int], ids: Collection[int]) -> Iterator[Any]:
         """Conditions that together select the rows whose ``column`` is one of ``ids``: a
         single array parameter on PostgreSQL (an IN list of 100,000 values would exceed the
@@ -412,24 +460,15 @@ class TraceService:
         for node_id, ref in refs.items():
             by_kind[ref.kind][ref.ref_id] = node_id
         if ids := by_kind.get("supplier_lot"):
-            lots = await self._rows(_SUPPLIER_LOTS, SupplierLot.id, ids)
-            signatures = await self.s.keeper.signatures_for_many("supplier_lot", list(ids))
-            for lot in lots:
-                details[ids[lot[0]]] = {
-                    "supplier": lot[1],
-                    "part_number": lot[2],
-                    "part_name": lot[3],
-                    "status": lot[4],
-                    "verdict": lot[5],
-                    "quantity": lot[6],
-                    "unit": lot[7],
-                    "manufactured_on": lot[8],
-                    "expires_on": lot[9],
-                    "specification_revision": lot[10],
-                    "coa": {"document_id": lot[11], "sha256": lot[12], "filename": lot[13]},
-                    "signatures": [s.as_dict() for s in signatures.get(lot[0], [])],
-                    "record": {"type": "supplier_lot", "id": lot[0], "version": lot[14]},
-                }
+            for lot in await self._rows(_SUPPLIER_LOTS, SupplierLot.id, ids):
+                details[ids[lot[0]]] = supplier_lot_details(*lot)
+            await self._attach_signatures(
+                {
+                    node_id: NodeRef("supplier_lot", lot_id, "", None)
+                    for lot_id, node_id in ids.items()
+                },
+                details,
+            )
         if ids := by_kind.get("internal_lot"):
             for row in await self._rows(_INTERNAL_LOTS, InternalLot.id, ids):
                 details[ids[row[0]]] = internal_lot_details(*row)
@@ -444,17 +483,99 @@ class TraceService:
             }
             for serial_id, status, lot_id in serials:
                 number, name, gtin, lot_number = lots_of[lot_id]
-                details[ids[serial_id]] = {
-                    "part_number": number,
-                    "part_name": name,
-                    "gtin": gtin,
-                    "lot_number": lot_number,
-                    "status": status,
-                }
+                details[ids[serial_id]] = serial_details(number, name, gtin, lot_number, status)
         if ids := by_kind.get("shipment"):
             for row in await self._rows(_SHIPMENTS, Shipment.id, ids):
                 details[ids[row[0]]] = shipment_details(*row)
         return details
+
+
+def supplier_lot_details(
+    lot_id: int,
+    supplier: str,
+    part_number: str,
+    part_name: str,
+    status: str,
+    verdict: str | None,
+    quantity: Decimal | None,
+    unit: str | None,
+    manufactured_on: Any,
+    expires_on: Any,
+    specification_revision: str | None,
+    coa_document_id: int | None,
+    coa_sha256: str | None,
+    coa_filename: str | None,
+    version: int,
+) -> dict[str, Any]:
+    """A supplier lot's evidence in a trace: the CoA and its hash, the verdict, the record
+    version (its signatures are attached by ``TraceService._attach_signatures``)."""
+    return {
+        "supplier": supplier,
+        "part_number": part_number,
+        "part_name": part_name,
+        "status": status,
+        "verdict": verdict,
+        "quantity": quantity,
+        "unit": unit,
+        "manufactured_on": manufactured_on,
+        "expires_on": expires_on,
+        "specification_revision": specification_revision,
+        "coa": {"document_id": coa_document_id, "sha256": coa_sha256, "filename": coa_filename},
+        "signatures": [],
+        "record": {"type": "supplier_lot", "id": lot_id, "version": version},
+    }
+
+
+def serial_details(
+    part_number: str, part_name: str, gtin: str | None, lot_number: str, status: str
+) -> dict[str, Any]:
+    """A serial's evidence: its lot's part and number, and its own status."""
+    return {
+        "part_number": part_number,
+        "part_name": part_name,
+        "gtin": gtin,
+        "lot_number": lot_number,
+        "status": status,
+    }
+
+
+def _evidence(row: Any, quantity_of: Callable[[Any], Decimal | None]) -> dict[str, Any] | None:
+    """The evidence of a node row of ``evidence_statement``, as ``_describe`` builds it."""
+    if row.kind == "supplier_lot":
+        return supplier_lot_details(
+            row.ref_id,
+            row.supplier,
+            row.part_number,
+            row.part_name,
+            row.status,
+            row.verdict,
+            quantity_of(row.quantity),
+            row.unit,
+            row.manufactured_on,
+            row.expires_on,
+            row.specification_revision,
+            row.coa_document_id,
+            row.coa_sha256,
+            row.coa_filename,
+            row.version,
+        )
+    if row.kind == "internal_lot":
+        return internal_lot_details(
+            row.ref_id,
+            row.part_number,
+            row.part_name,
+            row.lot_kind,
+            row.status,
+            quantity_of(row.quantity),
+            row.unit,
+        )
+    if row.kind == "serial":
+        return serial_details(row.part_number, row.part_name, row.gtin, row.lot_number, row.status)
+    if row.kind == "shipment":
+        return shipment_details(
+            row.ref_id, row.consignee_name, row.consignee_address, row.shipped_at, row.status
+        )
+    return None
 
 
 def internal_lot_details(
