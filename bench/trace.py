@@ -6,13 +6,17 @@ On a plant from ``bench.load`` it measures:
   in a fresh unit of work, as a request has) and through HTTP (``GET /api/v1/trace/backward``
   on a real uvicorn server on a free local port, with a bearer token from ``/oauth/token`` of
   an internal client made for the run): p50 and p95 after a warm-up;
-- **forward** and **recall** from the widest raw lot: ``TraceService.forward``, and the same
-  plus the complete consignee list (``TraceResult.consignees()``); the full JSON through HTTP
-  as information;
-- the **floor**: the walk statement the service runs (``walk_statement``) executed alone on the
-  bare driver connection, rows fetched and nothing else; the node sets are checked equal;
+- **forward** and **recall** from the widest raw lot: the scope (``TraceService.scope``: every
+  lot and shipment reached with its evidence, serials counted per lot), and the same plus the
+  complete consignee list and the lots with how much of the lot went into each;
+- the **floor**: the SQL of the same answer (``evidence_statement`` backward,
+  ``scope_statement`` forward) executed alone on the bare driver connection, rows fetched and
+  nothing else; the node sets are checked equal;
 - the **per-node walk**: what an ORM walker does, one SELECT of edges per node, breadth
-  first; capped in time and, if cut, extrapolated by nodes (said so in the result).
+  first; capped in time and, if cut, extrapolated by nodes (said so in the result);
+- for information: the full forward trace (every serial a node, ``TraceService.forward``), its
+  bare walk statement, the walk statement of the backward traces, and both answers through
+  HTTP.
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ from trace_core.identity.actor import Actor
 from trace_core.identity.models import Organization
 from trace_core.services import Runtime, provide_services
 from trace_core.trace.models import TraceEdge
-from trace_core.trace.scope import Direction
+from trace_core.trace.scope import Direction, TraceScope, scope_statement
 from trace_core.trace.service import TraceResult, collector_paused, walk_statement
+from trace_core.trace.statements import evidence_statement
 
 Progress = Callable[[str], None]
 #: Targets of issue 5 at the reference size on two cores.
@@ -137,22 +142,28 @@ async def _measure(
         if not any(n.kind == "supplier_lot" for n in result.nodes.values()):
             raise AssertionError(f"the backward trace of {identifier} reaches no supplier lot")
 
-    progress("backward: the same serials by the bare walk SQL (floor)")
+    progress("backward: the same serials by the bare SQL of the answer (floor)")
     floor = _Floor(engine)
     for result in results[: options.warmup]:
-        await floor.walk(floor.statement(result.roots, "backward"))
+        await floor.run(floor.statement(evidence_statement("backward"), result.roots))
     floor_ms: list[float] = []
+    walk_only_ms: list[float] = []
     for result in results:
-        statement = floor.statement(result.roots, "backward")
+        statement = floor.statement(evidence_statement("backward"), result.roots)
         t0 = time.perf_counter()
-        rows = await floor.walk(statement)
+        rows = await floor.run(statement)
         floor_ms.append(_ms(time.perf_counter() - t0))
-        if _node_ids(rows) != set(result.nodes):
+        if _tagged_ids(rows) != set(result.nodes):
             raise AssertionError(f"floor and service disagree on {result.query}")
+        bare_walk = floor.statement(walk_statement("backward"), result.roots)
+        t0 = time.perf_counter()
+        await floor.run(bare_walk)
+        walk_only_ms.append(_ms(time.perf_counter() - t0))
 
     http_ms: list[float] = []
-    http_forward: list[float] = []
-    forward_json_bytes = None
+    http_scope: list[float] = []
+    http_full: list[float] = []
+    scope_json_bytes = full_json_bytes = None
     if options.http:
         progress("backward: the same serials through HTTP (uvicorn on a local port)")
         async with _served(settings, runtime) as http:
@@ -163,52 +174,86 @@ async def _measure(
                 response = await http.get("/api/v1/trace/backward", params={"id": identifier})
                 http_ms.append(_ms(time.perf_counter() - t0))
                 response.raise_for_status()
-            progress(f"forward through HTTP from {plant.widest_lot} (the whole JSON)")
+            progress(f"forward through HTTP from {plant.widest_lot} (scope, then the full JSON)")
             for _ in range(options.repeats):
                 gc.collect()
                 t0 = time.perf_counter()
-                response = await http.get("/api/v1/trace/forward", params={"id": plant.widest_lot})
-                http_forward.append(_ms(time.perf_counter() - t0))
+                response = await http.get("/api/v1/trace/scope", params={"id": plant.widest_lot})
+                http_scope.append(_ms(time.perf_counter() - t0))
                 response.raise_for_status()
-            forward_json_bytes = len(response.content)
+            scope_json_bytes = len(response.content)
+            gc.collect()
+            t0 = time.perf_counter()
+            response = await http.get("/api/v1/trace/forward", params={"id": plant.widest_lot})
+            http_full.append(_ms(time.perf_counter() - t0))
+            response.raise_for_status()
+            full_json_bytes = len(response.content)
+            del response
 
-    progress(f"forward and recall from the widest raw lot {plant.widest_lot}")
-    wide = await trace("forward", plant.widest_lot)
-    roots, wide_nodes, counts, edge_count = (
-        wide.roots,
-        set(wide.nodes),
-        wide.counts(),
-        len(wide.edges),
-    )
+    progress(f"forward scope and recall from the widest raw lot {plant.widest_lot}")
+
+    async def scope_of_widest() -> TraceScope:
+        async with provide_services(runtime, actor) as services:
+            return await services.trace.scope(actor, plant.widest_lot, "forward")
+
+    wide = await scope_of_widest()
+    roots, listed, counts = wide.roots, set(wide.nodes), dict(wide.counts)
+    link_count, bundle_count = len(wide.links), len(wide.bundles)
     del wide
     forward_ms: list[float] = []
     recall_ms: list[float] = []
     consignees: list[dict[str, Any]] = []
-    for timings, with_consignees in ((forward_ms, False), (recall_ms, True)):
+    lots: list[dict[str, Any]] = []
+    for timings, with_lists in ((forward_ms, False), (recall_ms, True)):
         for _ in range(options.repeats):
             # Each run starts from a collected heap; what it leaves to collect is its own.
-            consignees = []
+            consignees, lots = [], []
             gc.collect()
             t0 = time.perf_counter()
-            result = await trace("forward", plant.widest_lot)
-            if with_consignees:
-                consignees = result.consignees()
+            scope = await scope_of_widest()
+            if with_lists:
+                consignees, lots = scope.consignees(), scope.lots()
             timings.append(_ms(time.perf_counter() - t0))
-            if set(result.nodes) != wide_nodes:
-                raise AssertionError("two forward traces of the widest lot differ")
-            del result
+            if set(scope.nodes) != listed or scope.counts != counts:
+                raise AssertionError("two scopes of the widest lot differ")
+            del scope
 
-    progress("forward: the bare walk SQL (floor)")
-    statement = floor.statement(roots, "forward")
-    await floor.walk(statement)
+    progress("forward: the bare SQL of the scope (floor)")
+    statement = floor.statement(scope_statement("forward"), roots)
+    await floor.run(statement)
     floor_forward: list[float] = []
     for _ in range(options.repeats):
         gc.collect()
         t0 = time.perf_counter()
-        rows = await floor.walk(statement)
+        rows = await floor.run(statement)
         floor_forward.append(_ms(time.perf_counter() - t0))
-        if _node_ids(rows) != wide_nodes:
+        if _tagged_ids(rows) != listed:
             raise AssertionError("floor and service disagree on the widest lot")
+
+    progress("forward: the full trace, every serial a node (information)")
+    full_ms: list[float] = []
+    wide_nodes: set[int] = set()
+    edge_count = 0
+    for _ in range(options.repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        async with provide_services(runtime, actor) as services:
+            full = await services.trace.forward(actor, plant.widest_lot)
+        full_ms.append(_ms(time.perf_counter() - t0))
+        wide_nodes, edge_count = set(full.nodes), len(full.edges)
+        del full
+    if len(wide_nodes) != sum(counts.values()):
+        raise AssertionError("the scope's counts and the full trace disagree")
+    walk_forward = floor.statement(walk_statement("forward"), roots)
+    floor_walk_forward: list[float] = []
+    for _ in range(options.repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        rows = await floor.run(walk_forward)
+        floor_walk_forward.append(_ms(time.perf_counter() - t0))
+        if {int(row[0]) for row in rows} != wide_nodes:
+            raise AssertionError("the walk statement and the full trace disagree")
+    del rows
 
     progress(f"forward: the per-node ORM walk (capped at {options.walk_cap_s:.0f} s)")
     async with runtime.sessions() as session:
@@ -242,26 +287,37 @@ async def _measure(
         "http_backward_p95_ms": percentile(http_ms, 0.95) if http_ms else None,
         "floor_backward_p50_ms": floor_backward_p50,
         "floor_backward_p95_ms": percentile(floor_ms, 0.95),
+        "walk_statement_backward_p50_ms": percentile(walk_only_ms, 0.5),
         "widest_lot": plant.widest_lot,
         "forward_nodes": len(wide_nodes),
         "forward_edges": edge_count,
         "forward_counts": counts,
+        "scope_listed_nodes": len(listed),
+        "scope_links": link_count,
+        "scope_serial_bundles": bundle_count,
         "forward_worst_ms": forward,
         "recall_worst_ms": recall,
         "recall_consignee_entries": len(consignees),
         "recall_distinct_consignees": len({(c["name"], c["address"]) for c in consignees}),
-        "http_forward_worst_ms": statistics.median(http_forward) if http_forward else None,
-        "http_forward_json_bytes": forward_json_bytes if http_forward else None,
+        "recall_lots": len(lots),
         "floor_forward_worst_ms": floor_forward_median,
         "walk_forward_worst_ms": walk_ms,
         "walk_extrapolated": not walk.complete,
         "walk_nodes_expanded": walk.expanded,
         "walk_queries": walk.queries,
+        "full_forward_worst_ms": statistics.median(full_ms),
+        "floor_walk_forward_worst_ms": statistics.median(floor_walk_forward),
+        "http_scope_worst_ms": statistics.median(http_scope) if http_scope else None,
+        "http_scope_json_bytes": scope_json_bytes,
+        "http_full_forward_worst_ms": http_full[0] if http_full else None,
+        "http_full_forward_json_bytes": full_json_bytes,
         "runs_ms": {
             "forward": forward_ms,
             "recall": recall_ms,
             "floor_forward": floor_forward,
-            "http_forward": http_forward,
+            "full_forward": full_ms,
+            "floor_walk_forward": floor_walk_forward,
+            "http_scope": http_scope,
         },
         "plant": {
             "reused": plant.reused,
@@ -303,20 +359,20 @@ def _speedup(walk: float, service: float) -> dict[str, Any]:
 
 
 class _Floor:
-    """The service's walk statement alone, on the bare driver connection: no ORM, no result
-    objects, no evidence. The rows are fetched (that is part of any answer); the statement
-    is compiled before the clock starts."""
+    """A statement the service runs, alone, on the bare driver connection: no ORM, no result
+    objects. The rows are fetched (that is part of any answer); the statement is compiled
+    before the clock starts."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    def statement(self, root_ids: list[int], direction: Direction) -> tuple[str, list[Any]]:
-        compiled = walk_statement(direction).compile(dialect=self.engine.dialect)
+    def statement(self, statement: Any, root_ids: list[int]) -> tuple[str, list[Any]]:
+        compiled = statement.compile(dialect=self.engine.dialect)
         expanded = compiled.construct_expanded_state({"roots": root_ids})
         return expanded.statement, list(expanded.positional_parameters)
 
-    async def walk(self, statement: tuple[str, list[Any]]) -> list[Any]:
-        """Runs the statement; its rows (the node id first)."""
+    async def run(self, statement: tuple[str, list[Any]]) -> list[Any]:
+        """Runs the statement; its rows."""
         sql, params = statement
         # Under the same paused collector as the service, so both pay the same for objects.
         with collector_paused():
@@ -331,8 +387,9 @@ class _Floor:
             return rows
 
 
-def _node_ids(rows: list[Any]) -> set[int]:
-    return {int(row[0]) for row in rows}
+def _tagged_ids(rows: list[Any]) -> set[int]:
+    """The node ids of the ``node`` rows of a tagged statement (tag first, then the id)."""
+    return {int(row[1]) for row in rows if row[0] == "node"}
 
 
 @dataclass
@@ -492,12 +549,16 @@ def iter_report_lines(report: dict[str, Any]) -> Iterator[str]:
         f" floor {report['floor_backward_p50_ms']}/{report['floor_backward_p95_ms']} ms"
     )
     yield (
-        f"forward {report['widest_lot']} ({report['forward_nodes']:,} nodes): "
+        f"forward scope of {report['widest_lot']} ({report['forward_nodes']:,} nodes): "
         f"{report['forward_worst_ms']} ms, recall {report['recall_worst_ms']} ms "
         f"({report['recall_distinct_consignees']} consignees), floor "
         f"{report['floor_forward_worst_ms']} ms, per-node walk "
         f"{report['walk_forward_worst_ms']} ms"
         + (" (extrapolated)" if report["walk_extrapolated"] else "")
+    )
+    yield (
+        f"full forward trace (every serial a node): {report['full_forward_worst_ms']} ms, "
+        f"its walk statement alone {report['floor_walk_forward_worst_ms']} ms"
     )
     for name, verdict in report["targets"].items():
         if verdict is not None:

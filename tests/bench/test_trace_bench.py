@@ -14,12 +14,15 @@ from click.testing import CliRunner
 
 from bench.load import ensure_plant
 from bench.plant import sample_serials
-from bench.trace import BenchOptions, _Floor, per_node_walk, percentile
+from bench.trace import BenchOptions, _Floor, _tagged_ids, per_node_walk, percentile
 from portal.cli import main
 from portal.runtime import build_runtime
 from portal.settings import Settings
 from trace_core.identity.actor import Actor
 from trace_core.services import provide_services
+from trace_core.trace.scope import scope_of, scope_statement
+from trace_core.trace.service import walk_statement
+from trace_core.trace.statements import evidence_statement
 
 SERIALS = 2000
 SEED = 3
@@ -42,9 +45,14 @@ async def test_service_floor_and_per_node_walk_find_the_same_nodes(
                     services.trace.backward if direction == "backward" else (services.trace.forward)
                 )
                 result = await trace(actor, identifier)
-            found = {
-                row[0] for row in await floor.walk(floor.statement(result.roots, result.direction))
-            }
+            walked = await floor.run(floor.statement(walk_statement(direction), result.roots))
+            found = {row[0] for row in walked}
+            if direction == "backward":
+                # The floor of a backward trace is its evidence statement: the same nodes.
+                answer = await floor.run(
+                    floor.statement(evidence_statement(direction), result.roots)
+                )
+                assert _tagged_ids(answer) == found
             async with runtime.sessions() as session:
                 walk = await per_node_walk(
                     session, result.roots, result.direction, time.perf_counter() + 600
@@ -59,6 +67,18 @@ async def test_service_floor_and_per_node_walk_find_the_same_nodes(
                 assert result.counts()["serial"] == plant.widest_lot_serials
         # The edges the service returns are exactly those between the nodes found.
         assert all(e.source in result.nodes and e.target in result.nodes for e in result.edges)
+        # The scope of the widest lot: its statement lists the nodes that are not serials,
+        # counts them all, and equals the scope derived from the full trace.
+        async with provide_services(runtime, actor) as services:
+            scope = await services.trace.scope(actor, plant.widest_lot)
+        listed = _tagged_ids(
+            await floor.run(floor.statement(scope_statement("forward"), scope.roots))
+        )
+        assert listed == set(scope.nodes)
+        assert scope.counts == result.counts()
+        assert json.dumps(scope.as_dict(), default=str, sort_keys=True) == json.dumps(
+            scope_of(result).as_dict(), default=str, sort_keys=True
+        )
     finally:
         await engine.dispose()
 
