@@ -24,9 +24,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    and_,
     bindparam,
-    func,
     literal,
     null,
     select,
@@ -132,67 +130,104 @@ def evidence_statement(direction: Direction) -> AnySelect:
 def _evidence_statement(direction: Direction) -> AnySelect:
     roots: BindParameter[list[int]] = bindparam("roots", expanding=True)
     found = found_nodes(direction, roots)
-    supplier_lot, internal_lot = aliased(SupplierLot), aliased(InternalLot)
-    serial, serial_lot = aliased(Serial), aliased(InternalLot)
-    shipment, part = aliased(Shipment), aliased(Part)
-    organization, specification = aliased(Organization), aliased(Specification)
-    document = aliased(Document)
-    nodes = (
+    # One branch per node kind, each joining its own tables by primary key: the planner
+    # cannot estimate how many nodes a walk reaches, and one row with every kind's outer
+    # joins invited it to hash whole tables (50,000 shipments, 250,000 lots) for a trace of
+    # sixty nodes. Outer joins: a node is never lost for want of its evidence.
+    lot, serial_lot = aliased(InternalLot), aliased(InternalLot)
+    node = {
+        "id": found.c.id,
+        "kind": found.c.kind,
+        "ref_id": found.c.ref_id,
+        "identifier": found.c.identifier,
+        "organization_id": found.c.organization_id,
+    }
+    supplier_lots = (
         select(
             *tagged(
                 "node",
                 EVIDENCE_COLUMNS,
-                id=found.c.id,
-                kind=found.c.kind,
-                ref_id=found.c.ref_id,
-                identifier=found.c.identifier,
-                organization_id=found.c.organization_id,
-                quantity=sql_cast(
-                    func.coalesce(supplier_lot.quantity, internal_lot.quantity), String
-                ),
-                unit=func.coalesce(supplier_lot.unit, internal_lot.unit),
-                part_number=part.number,
-                part_name=part.name,
-                gtin=part.gtin,
-                status=func.coalesce(
-                    supplier_lot.status, internal_lot.status, serial.status, shipment.status
-                ),
-                supplier=organization.name,
-                verdict=supplier_lot.verdict,
-                manufactured_on=supplier_lot.manufactured_on,
-                expires_on=supplier_lot.expires_on,
-                specification_revision=specification.revision,
-                coa_document_id=supplier_lot.coa_document_id,
-                coa_sha256=document.sha256,
-                coa_filename=document.filename,
-                version=supplier_lot.version,
-                lot_kind=internal_lot.kind,
-                lot_number=serial_lot.lot_number,
-                consignee_name=shipment.consignee_name,
-                consignee_address=shipment.consignee_address,
-                shipped_at=shipment.shipped_at,
+                **node,
+                quantity=sql_cast(SupplierLot.quantity, String),
+                unit=SupplierLot.unit,
+                part_number=Part.number,
+                part_name=Part.name,
+                status=SupplierLot.status,
+                supplier=Organization.name,
+                verdict=SupplierLot.verdict,
+                manufactured_on=SupplierLot.manufactured_on,
+                expires_on=SupplierLot.expires_on,
+                specification_revision=Specification.revision,
+                coa_document_id=SupplierLot.coa_document_id,
+                coa_sha256=Document.sha256,
+                coa_filename=Document.filename,
+                version=SupplierLot.version,
             )
         )
         .select_from(found)
-        .outerjoin(
-            supplier_lot,
-            and_(found.c.kind == "supplier_lot", supplier_lot.id == found.c.ref_id),
+        .outerjoin(SupplierLot, SupplierLot.id == found.c.ref_id)
+        .outerjoin(Organization, Organization.id == SupplierLot.organization_id)
+        .outerjoin(Part, Part.id == SupplierLot.part_id)
+        .outerjoin(Specification, Specification.id == SupplierLot.specification_id)
+        .outerjoin(Document, Document.id == SupplierLot.coa_document_id)
+        .where(found.c.kind == "supplier_lot")
+    )
+    internal_lots = (
+        select(
+            *tagged(
+                "node",
+                EVIDENCE_COLUMNS,
+                **node,
+                quantity=sql_cast(lot.quantity, String),
+                unit=lot.unit,
+                part_number=Part.number,
+                part_name=Part.name,
+                status=lot.status,
+                lot_kind=lot.kind,
+            )
         )
-        .outerjoin(organization, organization.id == supplier_lot.organization_id)
-        .outerjoin(specification, specification.id == supplier_lot.specification_id)
-        .outerjoin(document, document.id == supplier_lot.coa_document_id)
-        .outerjoin(
-            internal_lot,
-            and_(found.c.kind == "internal_lot", internal_lot.id == found.c.ref_id),
+        .select_from(found)
+        .outerjoin(lot, lot.id == found.c.ref_id)
+        .outerjoin(Part, Part.id == lot.part_id)
+        .where(found.c.kind == "internal_lot")
+    )
+    serials = (
+        select(
+            *tagged(
+                "node",
+                EVIDENCE_COLUMNS,
+                **node,
+                part_number=Part.number,
+                part_name=Part.name,
+                gtin=Part.gtin,
+                status=Serial.status,
+                lot_number=serial_lot.lot_number,
+            )
         )
-        .outerjoin(serial, and_(found.c.kind == "serial", serial.id == found.c.ref_id))
-        .outerjoin(serial_lot, serial_lot.id == serial.lot_id)
-        .outerjoin(shipment, and_(found.c.kind == "shipment", shipment.id == found.c.ref_id))
-        .outerjoin(
-            part,
-            part.id
-            == func.coalesce(supplier_lot.part_id, internal_lot.part_id, serial_lot.part_id),
+        .select_from(found)
+        .outerjoin(Serial, Serial.id == found.c.ref_id)
+        .outerjoin(serial_lot, serial_lot.id == Serial.lot_id)
+        .outerjoin(Part, Part.id == serial_lot.part_id)
+        .where(found.c.kind == "serial")
+    )
+    shipments = (
+        select(
+            *tagged(
+                "node",
+                EVIDENCE_COLUMNS,
+                **node,
+                status=Shipment.status,
+                consignee_name=Shipment.consignee_name,
+                consignee_address=Shipment.consignee_address,
+                shipped_at=Shipment.shipped_at,
+            )
         )
+        .select_from(found)
+        .outerjoin(Shipment, Shipment.id == found.c.ref_id)
+        .where(found.c.kind == "shipment")
+    )
+    others = select(*tagged("node", EVIDENCE_COLUMNS, **node)).where(
+        found.c.kind.not_in(DESCRIBED_KINDS)
     )
     if direction == "backward":
         near, far = TraceEdge.target_id, TraceEdge.source_id
@@ -215,7 +250,12 @@ def _evidence_statement(direction: Direction) -> AnySelect:
         .select_from(found)
         .join(TraceEdge, near == found.c.id)
     )
-    return union_all(nodes, edges).subquery("trace").select()
+    branches = (supplier_lots, internal_lots, serials, shipments, others, edges)
+    return union_all(*branches).subquery("trace").select()
+
+
+#: The node kinds whose evidence the trace statements read (others carry none).
+DESCRIBED_KINDS = ("supplier_lot", "internal_lot", "serial", "shipment")
 
 
 _EVIDENCE: dict[Direction, AnySelect] = {d: _evidence_statement(d) for d in ("backward", "forward")}
