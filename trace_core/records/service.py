@@ -160,6 +160,67 @@ class SignatureView:
         }
 
 
+async def verified_signatures(
+    session: AsyncSession, record_type: str, record_ids: list[int]
+) -> dict[int, list[SignatureView]]:
+    """Signatures of many records of one type, each verified against its own version, in two
+    queries. Needs only a session: evidence readers use it without a unit of work."""
+    if not record_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(Signature, RecordVersion, ServerKey)
+            .join(RecordVersion, RecordVersion.id == Signature.version_row_id)
+            .join(ServerKey, ServerKey.key_id == Signature.key_id)
+            .where(Signature.record_type == record_type, Signature.record_id.in_(record_ids))
+            .order_by(Signature.signed_at, Signature.id)
+        )
+    ).all()
+    latest_data: dict[int, str] = {}
+    for rid, _version, data_sha in (
+        await session.execute(
+            select(RecordVersion.record_id, RecordVersion.version, RecordVersion.data_sha256)
+            .where(
+                RecordVersion.record_type == record_type,
+                RecordVersion.record_id.in_(record_ids),
+            )
+            .order_by(RecordVersion.record_id, RecordVersion.version)
+        )
+    ).all():
+        latest_data[rid] = data_sha
+    views: dict[int, list[SignatureView]] = {}
+    for sig, version, key in rows:
+        # A signature is valid only if its version is intact, the hashes agree and the
+        # server's signature over the whole manifestation verifies.
+        valid = (
+            version_is_intact(version)
+            and version.content_sha256 == sig.content_sha256
+            and version.record_id == sig.record_id
+            and version.record_type == sig.record_type
+            and version.version == sig.version
+            and verify_with_pem(
+                key.public_key_pem,
+                canonical_json(signature_payload(sig)).encode("utf-8"),
+                sig.server_signature,
+            )
+        )
+        covers = latest_data.get(sig.record_id) == version.data_sha256
+        views.setdefault(sig.record_id, []).append(
+            SignatureView(
+                sig.id,
+                sig.printed_name,
+                sig.signed_at,
+                sig.meaning,
+                sig.comment,
+                sig.version,
+                sig.content_sha256,
+                valid,
+                covers,
+            )
+        )
+    return views
+
+
 class RecordKeeper:
     """Writes versions, audit events and signatures for one unit of work."""
 
@@ -335,60 +396,7 @@ class RecordKeeper:
         self, record_type: str, record_ids: list[int]
     ) -> dict[int, list[SignatureView]]:
         """Signatures of many records of one type, verified, in two queries."""
-        if not record_ids:
-            return {}
-        rows = (
-            await self.session.execute(
-                select(Signature, RecordVersion, ServerKey)
-                .join(RecordVersion, RecordVersion.id == Signature.version_row_id)
-                .join(ServerKey, ServerKey.key_id == Signature.key_id)
-                .where(Signature.record_type == record_type, Signature.record_id.in_(record_ids))
-                .order_by(Signature.signed_at, Signature.id)
-            )
-        ).all()
-        latest_data: dict[int, str] = {}
-        for rid, _version, data_sha in (
-            await self.session.execute(
-                select(RecordVersion.record_id, RecordVersion.version, RecordVersion.data_sha256)
-                .where(
-                    RecordVersion.record_type == record_type,
-                    RecordVersion.record_id.in_(record_ids),
-                )
-                .order_by(RecordVersion.record_id, RecordVersion.version)
-            )
-        ).all():
-            latest_data[rid] = data_sha
-        views: dict[int, list[SignatureView]] = {}
-        for sig, version, key in rows:
-            # A signature is valid only if its version is intact, the hashes agree and the
-            # server's signature over the whole manifestation verifies.
-            valid = (
-                version_is_intact(version)
-                and version.content_sha256 == sig.content_sha256
-                and version.record_id == sig.record_id
-                and version.record_type == sig.record_type
-                and version.version == sig.version
-                and verify_with_pem(
-                    key.public_key_pem,
-                    canonical_json(signature_payload(sig)).encode("utf-8"),
-                    sig.server_signature,
-                )
-            )
-            covers = latest_data.get(sig.record_id) == version.data_sha256
-            views.setdefault(sig.record_id, []).append(
-                SignatureView(
-                    sig.id,
-                    sig.printed_name,
-                    sig.signed_at,
-                    sig.meaning,
-                    sig.comment,
-                    sig.version,
-                    sig.content_sha256,
-                    valid,
-                    covers,
-                )
-            )
-        return views
+        return await verified_signatures(self.session, record_type, record_ids)
 
     async def commit(self) -> None:
         """Chain the pending audit events and commit the unit of work."""

@@ -41,6 +41,7 @@ from trace_core.identity.models import Organization
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
 from trace_core.parts.models import Part, Specification
+from trace_core.processes.evidence import process_evidence  # process-run hook (QMS-08)
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
 
@@ -308,6 +309,13 @@ class TraceService:
                     "unit": unit,
                     "record": {"type": "internal_lot", "id": lot_id},
                 }
+        # -- process-run evidence hook (issue 5, QMS-08); keep when rewriting this file --------
+        # Internal actors only: a supplier's trace reaches our lots received from it, and must
+        # not see other contractors' runs on them.
+        if (ids := by_kind.get("internal_lot")) and self.s.actor.is_internal:
+            for lot_id, runs in (await process_evidence(self.session, ids)).items():
+                details.setdefault(ids[lot_id], {})["process_runs"] = runs
+        # -- end of the process-run evidence hook ------------------------------------------------
         if ids := by_kind.get("serial"):
             serials = await self._rows(_SERIALS, Serial.id, ids)
             # A serial's part and lot number are its lot's: read once per lot, not per serial.
