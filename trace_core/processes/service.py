@@ -308,6 +308,19 @@ class ProcessService:
             query = query.where(ProcessApproval.organization_id == actor.organization_id)
         return list((await self.session.scalars(query)).unique())
 
+    async def approvable_organizations(self, actor: Actor) -> builtins.list[Organization]:
+        """External organizations an approval can be recorded for (our people only)."""
+        actor.require("parts.read")
+        if not actor.is_internal:
+            return []
+        return list(
+            await self.session.scalars(
+                select(Organization)
+                .where(Organization.kind != "internal")
+                .order_by(Organization.name)
+            )
+        )
+
     async def approval(self, actor: Actor, approval_id: int) -> ProcessApproval:
         query = select(ProcessApproval).where(ProcessApproval.id == approval_id)
         if not actor.is_internal:
