@@ -699,6 +699,8 @@ class ProcessService:
                 continue
             if not sources:
                 sources = tuple(n for n in inputs)
+                if not sources:
+                    continue  # no valid input lot: its error is reported under inputs
             unknown = [s for s in sources if s not in inputs]
             if unknown:
                 errors[key] = (
