@@ -15,7 +15,7 @@ from trace_core.processes.models import PROCESS_KINDS
 from trace_core.processes.service import LotLine, MeasuredValue, RunSubmission
 from trace_core.services import Services
 
-#: Rows the plain form offers (htmx adds more on demand).
+#: Rows the plain form offers; a re-shown form has two empty rows below the last filled one.
 VALUE_ROWS, LOT_ROWS = 4, 3
 
 
