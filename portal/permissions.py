@@ -197,6 +197,32 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/api/v1/lots/{lot_id:int}/suspect"): _a(API, "lots.submit", suppliers_only=True),
     ("GET", "/api/v1/recalls/{recall_id:int}"): _a(API_INTERNAL, "trace.read"),
     ("GET", "/api/v1/reports/supplied"): _a(API_INTERNAL, "trace.read"),
+    # -- outsourced process runs (QMS-07, QMS-08; docs/PROCESSES.md) --------------------------
+    ("GET", "/supplier/process-runs"): _a(OWN_ORG, "lots.read", "parts.read"),
+    ("GET", "/supplier/process-runs/new"): _a(OWN_ORG, "lots.submit", suppliers_only=True),
+    ("POST", "/supplier/process-runs"): _a(OWN_ORG, "lots.submit", suppliers_only=True),
+    ("GET", "/supplier/process-runs/{run_id:int}"): _a(OWN_ORG, "lots.read"),
+    ("POST", "/supplier/process-runs/{run_id:int}/sign"): _a(
+        OWN_ORG, "lots.sign", suppliers_only=True, people_only=True
+    ),
+    ("POST", "/supplier/process-runs/{run_id:int}/void"): _a(
+        OWN_ORG, "lots.submit", suppliers_only=True
+    ),
+    ("GET", "/internal/process-runs"): _a(INTERNAL, "lots.read"),
+    ("GET", "/internal/process-runs/{run_id:int}"): _a(INTERNAL, "lots.read"),
+    ("POST", "/internal/process-runs/{run_id:int}/decision"): _a(
+        INTERNAL, "lots.approve", people_only=True
+    ),
+    ("GET", "/internal/process-approvals"): _a(INTERNAL, "parts.read"),
+    ("POST", "/internal/process-approvals"): _a(INTERNAL, "suppliers.approve"),
+    ("POST", "/internal/process-approvals/{approval_id:int}/status"): _a(
+        INTERNAL, "suppliers.approve", note="active, suspended, withdrawn; reason required"
+    ),
+    ("GET", "/api/v1/process-runs"): _a(API, "lots.read"),
+    ("POST", "/api/v1/process-runs"): _a(
+        API, "lots.submit", suppliers_only=True, note="creates a draft; people sign on the portal"
+    ),
+    ("GET", "/api/v1/process-runs/{run_id:int}"): _a(API, "lots.read"),
     # -- onboarding: invitations, password resets, people and organizations -------------------
     ("GET", "/invite/{token:str}"): _a(PUBLIC, note="the e-mailed invitation link"),
     ("POST", "/invite/{token:str}"): _a(PUBLIC, note="accepting an invitation"),

@@ -1,6 +1,7 @@
 """Demo data: our company, a resin supplier and a contract sterilizer, their people and
 machine clients, parts with specifications, and one complete slice (approved lots, a receipt,
-a work order with serials, a shipment) so that a newcomer can trace ``SN-DEMO-0001`` at once.
+a work order with serials, the finished lot's gamma sterilization at SteriPro under its
+quality agreement, a shipment) so that a newcomer can trace ``SN-DEMO-0001`` at once.
 
 Every record is created through the services, so the demo data has versions, audit events
 and real signatures like any other data.
@@ -21,6 +22,7 @@ from trace_core.identity.models import Organization
 from trace_core.identity.service import SigningCredentials, actor_for_user
 from trace_core.lots.service import LotSubmission, ResultInput
 from trace_core.parts.service import CharacteristicInput
+from trace_core.processes.service import ApprovalInput, LotLine, MeasuredValue, RunSubmission
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
 from trace_core.receipts.service import ReceiptInput
 from trace_core.services import Runtime, provide_services
@@ -287,6 +289,7 @@ async def seed_demo(runtime: Runtime) -> None:
                 [f"SN-DEMO-{i:04d}" for i in range(1, 11)],
             ),
         )
+    await _sterilization_run(runtime, system, sam, qa, today)
     async with provide_services(runtime, ops) as s:
         await s.shipments.ship(
             ops,
@@ -296,4 +299,72 @@ async def seed_demo(runtime: Runtime) -> None:
                 "12 Harbour Road, Cork T12 XY34, Ireland",
                 [f"SN-DEMO-{i:04d}" for i in range(1, 6)],
             ),
+        )
+
+
+async def _sterilization_run(
+    runtime: Runtime, system: Actor, sam: Actor, qa: Actor, today: dt.date
+) -> None:
+    """SteriPro gamma-sterilizes the finished lot FG-LOT-0001, which comes back as itself:
+    our approval of SteriPro for sterilization (QMS-07), Sam's signed run record with dose,
+    BI and dosimetry and a release certificate, and QA's signed acceptance (QMS-08)."""
+    async with provide_services(runtime, system) as s:
+        steri = await s.identity.organization_by_name("SteriPro")
+        await s.processes.approve_process(
+            system,
+            ApprovalInput(
+                steri.id,
+                "sterilization",
+                "QAG-2026-014",
+                "Gamma irradiation (ISO 11137-1), Columbus site, PEEK implant cages",
+                today - dt.timedelta(days=400),
+                today + dt.timedelta(days=700),
+            ),
+        )
+    lines = [
+        "Certificate of Irradiation",
+        "Load: SP-RUN-0417  Cycle: GC-2291",
+        "Product: FG-LOT-0001 (10 pcs)",
+        "Minimum dose 27.5 kGy, maximum dose 38.1 kGy (specified 25-45 kGy)",
+        "Biological indicator: negative",
+        "Released by: SteriPro Quality",
+    ]
+    async with provide_services(runtime, sam) as s:
+        certificate = await s.attachments.upload_pdf(
+            sam, "SP-RUN-0417-certificate.pdf", make_pdf("Certificate of Irradiation", lines)
+        )
+        run = await s.processes.submit(
+            sam,
+            RunSubmission(
+                "sterilization",
+                "SP-RUN-0417",
+                "GC-2291",
+                today - dt.timedelta(days=3),
+                today - dt.timedelta(days=2),
+                certificate.id,
+                parameters=[
+                    MeasuredValue("Target dose", "30", "kGy", "25", "45"),
+                    MeasuredValue("Exposure time", "412", "min"),
+                    MeasuredValue("Irradiator", "Co-60, tote path B"),
+                ],
+                results=[
+                    MeasuredValue("Dosimetry minimum", "27.5", "kGy", "25"),
+                    MeasuredValue("Dosimetry maximum", "38.1", "kGy", None, "45"),
+                    MeasuredValue("Biological indicator", "negative"),
+                ],
+                inputs=[LotLine("FG-LOT-0001", "10", "pcs")],
+                outputs=[LotLine("FG-LOT-0001", "10", "pcs")],
+            ),
+        )
+        signed = await s.processes.sign(
+            sam, run.id, SigningCredentials(DEMO_PASSWORD, ACCOUNTS[1].email), run.version
+        )
+    async with provide_services(runtime, qa) as s:
+        await s.processes.decide(
+            qa,
+            run.id,
+            "accept",
+            SigningCredentials(DEMO_PASSWORD, ACCOUNTS[2].email),
+            "Dose within 25-45 kGy, BI negative; certificate checked.",
+            signed.version,
         )

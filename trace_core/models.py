@@ -14,6 +14,12 @@ from trace_core.identity.onboarding_models import (
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import LotResult, SupplierLot
 from trace_core.parts.models import ApprovedSupplier, Characteristic, Part, Specification
+from trace_core.processes.models import (
+    ProcessApproval,
+    ProcessRun,
+    ProcessRunLot,
+    ProcessRunValue,
+)
 from trace_core.production.models import WorkOrder, WorkOrderInput
 from trace_core.recalls.models import Recall, SuspectReport
 from trace_core.receipts.models import Receipt
@@ -50,6 +56,10 @@ __all__ = [
     "Organization",
     "Part",
     "PasswordReset",
+    "ProcessApproval",
+    "ProcessRun",
+    "ProcessRunLot",
+    "ProcessRunValue",
     "Recall",
     "Receipt",
     "RecordVersion",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from trace_core.inventory.service import InventoryService
     from trace_core.lots.service import LotService
     from trace_core.parts.service import PartService
+    from trace_core.processes.service import ProcessService
     from trace_core.production.service import ProductionService
     from trace_core.recalls.service import RecallService
     from trace_core.receipts.service import ReceiptService
@@ -124,6 +125,12 @@ class Services:
         from trace_core.lots.service import LotService
 
         return LotService(self)
+
+    @cached_property
+    def processes(self) -> ProcessService:
+        from trace_core.processes.service import ProcessService
+
+        return ProcessService(self)
 
     @cached_property
     def inventory(self) -> InventoryService:

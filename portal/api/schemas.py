@@ -11,6 +11,7 @@ import msgspec
 from trace_core.attachments.models import Document
 from trace_core.lots.service import LotDetail
 from trace_core.parts.models import Part, Specification
+from trace_core.processes.service import RunDetail
 from trace_core.records.models import AuditEvent, RecordVersion
 
 
@@ -232,6 +233,134 @@ def lot_out(detail: LotDetail) -> LotOut:
             for s in detail.signatures
         ],
         lot.created_at,
+    )
+
+
+class MeasuredValueIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    value: str
+    unit: str | None = None
+    lower_limit: str | None = None
+    upper_limit: str | None = None
+
+
+class RunLotIn(msgspec.Struct, forbid_unknown_fields=True):
+    lot_number: str
+    quantity: str
+    unit: str | None = None
+    #: For a new output lot: the input lot numbers it came from (default: all inputs).
+    sources: list[str] = []
+
+
+class ProcessRunIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A run record. Machine clients create drafts; a person of the contractor signs them on
+    the portal (machines cannot sign, DI-01)."""
+
+    process_kind: str
+    run_number: str
+    started_on: str
+    ended_on: str
+    parameters: list[MeasuredValueIn]
+    results: list[MeasuredValueIn]
+    inputs: list[RunLotIn]
+    outputs: list[RunLotIn]
+    cycle_id: str | None = None
+    certificate_document_id: int | None = None
+
+
+class MeasuredValueOut(msgspec.Struct):
+    kind: str
+    name: str
+    value: str
+    unit: str | None
+    lower_limit: str | None
+    upper_limit: str | None
+    verdict: str
+
+
+class RunLotOut(msgspec.Struct):
+    role: str
+    lot_number: str
+    quantity: str
+    unit: str
+    same_identity: bool
+    sources: list[str]
+
+
+class ProcessRunOut(msgspec.Struct):
+    id: int
+    contractor: str
+    process_kind: str
+    agreement_reference: str
+    run_number: str
+    cycle_id: str | None
+    started_on: dt.date
+    ended_on: dt.date
+    status: str
+    verdict: str
+    version: int
+    certificate_document: DocumentOut | None
+    values: list[MeasuredValueOut]
+    lots: list[RunLotOut]
+    signatures: list[SignatureOut]
+    created_at: dt.datetime
+    posted_at: dt.datetime | None
+
+
+def _signature_out(s: Any) -> SignatureOut:
+    return SignatureOut(
+        s.printed_name,
+        s.signed_at,
+        s.meaning,
+        s.comment,
+        s.version,
+        s.content_sha256,
+        s.valid,
+        s.covers_current,
+    )
+
+
+def process_run_out(detail: RunDetail) -> ProcessRunOut:
+    run = detail.run
+    return ProcessRunOut(
+        run.id,
+        run.organization.name,
+        run.process_kind,
+        run.approval.agreement_reference,
+        run.run_number,
+        run.cycle_id,
+        run.started_on,
+        run.ended_on,
+        run.status,
+        run.verdict,
+        run.version,
+        document_out(run.certificate) if run.certificate else None,
+        [
+            MeasuredValueOut(
+                v.kind,
+                v.name,
+                v.value_text,
+                v.unit,
+                _dec(v.lower_limit),
+                _dec(v.upper_limit),
+                v.verdict,
+            )
+            for v in run.values
+        ],
+        [
+            RunLotOut(
+                lot.role,
+                lot.lot_number,
+                str(lot.quantity),
+                lot.unit,
+                lot.same_identity,
+                [s for s in lot.sources.split(",") if s],
+            )
+            for lot in run.lots
+        ],
+        [_signature_out(s) for s in detail.signatures],
+        run.created_at,
+        run.posted_at,
     )
 
 

@@ -16,16 +16,20 @@ from portal.api.schemas import (
     LotOut,
     LotRevisionIn,
     PartOut,
+    ProcessRunIn,
+    ProcessRunOut,
     SuspectIn,
     VoidIn,
     document_out,
     event_out,
     lot_out,
     part_out,
+    process_run_out,
     version_out,
 )
 from trace_core.errors import ValidationFailed
 from trace_core.lots.service import LotSubmission, ResultInput
+from trace_core.processes.service import LotLine, MeasuredValue, RunSubmission
 from trace_core.recalls.service import recall_epcis
 from trace_core.records.audit_trail import parse_filter
 from trace_core.records.canonical import plain
@@ -378,6 +382,59 @@ async def trace_bundle(
     return await services.trace.bundle(services.actor, node_id, way, offset, limit)
 
 
+@post(
+    "/api/v1/process-runs",
+    tags=["process runs"],
+    security=BEARER,
+    status_code=201,
+    summary="Record an outsourced process run over our lots (a draft; a person signs it)",
+)
+async def submit_process_run(services: Services, data: ProcessRunIn) -> ProcessRunOut:
+    def values(items: list[Any]) -> list[MeasuredValue]:
+        return [MeasuredValue(v.name, v.value, v.unit, v.lower_limit, v.upper_limit) for v in items]
+
+    def lots(items: list[Any]) -> list[LotLine]:
+        return [LotLine(x.lot_number, x.quantity, x.unit, tuple(x.sources)) for x in items]
+
+    run = await services.processes.submit(
+        services.actor,
+        RunSubmission(
+            data.process_kind,
+            data.run_number,
+            data.cycle_id,
+            data.started_on,
+            data.ended_on,
+            data.certificate_document_id,
+            values(data.parameters),
+            values(data.results),
+            lots(data.inputs),
+            lots(data.outputs),
+        ),
+    )
+    return process_run_out(await services.processes.detail(services.actor, run.id))
+
+
+@get(
+    "/api/v1/process-runs",
+    tags=["process runs"],
+    security=BEARER,
+    summary="Process runs, newest first (a contractor's client: its own)",
+)
+async def list_process_runs(services: Services, status: str | None = None) -> list[ProcessRunOut]:
+    runs = await services.processes.list(services.actor, status, limit=100)
+    return [process_run_out(await services.processes.detail(services.actor, r.id)) for r in runs]
+
+
+@get(
+    "/api/v1/process-runs/{run_id:int}",
+    tags=["process runs"],
+    security=BEARER,
+    summary="A process run with its parameters, results, lots and signatures",
+)
+async def get_process_run(services: Services, run_id: int) -> ProcessRunOut:
+    return process_run_out(await services.processes.detail(services.actor, run_id))
+
+
 @get("/healthz", tags=["operations"], summary="Database and object store reachable")
 async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     from sqlalchemy import text as sql
@@ -423,5 +480,8 @@ ROUTES = [
     trace_forward,
     trace_scope,
     trace_bundle,
+    submit_process_run,
+    list_process_runs,
+    get_process_run,
     healthz,
 ]

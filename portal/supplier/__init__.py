@@ -11,6 +11,7 @@ from portal.supplier.lots import (
     submit_lot,
     void_lot,
 )
+from portal.supplier.process_runs import ROUTES as PROCESS_RUN_ROUTES
 from portal.supplier.team import ROUTES as TEAM_ROUTES
 
 ROUTES = [
@@ -23,5 +24,6 @@ ROUTES = [
     revise_form,
     revise_lot,
     void_lot,
+    *PROCESS_RUN_ROUTES,
     *TEAM_ROUTES,
 ]

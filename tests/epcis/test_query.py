@@ -58,8 +58,14 @@ async def test_our_postings_are_exported_as_valid_epcis_events(client: httpx.Asy
     response = await client.get("/epcis/events", headers=headers)
     body = response.json()
     events = body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
-    # The demo data: two receipts, one work order, one shipment.
-    assert sorted(steps(events)) == ["commissioning", "receiving", "receiving", "shipping"]
+    # The demo data: two receipts, one work order, SteriPro's sterilization run, one shipment.
+    assert sorted(steps(events)) == [
+        "commissioning",
+        "receiving",
+        "receiving",
+        "shipping",
+        "urn:traceport:bizstep:sterilizing",
+    ]
     assert schema_fault(body) is None
     for event in events:
         assert event["eventID"] == event_hash(event)
@@ -88,7 +94,11 @@ async def test_match_parameters_find_events_by_identifier(client: httpx.AsyncCli
     # A GTIN-level pattern matches every serial and lot of the GTIN.
     pattern = "urn:epc:idpat:sgtin:0614141.000001.*"
     assert steps((await query(client, headers, MATCH_epc=pattern))[0]) == ["shipping"]
-    assert steps((await query(client, headers, MATCH_anyEPCClass=pattern))[0]) == ["commissioning"]
+    # The finished lot: made by the work order, then sterilized at SteriPro as itself.
+    assert steps((await query(client, headers, MATCH_anyEPCClass=pattern))[0]) == [
+        "commissioning",
+        "urn:traceport:bizstep:sterilizing",
+    ]
     several = f"{urn_serial}|{sgtin('SN-NONE')}"
     assert steps((await query(client, headers, MATCH_epc=several))[0]) == ["shipping"]
     assert (await query(client, headers, MATCH_epc=sgtin("SN-NONE", FG_GTIN)))[0] == []
@@ -166,7 +176,7 @@ async def test_paging_returns_every_event_once(client: httpx.AsyncClient) -> Non
         if token is None:
             break
     assert seen == [e["eventID"] for e in everything]
-    assert len(seen) == len(set(seen)) == 11 and pages == 4
+    assert len(seen) == len(set(seen)) == 12 and pages == 4
     times = [e["eventTime"] for e in everything]
     assert times == sorted(times)
 
@@ -214,7 +224,8 @@ async def test_suppliers_see_only_events_about_their_own_lots(client: httpx.Asyn
     assert steps(acme) == ["receiving"]
     assert acme[0]["inputQuantityList"][0]["epcClass"].endswith(":AP-24-0815")
     steri, _ = await query(client, await bearer(client, STERI))
-    assert steps(steri) == ["receiving"]
+    # Our receipt of SteriPro's lot, and our record of the run SteriPro signed.
+    assert steps(steri) == ["receiving", "urn:traceport:bizstep:sterilizing"]
     assert steri[0]["inputQuantityList"][0]["epcClass"].endswith(":SP-24-0117")
     # Nothing of ours by id either.
     everything, _ = await query(client, erp)

@@ -213,6 +213,11 @@ class World:
     #: Digests of EPCIS events readable by Acme (its received lots) and by SteriPro.
     victim_digests: list[str]
     own_digests: list[str]
+    #: Process runs and process approvals (QMS-07/08): Acme's and SteriPro's.
+    victim_run: int
+    own_run: int
+    victim_approval: int
+    own_approval: int
     markers: list[str]
     static_file: str
     today: str = field(default_factory=lambda: (dt.date.today() - dt.timedelta(days=5)).isoformat())
@@ -304,8 +309,71 @@ async def _trace_node(runtime: Runtime, identifier: str) -> int:
     return int(found)
 
 
+async def _process_runs(runtime: Runtime) -> dict[str, Any]:
+    """A process approval and a draft run of Acme's (a cleaning contractor too), beside the
+    demo's approval and run of SteriPro's. Returns their ids and the lot numbers SteriPro
+    legitimately knows: those of its own runs (the lots we sent it)."""
+    from trace_core.demo import DEMO_PASSWORD  # noqa: F401 - the demo's accounts sign
+    from trace_core.identity.service import actor_for_user
+    from trace_core.processes.models import ProcessApproval, ProcessRun, ProcessRunLot
+    from trace_core.processes.service import ApprovalInput, LotLine, MeasuredValue, RunSubmission
+    from trace_core.services import provide_services
+
+    system = Actor.system("cli")
+    today = dt.date.today()
+    async with provide_services(runtime, system) as services:
+        acme = await services.identity.organization_by_name(VICTIM)
+        steri = await services.identity.organization_by_name(ATTACKER)
+        anna = actor_for_user(
+            await services.identity.user_by_email("anna@acme-polymers.example"), "ui"
+        )
+        victim_approval = await services.processes.approve_process(
+            system,
+            ApprovalInput(acme.id, "cleaning", "QAG-ACME-ISO", "isolation", today, None),
+        )
+    async with provide_services(runtime, anna) as services:
+        victim_run = await services.processes.submit(
+            anna,
+            RunSubmission(
+                "cleaning",
+                "AP-RUN-ISO-1",
+                None,
+                today,
+                today,
+                None,
+                [MeasuredValue("Bath temperature", "60", "°C")],
+                [MeasuredValue("Residue test", "pass")],
+                [LotLine("IL-RES-0001", "1")],
+                [LotLine("IL-RES-ISO-CLEAN", "1")],
+            ),
+        )
+    async with runtime.sessions() as session:
+        own_run = await session.scalar(
+            select(ProcessRun.id).where(ProcessRun.organization_id == steri.id)
+        )
+        own_approval = await session.scalar(
+            select(ProcessApproval.id).where(ProcessApproval.organization_id == steri.id)
+        )
+        known = set(
+            await session.scalars(
+                select(ProcessRunLot.lot_number)
+                .join(ProcessRun, ProcessRun.id == ProcessRunLot.run_id)
+                .where(ProcessRun.organization_id == steri.id)
+            )
+        )
+    assert own_run is not None and own_approval is not None
+    return {
+        "victim_run": victim_run.id,
+        "own_run": int(own_run),
+        "victim_approval": victim_approval.id,
+        "own_approval": int(own_approval),
+        "known": known,
+    }
+
+
 async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Served]) -> World:
     await _revised_acme_lot(http)
+    runs = await _process_runs(runtime)
     if any(s.key == ("POST", "/api/v1/lots/{lot_id:int}/suspect") for s in routes):
         await _suspect_report(http)
     recall = await _recall(runtime) if any("{recall_id" in s.path for s in routes) else None
@@ -417,7 +485,18 @@ async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Se
         our_node=await _trace_node(runtime, "FG-LOT-0001"),
         victim_digests=digests[VICTIM],
         own_digests=digests[ATTACKER],
-        markers=[*STATIC_MARKERS, *(d.sha256 for d in victim_docs)],
+        victim_run=runs["victim_run"],
+        own_run=runs["own_run"],
+        victim_approval=runs["victim_approval"],
+        own_approval=runs["own_approval"],
+        # SteriPro processed lots of ours (the demo's sterilization of FG-LOT-0001): their
+        # numbers are on its own run records and are no leak there.
+        markers=[
+            *(m for m in STATIC_MARKERS if m not in runs["known"]),
+            *(d.sha256 for d in victim_docs),
+            "AP-RUN-ISO-1",
+            "QAG-ACME-ISO",
+        ],
         static_file=a_static_file(),
     )
 
@@ -619,6 +698,20 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
         {"params": {"id": i}, "foreign": True} for i in ("AP-24-0815", "SN-DEMO-0001")
     ],
     ("GET", "/api/v1/lots"): lambda c: [{"params": {"status": "approved"}}],
+    ("POST", "/api/v1/process-runs"): lambda c: [
+        {
+            "json": {
+                "process_kind": "sterilization",
+                "run_number": "SP-RUN-ISO-API",
+                "started_on": c.world.today,
+                "ended_on": c.world.today,
+                "parameters": [{"name": "Dose", "value": "30", "unit": "kGy"}],
+                "results": [{"name": "BI", "value": "negative"}],
+                "inputs": [{"lot_number": "FG-LOT-0001", "quantity": "1"}],
+                "outputs": [{"lot_number": "FG-LOT-0001", "quantity": "1"}],
+            }
+        }
+    ],
     ("POST", "/api/v1/lots"): lambda c: [
         {
             "json": {
@@ -725,6 +818,8 @@ KNOWN_PARAMETERS = frozenset(
         "path",
         "record_type",
         "record_id",
+        "run_id",
+        "approval_id",
     }
 )
 
@@ -763,6 +858,8 @@ def parameter_values(
         "organization_id": [world.victim_org if foreign else world.own_org],
         "user_id": [world.victim_user if foreign else world.own_user],
         "invitation_id": [world.victim_invitation if foreign else world.own_invitation],
+        "run_id": [world.victim_run if foreign else world.own_run],
+        "approval_id": [world.victim_approval if foreign else world.own_approval],
     }
     if name == "lot_id":
         return [

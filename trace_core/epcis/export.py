@@ -8,7 +8,14 @@ core knows:
 - a work order is a TransformationEvent (``commissioning``): consumed lots in, the finished
   lot and its serial numbers out, the order as ``prodorder``;
 - a shipment is an ObjectEvent (``shipping``, ``in_transit``) of its serial numbers with the
-  consignee as owning-party destination and the shipment as ``desadv``.
+  consignee as owning-party destination and the shipment as ``desadv``;
+- an outsourced process run is a TransformationEvent: our lots sent out in, the lots that came
+  back out (a lot returned as itself is both input and output), the contractor as possessing-
+  party source, the run as business transaction, and its numeric parameters and results with a
+  GS1 measurement type as ``sensorElementList`` (the others under Traceport's own measurement
+  URIs). CBV 2.0 has no business step for sterilizing, coating or cleaning, and ``other`` would
+  say nothing, so the business step is Traceport's own vocabulary URI
+  (``urn:traceport:bizstep:sterilizing``), which CBV allows for steps it does not define.
 
 Lots and serials of a part with a GTIN are named by GS1 Digital Link (LGTIN, SGTIN); anything
 else by Traceport's own URNs (``urn:traceport:lot:IL-RES-0001``), which a capture reads back
@@ -26,6 +33,7 @@ from urllib.parse import quote
 from trace_core.epcis.identifiers import CANONICAL_BASE, private_uri
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
+from trace_core.processes.models import ProcessRun, ProcessRunValue
 from trace_core.production.models import WorkOrder
 from trace_core.receipts.models import Receipt
 from trace_core.shipments.models import Shipment
@@ -125,6 +133,78 @@ def shipment_event(shipment: Shipment) -> dict[str, Any]:
         {
             "type": "owning_party",
             "destination": private_uri("consignee", shipment.consignee_name),
+        }
+    ]
+    return event
+
+
+#: Process kind → our own business step URI (CBV 2.0 defines none of these).
+PROCESS_BIZ_STEPS = {
+    "sterilization": "sterilizing",
+    "coating": "coating",
+    "cleaning": "cleaning",
+    "passivation": "passivating",
+    "heat_treatment": "heat_treating",
+}
+#: Our units → (GS1 measurement type, UN/ECE Rec. 20 code, factor). kGy is reported in gray.
+MEASUREMENTS: dict[str, tuple[str, str, Decimal]] = {
+    "kgy": ("AbsorbedDose", "A95", Decimal(1000)),
+    "gy": ("AbsorbedDose", "A95", Decimal(1)),
+    "°c": ("Temperature", "CEL", Decimal(1)),
+    "degc": ("Temperature", "CEL", Decimal(1)),
+    "c": ("Temperature", "CEL", Decimal(1)),
+    "min": ("Time", "MIN", Decimal(1)),
+    "h": ("Time", "HUR", Decimal(1)),
+    "s": ("Time", "SEC", Decimal(1)),
+    "kpa": ("Pressure", "KPA", Decimal(1)),
+    "mbar": ("Pressure", "MBR", Decimal(1)),
+    "%rh": ("RelativeHumidity", "P1", Decimal(1)),
+}
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _sensor_report(value: ProcessRunValue) -> dict[str, Any]:
+    mapped = MEASUREMENTS.get((value.unit or "").lower())
+    if mapped and value.value_numeric is not None:
+        kind, uom, factor = mapped
+        return {"type": kind, "value": _number(value.value_numeric * factor), "uom": uom}
+    report: dict[str, Any] = {"type": private_uri("measurement", value.name)}
+    if value.value_numeric is not None:
+        report["value"] = _number(value.value_numeric)
+    else:
+        report["stringValue"] = value.value_text
+    return report
+
+
+def process_run_event(run: ProcessRun) -> dict[str, Any]:
+    assert run.posted_at is not None
+    event = _base("TransformationEvent", run.posted_at)
+    event["inputQuantityList"] = [
+        quantity(internal_lot_uri(lot.lot), lot.quantity, lot.unit)
+        for lot in run.inputs
+        if lot.lot is not None
+    ]
+    event["outputQuantityList"] = [
+        quantity(internal_lot_uri(lot.lot), lot.quantity, lot.unit)
+        for lot in run.outputs
+        if lot.lot is not None
+    ]
+    event["bizStep"] = private_uri("bizstep", PROCESS_BIZ_STEPS[run.process_kind])
+    event["bizTransactionList"] = [
+        {"bizTransaction": private_uri("process-run", str(run.organization_id), run.run_number)}
+    ]
+    event["sourceList"] = [
+        {"type": "possessing_party", "source": private_uri("party", str(run.organization_id))}
+    ]
+    start = dt.datetime.combine(run.started_on, dt.time(), dt.UTC)
+    end = dt.datetime.combine(run.ended_on, dt.time(23, 59, 59), dt.UTC)
+    event["sensorElementList"] = [
+        {
+            "sensorMetadata": {"startTime": event_time(start), "endTime": event_time(end)},
+            "sensorReport": [_sensor_report(v) for v in run.values],
         }
     ]
     return event

@@ -25,6 +25,7 @@ from trace_core.epcis.event_hash import event_hash
 from trace_core.epcis.export import (
     EPCIS_CONTEXT_URL,
     event_time,
+    process_run_event,
     receipt_event,
     shipment_event,
     work_order_event,
@@ -37,6 +38,7 @@ from trace_core.epcis.vocabulary import BIZ_STEP, expand_curie, prefixes_in, sta
 from trace_core.errors import NotFound
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import Serial
+from trace_core.processes.models import ProcessRun
 from trace_core.production.models import WorkOrder
 from trace_core.receipts.models import Receipt
 from trace_core.shipments.models import Shipment
@@ -276,7 +278,8 @@ class EpcisService:
                     is_error_declaration=False,
                     event_time=_utc(event["eventTime"]),
                     record_time=utc_now(),
-                    biz_step=standard_uri(BIZ_STEP, event["bizStep"]),
+                    # Our own steps (process runs) are URIs of our vocabulary, stored as such.
+                    biz_step=standard_uri(BIZ_STEP, event["bizStep"]) or event["bizStep"],
                     action=event.get("action"),
                     document=event,
                     capture_id=None,
@@ -308,6 +311,17 @@ class EpcisService:
             )
             if ids:
                 found[source] = ids
+        # A process run is a posting once its contractor signed it (drafts are not).
+        done = select(EpcisEvent.source_id).where(EpcisEvent.source == "process_run")
+        runs = list(
+            await self.session.scalars(
+                select(ProcessRun.id)
+                .where(ProcessRun.posted_at.is_not(None), ProcessRun.id.not_in(done))
+                .order_by(ProcessRun.id)
+            )
+        )
+        if runs:
+            found["process_run"] = runs
         return found
 
     async def _posting_event(
@@ -318,6 +332,11 @@ class EpcisService:
             assert receipt is not None
             # The supplier may read our receipts of its lots.
             return receipt_event(receipt), receipt.supplier_lot.organization_id
+        if source == "process_run":
+            run = await self.session.get(ProcessRun, posting_id)
+            assert run is not None
+            # The contractor may read our record of its runs, as a supplier our receipts.
+            return process_run_event(run), run.organization_id
         if source == "work_order":
             order = await self.session.get(WorkOrder, posting_id)
             assert order is not None

@@ -35,6 +35,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "trace.read",
             "audit.read",
             "audit.review",
+            "suppliers.approve",
         }
     ),
     "operations": frozenset(
@@ -53,7 +54,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     # Issue 4 (onboarding): buyers, contract-manufacturer users and the external admins who
     # invite their colleagues (``users.invite`` is scoped to their own organization).
-    "buyer": frozenset({"parts.read", "lots.read", "trace.read"}),
+    "buyer": frozenset({"parts.read", "lots.read", "trace.read", "suppliers.approve"}),
     "cm_user": frozenset(
         {"parts.read", "lots.read", "lots.submit", "documents.write", "trace.read"}
     ),

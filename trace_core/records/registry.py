@@ -56,6 +56,17 @@ RECORD_TYPES: dict[str, RecordType] = {
         ),
         RecordType("suspect_report", "Suspect-lot report", "lots.read", "suspect_reports"),
         RecordType("epcis_capture", "EPCIS capture", "trace.read", "epcis_captures"),
+        RecordType(
+            "process_run",
+            "Process run",
+            "lots.read",
+            "process_runs",
+            "run_number",
+            "/internal/process-runs/{id}",
+        ),
+        RecordType(
+            "process_approval", "Process approval", "parts.read", title_key="agreement_reference"
+        ),
     )
 }
 

@@ -161,6 +161,67 @@ class SignatureView:
         }
 
 
+async def verified_signatures(
+    session: AsyncSession, record_type: str, record_ids: list[int]
+) -> dict[int, list[SignatureView]]:
+    """Signatures of many records of one type, each verified against its own version, in one
+    query (a trace asks for those of every supplier lot it reaches). Needs only a session:
+    evidence readers use it without a unit of work."""
+    if not record_ids:
+        return {}
+    latest = aliased(RecordVersion)
+    latest_data_sha = (
+        select(latest.data_sha256)
+        .where(
+            latest.record_type == Signature.record_type,
+            latest.record_id == Signature.record_id,
+        )
+        .order_by(latest.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = (
+        await session.execute(
+            select(Signature, RecordVersion, ServerKey, latest_data_sha)
+            .join(RecordVersion, RecordVersion.id == Signature.version_row_id)
+            .join(ServerKey, ServerKey.key_id == Signature.key_id)
+            .where(Signature.record_type == record_type, Signature.record_id.in_(record_ids))
+            .order_by(Signature.signed_at, Signature.id)
+        )
+    ).all()
+    views: dict[int, list[SignatureView]] = {}
+    for sig, version, key, current_data_sha in rows:
+        # A signature is valid only if its version is intact, the hashes agree and the
+        # server's signature over the whole manifestation verifies.
+        valid = (
+            version_is_intact(version)
+            and version.content_sha256 == sig.content_sha256
+            and version.record_id == sig.record_id
+            and version.record_type == sig.record_type
+            and version.version == sig.version
+            and verify_with_pem(
+                key.public_key_pem,
+                canonical_json(signature_payload(sig)).encode("utf-8"),
+                sig.server_signature,
+            )
+        )
+        covers = current_data_sha == version.data_sha256
+        views.setdefault(sig.record_id, []).append(
+            SignatureView(
+                sig.id,
+                sig.printed_name,
+                sig.signed_at,
+                sig.meaning,
+                sig.comment,
+                sig.version,
+                sig.content_sha256,
+                valid,
+                covers,
+            )
+        )
+    return views
+
+
 class RecordKeeper:
     """Writes versions, audit events and signatures for one unit of work."""
 
@@ -335,61 +396,8 @@ class RecordKeeper:
     async def signatures_for_many(
         self, record_type: str, record_ids: list[int]
     ) -> dict[int, list[SignatureView]]:
-        """Signatures of many records of one type, verified, in one query (a trace asks for
-        those of every supplier lot it reaches)."""
-        if not record_ids:
-            return {}
-        latest = aliased(RecordVersion)
-        latest_data_sha = (
-            select(latest.data_sha256)
-            .where(
-                latest.record_type == Signature.record_type,
-                latest.record_id == Signature.record_id,
-            )
-            .order_by(latest.version.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        rows = (
-            await self.session.execute(
-                select(Signature, RecordVersion, ServerKey, latest_data_sha)
-                .join(RecordVersion, RecordVersion.id == Signature.version_row_id)
-                .join(ServerKey, ServerKey.key_id == Signature.key_id)
-                .where(Signature.record_type == record_type, Signature.record_id.in_(record_ids))
-                .order_by(Signature.signed_at, Signature.id)
-            )
-        ).all()
-        views: dict[int, list[SignatureView]] = {}
-        for sig, version, key, current_data_sha in rows:
-            # A signature is valid only if its version is intact, the hashes agree and the
-            # server's signature over the whole manifestation verifies.
-            valid = (
-                version_is_intact(version)
-                and version.content_sha256 == sig.content_sha256
-                and version.record_id == sig.record_id
-                and version.record_type == sig.record_type
-                and version.version == sig.version
-                and verify_with_pem(
-                    key.public_key_pem,
-                    canonical_json(signature_payload(sig)).encode("utf-8"),
-                    sig.server_signature,
-                )
-            )
-            covers = current_data_sha == version.data_sha256
-            views.setdefault(sig.record_id, []).append(
-                SignatureView(
-                    sig.id,
-                    sig.printed_name,
-                    sig.signed_at,
-                    sig.meaning,
-                    sig.comment,
-                    sig.version,
-                    sig.content_sha256,
-                    valid,
-                    covers,
-                )
-            )
-        return views
+        """Signatures of many records of one type, verified, in one query."""
+        return await verified_signatures(self.session, record_type, record_ids)
 
     async def commit(self) -> None:
         """Chain the pending audit events and commit the unit of work."""

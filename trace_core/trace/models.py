@@ -14,7 +14,7 @@ from trace_core.db import Base, BigIntPK, Quantity, UTCDateTime, utc_now
 
 NODE_KINDS: tuple[str, ...] = ("supplier_lot", "internal_lot", "serial", "shipment")
 NODE_KINDS += ("epc_lot", "epc_item", "sscc", "consignee")  # known only from EPCIS captures
-EDGE_KINDS = ("receipt", "consumption", "production", "shipment", "packing")
+EDGE_KINDS = ("receipt", "consumption", "production", "shipment", "packing", "process")
 
 
 class TraceNode(Base):

@@ -41,6 +41,7 @@ from trace_core.identity.models import Organization
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
 from trace_core.parts.models import Part, Specification
+from trace_core.processes.evidence import process_evidence
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
 from trace_core.trace.scope import (
@@ -267,6 +268,7 @@ class TraceService:
             else:
                 bundles.append(SerialBundle(a, kind, b))
         details.update(await self._describe({i: r for i, r in refs.items() if i not in details}))
+        await self._attach_process_runs(actor, refs, details)
         nodes = {
             node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
             for node_id, ref in refs.items()
@@ -363,6 +365,7 @@ class TraceService:
             if not actor.is_internal:
                 refs, edges = _external_view(actor, refs, edges)
             await self._attach_signatures(refs, details)
+            await self._attach_process_runs(actor, refs, details)
             nodes = {
                 node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
                 for node_id, ref in refs.items()
@@ -373,6 +376,7 @@ class TraceService:
             if not actor.is_internal:
                 refs, edges = _external_view(actor, refs, edges)
             details = await self._describe(refs)
+            await self._attach_process_runs(actor, refs, details)
             nodes = {
                 node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
                 for node_id, ref in refs.items()
@@ -433,6 +437,21 @@ class TraceService:
         for lot_id, node_id in lots.items():
             if node_id in details:
                 details[node_id]["signatures"] = [s.as_dict() for s in signatures.get(lot_id, [])]
+
+    async def _attach_process_runs(
+        self, actor: Actor, refs: dict[int, NodeRef], details: dict[int, dict[str, Any]]
+    ) -> None:
+        """The outsourced process runs of the internal lots among ``refs``, with their
+        parameters, results and signatures (QMS-08), into their evidence. Internal actors
+        only: a supplier's trace reaches our lots received from it and must not see other
+        contractors' runs on them."""
+        if not actor.is_internal:
+            return
+        lots = {ref.ref_id: node_id for node_id, ref in refs.items() if ref.kind == "internal_lot"}
+        if not lots:
+            return
+        for lot_id, runs in (await process_evidence(self.session, lots)).items():
+            details.setdefault(lots[lot_id], {})["process_runs"] = runs
 
     def _among(self, column: InstrumentedAttribute[int], ids: Collection[int]) -> Iterator[Any]:
         """Conditions that together select the rows whose ``column`` is one of ``ids``: a

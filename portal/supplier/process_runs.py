@@ -1,0 +1,213 @@
+"""Contractor pages: the runs of outsourced processes (sterilization, coating, cleaning) over
+our lots — list, the new-run form with the release certificate, signing, voiding a draft."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.response import Redirect, Template
+
+from portal.forms import form_fields, signing_credentials, text
+from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
+from trace_core.processes.models import PROCESS_KINDS
+from trace_core.processes.service import LotLine, MeasuredValue, RunSubmission
+from trace_core.services import Services
+
+#: Rows the plain form offers; a re-shown form has two empty rows below the last filled one.
+VALUE_ROWS, LOT_ROWS = 4, 3
+
+
+@get("/supplier/process-runs", include_in_schema=False)
+async def process_runs(services: Services) -> Template:
+    actor = services.actor
+    return Template(
+        "supplier/process_runs.html",
+        context={
+            "runs": await services.processes.list(actor),
+            "approvals": await services.processes.approvals(actor),
+        },
+    )
+
+
+def _rows(values: dict[str, str], prefix: str, minimum: int) -> int:
+    used = [
+        int(key.rsplit("_", 1)[1])
+        for key in values
+        if key.startswith(prefix) and key.rsplit("_", 1)[1].isdigit()
+    ]
+    return max(minimum, max(used, default=-1) + 2)
+
+
+async def _form(
+    services: Services, values: dict[str, str], errors: dict[str, str], status: int
+) -> Template:
+    return Template(
+        "supplier/process_run_form.html",
+        status_code=status,
+        context={
+            "values": values,
+            "errors": errors,
+            "kinds": PROCESS_KINDS,
+            "approvals": await services.processes.approvals(services.actor),
+            "max_mb": services.limits.max_upload_bytes // (1024 * 1024),
+            "rows": {
+                "param": _rows(values, "param_name_", VALUE_ROWS),
+                "result": _rows(values, "result_name_", VALUE_ROWS),
+                "input": _rows(values, "input_lot_", LOT_ROWS),
+                "output": _rows(values, "output_lot_", LOT_ROWS),
+            },
+        },
+    )
+
+
+@get("/supplier/process-runs/new", include_in_schema=False)
+async def new_process_run(services: Services) -> Template:
+    services.actor.require("lots.submit")
+    return await _form(services, {}, {}, 200)
+
+
+def _measured(values: dict[str, str], prefix: str) -> list[MeasuredValue]:
+    found = []
+    for index in range(_rows(values, f"{prefix}_name_", 0)):
+        name = values.get(f"{prefix}_name_{index}", "").strip()
+        value = values.get(f"{prefix}_value_{index}", "").strip()
+        if not name and not value:
+            continue
+        found.append(
+            MeasuredValue(
+                name,
+                value,
+                values.get(f"{prefix}_unit_{index}") or None,
+                values.get(f"{prefix}_lower_{index}") or None,
+                values.get(f"{prefix}_upper_{index}") or None,
+            )
+        )
+    return found
+
+
+def _lots(values: dict[str, str], prefix: str) -> list[LotLine]:
+    found = []
+    for index in range(_rows(values, f"{prefix}_lot_", 0)):
+        number = values.get(f"{prefix}_lot_{index}", "").strip()
+        quantity = values.get(f"{prefix}_qty_{index}", "").strip()
+        if not number and not quantity:
+            continue
+        sources = tuple(
+            s.strip() for s in values.get(f"{prefix}_from_{index}", "").split(",") if s.strip()
+        )
+        found.append(
+            LotLine(number, quantity, values.get(f"{prefix}_unit_{index}") or None, sources)
+        )
+    return found
+
+
+def submission_from_form(values: dict[str, str], document_id: int | None) -> RunSubmission:
+    return RunSubmission(
+        process_kind=values.get("process_kind", ""),
+        run_number=values.get("run_number", ""),
+        cycle_id=values.get("cycle_id") or None,
+        started_on=values.get("started_on", ""),
+        ended_on=values.get("ended_on", ""),
+        certificate_document_id=document_id,
+        parameters=_measured(values, "param"),
+        results=_measured(values, "result"),
+        inputs=_lots(values, "input"),
+        outputs=_lots(values, "output"),
+    )
+
+
+@post("/supplier/process-runs", include_in_schema=False)
+async def submit_process_run(
+    request: Request[Any, Any, Any], services: Services
+) -> Template | Redirect:
+    fields = await form_fields(request)
+    values = {k: v.strip() for k, v in fields.items() if isinstance(v, str)}
+    try:
+        document_id = None
+        upload = fields.get("certificate")
+        if isinstance(upload, UploadFile) and upload.filename:
+            # Vetted like a CoA (PDF only, size and parse limits) and joins this unit of work.
+            document = await services.attachments.upload_pdf(
+                services.actor, upload.filename, await upload.read(), commit=False
+            )
+            document_id = document.id
+        run = await services.processes.submit(
+            services.actor, submission_from_form(values, document_id)
+        )
+    except ValidationFailed as exc:
+        await services.keeper.rollback()
+        errors = dict(exc.errors)
+        if "file" in errors:
+            errors["certificate"] = errors.pop("file")
+        return await _form(services, values, errors, 422)
+    return Redirect(f"/supplier/process-runs/{run.id}", status_code=303)
+
+
+async def _page(services: Services, run_id: int, error: str | None, status: int) -> Template:
+    detail = await services.processes.detail(services.actor, run_id)
+    actor = services.actor
+    return Template(
+        "supplier/process_run.html",
+        status_code=status,
+        context={
+            "detail": detail,
+            "run": detail.run,
+            "error": error,
+            "can_sign": actor.can("lots.sign")
+            and not actor.is_internal
+            and detail.run.status == "draft",
+            "can_void": actor.can("lots.submit")
+            and not actor.is_internal
+            and detail.run.status == "draft",
+            "signing": await services.identity.signing_requirements(actor),
+        },
+    )
+
+
+@get("/supplier/process-runs/{run_id:int}", include_in_schema=False)
+async def process_run_page(services: Services, run_id: int) -> Template:
+    return await _page(services, run_id, None, 200)
+
+
+@post("/supplier/process-runs/{run_id:int}/sign", include_in_schema=False)
+async def sign_process_run(
+    request: Request[Any, Any, Any], services: Services, run_id: int
+) -> Template | Redirect:
+    fields = await form_fields(request)
+    try:
+        await services.processes.sign(
+            services.actor, run_id, signing_credentials(fields), int(text(fields, "version") or 0)
+        )
+    except (AuthenticationFailed, ValidationFailed) as exc:
+        await services.keeper.rollback()
+        return await _page(services, run_id, exc.message, 422)
+    except Conflict as exc:
+        await services.keeper.rollback()
+        return await _page(services, run_id, exc.message, 409)
+    return Redirect(f"/supplier/process-runs/{run_id}", status_code=303)
+
+
+@post("/supplier/process-runs/{run_id:int}/void", include_in_schema=False)
+async def void_process_run(
+    request: Request[Any, Any, Any], services: Services, run_id: int
+) -> Template | Redirect:
+    fields = await form_fields(request)
+    try:
+        await services.processes.void(
+            services.actor, run_id, text(fields, "reason"), int(text(fields, "version") or 0)
+        )
+    except ValidationFailed as exc:
+        return await _page(services, run_id, exc.message, 422)
+    return Redirect(f"/supplier/process-runs/{run_id}", status_code=303)
+
+
+ROUTES = [
+    process_runs,
+    new_process_run,
+    submit_process_run,
+    process_run_page,
+    sign_process_run,
+    void_process_run,
+]
