@@ -9,8 +9,8 @@ On a plant from ``bench.load`` it measures:
 - **forward** and **recall** from the widest raw lot: the scope (``TraceService.scope``: every
   lot and shipment reached with its evidence, serials counted per lot), and the same plus the
   complete consignee list and the lots with how much of the lot went into each;
-- the **floor**: the SQL of the same answer (``evidence_statement`` backward,
-  ``scope_statement`` forward) executed alone on the bare driver connection, rows fetched and
+- the **floor**: the SQL of the same answer (``evidence_statement`` seeded by the identifier
+  backward, ``scope_statement`` forward) executed alone on the bare driver connection, rows fetched and
   nothing else; the node sets are checked equal;
 - the **per-node walk**: what an ORM walker does, one SELECT of edges per node, breadth
   first; capped in time and, if cut, extrapolated by nodes (said so in the result);
@@ -144,12 +144,14 @@ async def _measure(
 
     progress("backward: the same serials by the bare SQL of the answer (floor)")
     floor = _Floor(engine)
+    # The service seeds a backward trace with the identifier typed: so does its floor.
+    by_identifier = evidence_statement("backward", by_identifier=True)
     for result in results[: options.warmup]:
-        await floor.run(floor.statement(evidence_statement("backward"), result.roots))
+        await floor.run(floor.statement(by_identifier, result.query))
     floor_ms: list[float] = []
     walk_only_ms: list[float] = []
     for result in results:
-        statement = floor.statement(evidence_statement("backward"), result.roots)
+        statement = floor.statement(by_identifier, result.query)
         t0 = time.perf_counter()
         rows = await floor.run(statement)
         floor_ms.append(_ms(time.perf_counter() - t0))
@@ -366,9 +368,11 @@ class _Floor:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    def statement(self, statement: Any, root_ids: list[int]) -> tuple[str, list[Any]]:
+    def statement(self, statement: Any, roots: list[int] | str) -> tuple[str, list[Any]]:
+        """``statement`` compiled for the root ids, or for the identifier typed."""
         compiled = statement.compile(dialect=self.engine.dialect)
-        expanded = compiled.construct_expanded_state({"roots": root_ids})
+        parameters = {"identifier": roots} if isinstance(roots, str) else {"roots": roots}
+        expanded = compiled.construct_expanded_state(parameters)
         return expanded.statement, list(expanded.positional_parameters)
 
     async def run(self, statement: tuple[str, list[Any]]) -> list[Any]:

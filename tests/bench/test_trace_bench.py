@@ -53,6 +53,9 @@ async def test_service_floor_and_per_node_walk_find_the_same_nodes(
                     floor.statement(evidence_statement(direction), result.roots)
                 )
                 assert _tagged_ids(answer) == found
+                seeded = evidence_statement(direction, by_identifier=True)
+                answer = await floor.run(floor.statement(seeded, identifier))
+                assert _tagged_ids(answer) == found
             async with runtime.sessions() as session:
                 walk = await per_node_walk(
                     session, result.roots, result.direction, time.perf_counter() + 600

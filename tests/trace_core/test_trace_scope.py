@@ -21,6 +21,7 @@ from trace_core.services import Runtime, provide_services
 from trace_core.shipments.service import ShipmentInput
 from trace_core.trace.models import TraceNode
 from trace_core.trace.scope import TraceScope, scope_csv, scope_of
+from trace_core.trace.statements import evidence_statement
 
 pytestmark = pytest.mark.req("QMS-11")
 
@@ -254,7 +255,11 @@ async def test_evidence_in_one_statement_equals_evidence_per_kind(runtime: Runti
         for identifier in IDENTIFIERS:
             roots = [n.id for n in await s.trace.resolve(qa, identifier)]
             for direction in ("forward", "backward"):
-                refs, edges, details = await s.trace._walk_with_evidence(roots, direction)  # type: ignore[arg-type]
+                refs, edges, details = await s.trace._walk_with_evidence(
+                    evidence_statement(direction),  # type: ignore[arg-type]
+                    {"roots": roots},
+                    direction,  # type: ignore[arg-type]
+                )
                 await s.trace._attach_signatures(refs, details)
                 walked, walked_edges = await s.trace._walk(roots, direction)  # type: ignore[arg-type]
                 assert refs == walked, (identifier, direction)
@@ -263,3 +268,22 @@ async def test_evidence_in_one_statement_equals_evidence_per_kind(runtime: Runti
                 assert any(d.get("signatures") for d in details.values()) == (
                     any(r.kind == "supplier_lot" for r in refs.values())
                 )
+
+
+async def test_backward_seeded_by_the_identifier_equals_backward_from_resolved_roots(
+    runtime: Runtime,
+) -> None:
+    """Staff's backward traces seed the walk with the identifier typed (no round trip to
+    resolve it); the answer is the one from the resolved roots, and a scanned code that is
+    no identifier still goes through ``resolve``."""
+    await diamond(runtime)
+    qa = await user(runtime, "qa@traceport.example")
+    async with provide_services(runtime, qa) as s:
+        for identifier in (*IDENTIFIERS, "  SN-SCOPE-2 "):
+            seeded = await s.trace.backward(qa, identifier)
+            from_roots = await s.trace._trace(qa, identifier, "backward")
+            assert document(seeded.as_dict()) == document(from_roots.as_dict()), identifier
+        with pytest.raises(NotFound, match="Nothing is known by the identifier 'NOPE-7'"):
+            await s.trace.backward(qa, "NOPE-7")
+        with pytest.raises(ValidationFailed):
+            await s.trace.backward(qa, "   ")

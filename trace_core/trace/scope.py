@@ -45,6 +45,7 @@ from trace_core.inventory.models import InternalLot
 from trace_core.parts.models import Part
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
+from trace_core.trace.statements import found_nodes
 
 if TYPE_CHECKING:
     from trace_core.trace.service import EdgeView, NodeView, TraceResult
@@ -248,36 +249,14 @@ def scope_statement(direction: Direction) -> AnySelect:
 
 def _scope_statement(direction: Direction) -> AnySelect:
     roots: BindParameter[list[int]] = bindparam("roots", expanding=True)
-    seed = (
-        select(TraceNode.id.label("id")).where(TraceNode.id.in_(roots)).cte("reach", recursive=True)
-    )
-    if direction == "backward":
-        near_col, far_col = TraceEdge.target_id, TraceEdge.source_id
-    else:
-        near_col, far_col = TraceEdge.source_id, TraceEdge.target_id
-    reach = seed.union(select(far_col).join(seed, near_col == seed.c.id))
-    found = (
-        select(
-            TraceNode.id,
-            TraceNode.kind,
-            TraceNode.ref_id,
-            TraceNode.identifier,
-            TraceNode.organization_id,
-        )
-        .join(reach, reach.c.id == TraceNode.id)
-        .cte("found")
-    )
+    found = found_nodes(direction, TraceNode.id.in_(roots))
     listed = select(found).where(or_(found.c.kind != "serial", found.c.id.in_(roots))).cte("listed")
     near, far = listed.alias("near"), listed.alias("far")
     edge = aliased(TraceEdge, name="edge")
-    e_near, e_far = (
-        (edge.target_id, edge.source_id)
-        if direction == "backward"
-        else (
-            edge.source_id,
-            edge.target_id,
-        )
-    )
+    if direction == "backward":
+        e_near, e_far = edge.target_id, edge.source_id
+    else:
+        e_near, e_far = edge.source_id, edge.target_id
     # Every edge leaving a listed node, and whether it leads to another listed node. Its far
     # end was reached (the walk follows every edge leaving a node it reached), so a far end
     # that is not listed is a serial in scope.

@@ -220,6 +220,17 @@ class TraceService:
         return list(await self.session.scalars(query.order_by(TraceNode.id)))
 
     async def backward(self, actor: Actor, identifier: str) -> TraceResult:
+        actor.require("trace.read")
+        text = identifier.strip()
+        if actor.is_internal and text:
+            # The identifier as typed seeds the walk: resolving it costs no round trip. Only
+            # when nothing has that identifier does ``resolve`` read it as a scanned code.
+            found = await self._walk_with_evidence(
+                evidence_statement("backward", by_identifier=True), {"identifier": text}, "backward"
+            )
+            if found[0]:
+                roots = sorted(i for i, ref in found[0].items() if ref.identifier == text)
+                return await self._evidence_result(actor, text, roots, "backward", found)
         return await self._trace(actor, identifier, "backward")
 
     async def forward(self, actor: Actor, identifier: str) -> TraceResult:
@@ -361,16 +372,10 @@ class TraceService:
     ) -> TraceResult:
         if direction == "backward":
             # Fans in: a device's ancestry is tens of nodes, read with their evidence at once.
-            refs, edges, details = await self._walk_with_evidence(root_ids, direction)
-            if not actor.is_internal:
-                refs, edges = _external_view(actor, refs, edges)
-            await self._attach_signatures(refs, details)
-            await self._attach_process_runs(actor, refs, details)
-            nodes = {
-                node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
-                for node_id, ref in refs.items()
-            }
-            return TraceResult(identifier.strip(), direction, root_ids, nodes, edges)
+            found = await self._walk_with_evidence(
+                evidence_statement(direction), {"roots": root_ids}, direction
+            )
+            return await self._evidence_result(actor, identifier, root_ids, direction, found)
         with collector_paused():
             refs, edges = await self._walk(root_ids, direction)
             if not actor.is_internal:
@@ -402,16 +407,35 @@ class TraceService:
             edges.append(EdgeView(source, target, row[6], row[7], row[8], quantity, row[10]))
         return refs, edges
 
+    async def _evidence_result(
+        self,
+        actor: Actor,
+        identifier: str,
+        root_ids: list[int],
+        direction: Direction,
+        found: Evidence,
+    ) -> TraceResult:
+        refs, edges, details = found
+        if not actor.is_internal:
+            refs, edges = _external_view(actor, refs, edges)
+        await self._attach_signatures(refs, details)
+        await self._attach_process_runs(actor, refs, details)
+        nodes = {
+            node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
+            for node_id, ref in refs.items()
+        }
+        return TraceResult(identifier.strip(), direction, root_ids, nodes, edges)
+
     async def _walk_with_evidence(
-        self, root_ids: list[int], direction: Direction
-    ) -> tuple[dict[int, NodeRef], list[EdgeView], dict[int, dict[str, Any]]]:
-        """Nodes, edges and evidence from one statement (``evidence_statement``)."""
+        self, statement: AnySelect, parameters: dict[str, Any], direction: Direction
+    ) -> Evidence:
+        """Nodes, edges and evidence from one ``evidence_statement``."""
         forward = direction == "forward"
         refs: dict[int, NodeRef] = {}
         edges: list[EdgeView] = []
         details: dict[int, dict[str, Any]] = {}
         quantity_of = _quantities()
-        for row in await self.session.execute(evidence_statement(direction), {"roots": root_ids}):
+        for row in await self.session.execute(statement, parameters):
             if row.tag == "edge":
                 source, target = (row.id, row.far) if forward else (row.far, row.id)
                 amount = quantity_of(row.quantity)
@@ -734,6 +758,10 @@ class NodeRef(NamedTuple):
     ref_id: int
     identifier: str
     organization_id: int | None
+
+
+#: What one evidence statement gives: node refs, edges and each node's evidence, by node id.
+Evidence = tuple[dict[int, NodeRef], list[EdgeView], dict[int, dict[str, Any]]]
 
 
 def walk_statement(direction: Direction) -> AnySelect:

@@ -59,11 +59,10 @@ def tagged(tag: str, columns: Columns, **values: Any) -> list[Any]:
     return selected
 
 
-def reach(direction: Direction, roots: BindParameter[list[int]]) -> CTE:
-    """The ids of the nodes reached from ``roots`` (the roots included)."""
-    seed = (
-        select(TraceNode.id.label("id")).where(TraceNode.id.in_(roots)).cte("reach", recursive=True)
-    )
+def reach(direction: Direction, seeds: Any) -> CTE:
+    """The ids of the nodes reached from the nodes ``seeds`` selects (a condition on
+    ``TraceNode``: ids in the expanding parameter ``roots``, or the identifier typed)."""
+    seed = select(TraceNode.id.label("id")).where(seeds).cte("reach", recursive=True)
     if direction == "backward":
         near, far = TraceEdge.target_id, TraceEdge.source_id
     else:
@@ -71,9 +70,9 @@ def reach(direction: Direction, roots: BindParameter[list[int]]) -> CTE:
     return seed.union(select(far).join(seed, near == seed.c.id))
 
 
-def found_nodes(direction: Direction, roots: BindParameter[list[int]]) -> CTE:
+def found_nodes(direction: Direction, seeds: Any) -> CTE:
     """The nodes reached, with their kind, row, identifier and owning organization."""
-    reached = reach(direction, roots)
+    reached = reach(direction, seeds)
     return (
         select(
             TraceNode.id,
@@ -85,6 +84,18 @@ def found_nodes(direction: Direction, roots: BindParameter[list[int]]) -> CTE:
         .join(reached, reached.c.id == TraceNode.id)
         .cte("found")
     )
+
+
+def seeds_by_id() -> Any:
+    """The roots by node id (the expanding parameter ``roots``)."""
+    roots: BindParameter[list[int]] = bindparam("roots", expanding=True)
+    return TraceNode.id.in_(roots)
+
+
+def seeds_by_identifier() -> Any:
+    """The roots by the identifier as typed (the parameter ``identifier``): every node of
+    that identifier, as ``TraceService.resolve`` finds them for our own staff."""
+    return TraceNode.identifier == bindparam("identifier", type_=String)
 
 
 #: The columns of ``evidence_statement``: a node row fills the node and evidence columns, an
@@ -121,15 +132,16 @@ EVIDENCE_COLUMNS: Columns = (
 )
 
 
-def evidence_statement(direction: Direction) -> AnySelect:
+def evidence_statement(direction: Direction, by_identifier: bool = False) -> AnySelect:
     """A whole trace in one statement: ``node`` rows (every node reached, with the evidence
-    of its kind) and ``edge`` rows (every edge leaving a node reached in ``direction``)."""
-    return _EVIDENCE[direction]
+    of its kind) and ``edge`` rows (every edge leaving a node reached in ``direction``), from
+    the nodes in the parameter ``roots`` or, ``by_identifier``, from every node of the
+    ``identifier`` typed (so that resolving it costs no round trip of its own)."""
+    return _EVIDENCE[(direction, by_identifier)]
 
 
-def _evidence_statement(direction: Direction) -> AnySelect:
-    roots: BindParameter[list[int]] = bindparam("roots", expanding=True)
-    found = found_nodes(direction, roots)
+def _evidence_statement(direction: Direction, by_identifier: bool) -> AnySelect:
+    found = found_nodes(direction, seeds_by_identifier() if by_identifier else seeds_by_id())
     # One branch per node kind, each joining its own tables by primary key: the planner
     # cannot estimate how many nodes a walk reaches, and one row with every kind's outer
     # joins invited it to hash whole tables (50,000 shipments, 250,000 lots) for a trace of
@@ -258,4 +270,6 @@ def _evidence_statement(direction: Direction) -> AnySelect:
 DESCRIBED_KINDS = ("supplier_lot", "internal_lot", "serial", "shipment")
 
 
-_EVIDENCE: dict[Direction, AnySelect] = {d: _evidence_statement(d) for d in ("backward", "forward")}
+_EVIDENCE: dict[tuple[Direction, bool], AnySelect] = {
+    (d, by): _evidence_statement(d, by) for d in ("backward", "forward") for by in (False, True)
+}
