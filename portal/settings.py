@@ -77,6 +77,12 @@ class Settings:
             invitation_valid_hours=int(env.get("TRACEPORT_INVITATION_VALID_HOURS", "72")),
             reset_valid_minutes=int(env.get("TRACEPORT_RESET_VALID_MINUTES", "60")),
             totp_required_roles=_roles(env.get("TRACEPORT_TOTP_REQUIRED_ROLES")),
+            epcis_max_document_bytes=_positive(
+                env, "TRACEPORT_EPCIS_MAX_MB", Limits().epcis_max_document_bytes, 1024 * 1024
+            ),
+            epcis_max_events=_positive(
+                env, "TRACEPORT_EPCIS_MAX_EVENTS", Limits().epcis_max_events
+            ),
         )
         return cls(
             var_dir=var_dir,
@@ -150,6 +156,22 @@ def _roles(value: str | None) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"TRACEPORT_TOTP_REQUIRED_ROLES: unknown role(s) {', '.join(unknown)}")
     return roles
+
+
+def _positive(env: dict[str, str], name: str, default: int, unit: int = 1) -> int:
+    """A positive limit from ``name`` (in ``unit``s; fractions allowed for sizes). A zero,
+    negative or unreadable value is an error at start-up: a limit of 0 would refuse every
+    capture, and a typo must not silently give the default."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        amount = int(float(value) * unit)
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a number") from None
+    if amount < 1:
+        raise ValueError(f"{name}: must be greater than 0, got {value!r}")
+    return amount
 
 
 def _local_base_url(env: dict[str, str]) -> str:
