@@ -11,6 +11,7 @@ from pathlib import Path
 
 from trace_core.identity.actor import ROLE_PERMISSIONS
 from trace_core.identity.sso import SsoConfig, parse_role_map
+from trace_core.packing.sscc import SsccRange
 from trace_core.services import Limits
 
 
@@ -58,6 +59,9 @@ class Settings:
     """The portal's public address for links in e-mails (``TRACEPORT_BASE_URL``)."""
     oidc: SsoConfig | None = None
     """Single sign-on for internal staff (``TRACEPORT_OIDC_*``, docs/SSO.md); off when unset."""
+    sscc_range: SsccRange | None = None
+    """Our SSCCs: GS1 company prefix (``TRACEPORT_GS1_COMPANY_PREFIX``) and extension digit
+    (``TRACEPORT_SSCC_EXTENSION_DIGIT``, default 0); unset: SSCCs are typed, never allocated."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -104,6 +108,7 @@ class Settings:
             mail_from=env.get("TRACEPORT_MAIL_FROM") or "Traceport <traceport@localhost>",
             base_url=env.get("TRACEPORT_BASE_URL") or _local_base_url(env),
             oidc=_oidc_from_env(env),
+            sscc_range=_sscc_range(env),
         )
 
     def resolved_secret_key(self) -> bytes:
@@ -156,6 +161,19 @@ def _roles(value: str | None) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"TRACEPORT_TOTP_REQUIRED_ROLES: unknown role(s) {', '.join(unknown)}")
     return roles
+
+
+def _sscc_range(env: dict[str, str]) -> SsccRange | None:
+    prefix = env.get("TRACEPORT_GS1_COMPANY_PREFIX", "").strip()
+    if not prefix:
+        return None
+    digit = env.get("TRACEPORT_SSCC_EXTENSION_DIGIT", "0").strip() or "0"
+    if not (digit.isdigit() and len(digit) == 1):
+        raise ValueError(f"TRACEPORT_SSCC_EXTENSION_DIGIT: {digit!r} is not one digit")
+    try:
+        return SsccRange(prefix, int(digit))
+    except ValueError as exc:
+        raise ValueError(f"TRACEPORT_GS1_COMPANY_PREFIX: {exc}") from None
 
 
 def _positive(env: dict[str, str], name: str, default: int, unit: int = 1) -> int:

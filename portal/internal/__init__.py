@@ -9,6 +9,7 @@ from portal.internal.operations import (
     shipments,
     work_orders,
 )
+from portal.internal.packing import ROUTES as PACKING_ROUTES
 from portal.internal.recalls import ROUTES as RECALL_ROUTES
 from portal.internal.review import (
     decide,
@@ -38,4 +39,5 @@ ROUTES = [
     checkpoint,
     *USER_ROUTES,
     *RECALL_ROUTES,
+    *PACKING_ROUTES,
 ]
