@@ -142,12 +142,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             ),
             path="/schema",
         ),
-        # The body limit must let through the largest upload and the largest EPCIS document,
-        # so that the service answers with its own precise 413 rather than the server's.
-        request_max_body_size=max(
-            settings.limits.max_upload_bytes, settings.limits.epcis_max_document_bytes
-        )
-        + 1024 * 1024,
+        request_max_body_size=settings.limits.max_upload_bytes + 1024 * 1024,
         state=State({"runtime": runtime, "settings": settings}),
         lifespan=[lifespan],
     )

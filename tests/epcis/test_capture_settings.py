@@ -43,19 +43,33 @@ def test_nonsensical_limits_refuse_to_start(name: str, value: str, message: str)
         Settings.from_env({name: value})
 
 
-async def test_the_request_body_limit_lets_a_larger_epcis_limit_through(
+@pytest.mark.req("A11-02")
+async def test_a_capture_limit_above_the_upload_limit_is_the_one_that_counts(
     runtime: Runtime, tmp_path: Path
 ) -> None:
+    """The capture route has its own body limit: a document larger than the upload limit but
+    within the EPCIS limit is read, and one beyond the EPCIS limit gets the capture's precise
+    413, not the upload message (the other routes keep the upload limit)."""
     settings = Settings.from_env(
-        {
-            "TRACEPORT_VAR_DIR": str(tmp_path),
-            "TRACEPORT_MAX_UPLOAD_MB": "1",
-            "TRACEPORT_EPCIS_MAX_MB": "30",
-        }
+        {"TRACEPORT_VAR_DIR": str(tmp_path), "TRACEPORT_MAX_UPLOAD_MB": "0.01"}
     )
-    app = create_app(settings, runtime=runtime)
-    # The server's own limit must not answer first with a vaguer message than the capture's.
-    assert app.request_max_body_size == 31 * 1024 * 1024
+    limited = dataclasses.replace(
+        runtime,
+        limits=dataclasses.replace(
+            runtime.limits, max_upload_bytes=10_000, epcis_max_document_bytes=200_000
+        ),
+    )
+    app = create_app(settings, runtime=limited)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        headers = await bearer(http, ERP)
+        note = {"cbvmda:note": "x" * 1_100_000}
+        huge = await capture(http, headers, document(object_event([sgtin("SN-H")], **note)))
+        assert huge.status_code == 413, huge.text
+        assert "the limit is 200,000 bytes per capture" in huge.json()["message"]
+        padded = document(object_event([sgtin("SN-LARGE-1")], **{"cbvmda:note": "x" * 50_000}))
+        accepted = await capture(http, headers, padded)
+        assert accepted.status_code == 201, accepted.text
 
 
 @pytest.mark.req("A11-02")

@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 
 from trace_core.db import utc_now
 from trace_core.epcis.event_hash import event_hash
+from trace_core.epcis.identifiers import private_uri
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
@@ -152,6 +153,20 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
     return scope
 
 
+def _serial_shipments(result: TraceResult) -> TraceResult:
+    """The trace as :func:`recall_scope` reads it: a ``shipment`` edge means "this serial left
+    on that shipment", so the edges from shipping units (a pallet shipped by its SSCC) are
+    left out; each serial in the unit has its own edge to the shipment."""
+    edges = [
+        e
+        for e in result.edges
+        if e.kind != "shipment" or result.nodes[e.source].kind != "shipping_unit"
+    ]
+    if len(edges) == len(result.edges):
+        return result
+    return TraceResult(result.query, result.direction, result.roots, result.nodes, edges)
+
+
 class RecallService:
     def __init__(self, services: Services) -> None:
         self.s = services
@@ -165,7 +180,7 @@ class RecallService:
     async def preview(self, actor: Actor, identifier: str) -> dict[str, Any]:
         """The scope a recall from ``identifier`` would have now (nothing is written)."""
         self._require_internal(actor)
-        return recall_scope(await self.s.trace.forward(actor, identifier))
+        return recall_scope(_serial_shipments(await self.s.trace.forward(actor, identifier)))
 
     async def open(
         self,
@@ -192,7 +207,7 @@ class RecallService:
             if report.status != "open":
                 raise Conflict("This suspect-lot report was already handled.")
         result = await self.s.trace.forward(actor, identifier)
-        scope = recall_scope(result)
+        scope = recall_scope(_serial_shipments(result))
         signer = await self.s.identity.reauthenticate(actor, credentials, "open a recall")
         count = await self.session.scalar(select(func.count()).select_from(Recall)) or 0
         recall = Recall(
@@ -509,7 +524,7 @@ class RecallService:
             ),
             key=lambda r: (str(r["supplier"]), r["supplier_lot"]),
         )
-        scope = recall_scope(forward)
+        scope = recall_scope(_serial_shipments(forward))
         report: dict[str, Any] = plain(
             {
                 "identifier": identifier.strip(),
@@ -523,9 +538,11 @@ class RecallService:
 
 
 def _serials_to(recall: Recall, consignee: dict[str, Any]) -> int:
-    """How many serials of the scope went to this consignee (0 when none were listed)."""
+    """How many serials of the scope went to this consignee (0 when none were listed). Only
+    serials count: a shipment's list may also name the shipping units (SSCC) it carried."""
+    serials = {s.get("serial") for s in recall.scope.get("serials") or []}
     return sum(
-        len(s.get("serials") or [])
+        len(serials.intersection(s.get("serials") or []))
         for s in recall.scope.get("shipments") or []
         if s.get("consignee_name") == consignee.get("name")
         and s.get("consignee_address") == consignee.get("address")
@@ -650,7 +667,10 @@ def recall_epcis(recall: Recall) -> dict[str, Any]:
         "bizStep": "holding",
         "disposition": "recalled",
         "bizTransactionList": [
-            {"type": "urn:traceport:btt:recall", "bizTransaction": recall.number}
+            {
+                "type": "urn:traceport:btt:recall",
+                "bizTransaction": private_uri("recall", recall.number),
+            }
         ],
     }
     # EPC-04: the event's id is its CBV 2.0 hash, so a receiver that captures the document
