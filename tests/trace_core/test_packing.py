@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from trace_core.demo import DEMO_CASE_SSCC, DEMO_PALLET_SSCC, DEMO_SSCC_RANGE
 from trace_core.epcis.event_hash import event_hash
 from trace_core.epcis.export import packing_event
-from trace_core.errors import Conflict, NotFound, ValidationFailed
+from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import Serial
 from trace_core.packing.models import PackingEvent, ShippingUnit, ShippingUnitItem
@@ -370,7 +370,8 @@ async def test_shipping_units_refusals(runtime: Runtime) -> None:
         assert type(refused.value).__name__ in ("PermissionDenied", "NotFound")
         with pytest.raises(NotFound):
             await s.packing.get(supplier, DEMO_CASE_SSCC)
-        assert await s.packing.units(supplier) == []
+        with pytest.raises(PermissionDenied):
+            await s.packing.units(supplier)
 
 
 async def test_one_serial_in_one_open_unit_even_without_the_service(runtime: Runtime) -> None:

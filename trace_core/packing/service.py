@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from trace_core.db import utc_now
-from trace_core.errors import Conflict, NotFound, ValidationFailed
+from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import Serial
 from trace_core.packing.models import UNIT_LEVELS, PackingEvent, ShippingUnit, ShippingUnitItem
@@ -95,7 +95,7 @@ class PackingService:
     async def units(self, actor: Actor, status: str | None = None) -> list[ShippingUnit]:
         actor.require("trace.read")
         if not actor.is_internal:
-            return []
+            raise PermissionDenied("Shipping units are our own; suppliers do not see them.")
         query = select(ShippingUnit).order_by(ShippingUnit.packed_at.desc(), ShippingUnit.id.desc())
         if status:
             query = query.where(ShippingUnit.status == status)
