@@ -334,7 +334,13 @@ class PackingService:
             sscc=sscc, level=level, status="open", allocated=allocated, packed_by=actor.name
         )
         self.session.add(unit)
-        await self.session.flush()
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            # Another packing allocated or typed this SSCC after our checks.
+            raise Conflict(
+                f"SSCC {sscc} was just taken by another packing; repeat the packing."
+            ) from exc
         self.session.add(TraceNode(kind=NODE_KIND, ref_id=unit.id, identifier=sscc))
         await self.session.flush()
         return unit
