@@ -10,8 +10,8 @@ On a plant from ``bench.load`` it measures:
   lot and shipment reached with its evidence, serials counted per lot), and the same plus the
   complete consignee list and the lots with how much of the lot went into each;
 - the **floor**: the SQL of the same answer (``evidence_statement`` seeded by the identifier
-  backward, ``scope_statement`` forward) executed alone on the bare driver connection, rows fetched and
-  nothing else; the node sets are checked equal;
+  backward, ``scope_statement`` forward) executed alone on the bare driver connection, rows
+  fetched and nothing else; the node sets are checked equal;
 - the **per-node walk**: what an ORM walker does, one SELECT of edges per node, breadth
   first; capped in time and, if cut, extrapolated by nodes (said so in the result);
 - for information: the full forward trace (every serial a node, ``TraceService.forward``), its

@@ -76,7 +76,14 @@ def db_upgrade() -> None:
 def demo(host: str | None, port: int | None, no_serve: bool) -> None:
     """Create ./var, migrate, seed the demo data (once) and serve."""
     from portal.runtime import build_runtime
-    from trace_core.demo import ACCOUNTS, CLIENTS, DEMO_PASSWORD, demo_present, seed_demo
+    from trace_core.demo import (
+        ACCOUNTS,
+        CLIENTS,
+        DEMO_PASSWORD,
+        DEMO_SSCC_RANGE,
+        demo_present,
+        seed_demo,
+    )
     from trace_core.migrate import upgrade
 
     settings = _settings()
@@ -87,6 +94,14 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
         click.echo(
             "second factor not required for any role (demo default; "
             "set TRACEPORT_TOTP_REQUIRED_ROLES to require it)"
+        )
+    if settings.sscc_range is None:
+        # The demo plant's GTIN 00614141000012 belongs to company prefix 0614141; packing in
+        # the demo allocates SSCCs from it.
+        settings = replace(settings, sscc_range=DEMO_SSCC_RANGE)
+        click.echo(
+            f"SSCCs allocated from GS1 company prefix {DEMO_SSCC_RANGE.company_prefix} "
+            "(demo default; set TRACEPORT_GS1_COMPANY_PREFIX for yours)"
         )
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)

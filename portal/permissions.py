@@ -180,6 +180,15 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/internal/trace"): _a(INTERNAL, "trace.read"),
     ("GET", "/internal/trace/serials"): _a(INTERNAL, "trace.read"),
     ("GET", "/internal/trace/scope.csv"): _a(INTERNAL, "trace.read"),
+    ("GET", "/internal/shipping-units"): _a(INTERNAL, "trace.read"),
+    ("POST", "/internal/shipping-units"): _a(INTERNAL, "shipments.post"),
+    ("GET", "/internal/shipping-units/{unit_id:int}"): _a(INTERNAL, "trace.read"),
+    ("POST", "/internal/shipping-units/{unit_id:int}/unpack"): _a(
+        INTERNAL, "trace.read", "shipments.post"
+    ),
+    ("POST", "/internal/shipping-units/{unit_id:int}/close"): _a(
+        INTERNAL, "trace.read", "shipments.post"
+    ),
     ("GET", "/internal/audit"): _a(INTERNAL, "audit.read"),
     ("POST", "/internal/audit/review"): _a(INTERNAL, "audit.review", people_only=True),
     ("POST", "/internal/audit/checkpoint"): _a(INTERNAL, "audit.read"),
@@ -194,6 +203,12 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/internal/recalls/{recall_id:int}/recall.pdf"): _a(INTERNAL, "trace.read"),
     ("GET", "/internal/recalls/{recall_id:int}/epcis.json"): _a(INTERNAL, "trace.read"),
     ("GET", "/internal/reports/supplied"): _a(INTERNAL, "trace.read"),
+    ("POST", "/internal/recalls/{recall_id:int}/field-actions/{index:int}"): _a(
+        INTERNAL, "trace.read", "lots.review", note="each update a new version; refused once closed"
+    ),
+    ("POST", "/internal/recalls/{recall_id:int}/close"): _a(
+        INTERNAL, "trace.read", "lots.approve", people_only=True, note="signed (approved)"
+    ),
     ("POST", "/api/v1/lots/{lot_id:int}/suspect"): _a(API, "lots.submit", suppliers_only=True),
     ("GET", "/api/v1/recalls/{recall_id:int}"): _a(API_INTERNAL, "trace.read"),
     ("GET", "/api/v1/reports/supplied"): _a(API_INTERNAL, "trace.read"),
@@ -287,6 +302,12 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
         API, "trace.read", note="externals: their own lots and our receipts of them"
     ),
     ("GET", "/api/v1/trace/nodes/{node_id:int}/serials"): _a(API_INTERNAL, "trace.read"),
+    ("GET", "/api/v1/shipping-units"): _a(API_INTERNAL, "trace.read"),
+    ("POST", "/api/v1/shipping-units"): _a(API_INTERNAL, "shipments.post"),
+    ("GET", "/api/v1/shipping-units/{sscc:str}"): _a(API_INTERNAL, "trace.read"),
+    ("POST", "/api/v1/shipping-units/{sscc:str}/unpack"): _a(API_INTERNAL, "shipments.post"),
+    ("POST", "/api/v1/shipping-units/{sscc:str}/close"): _a(API_INTERNAL, "shipments.post"),
+    ("POST", "/api/v1/shipments"): _a(API_INTERNAL, "shipments.post"),
     # -- EPCIS 2.0 (docs/EPCIS.md) ------------------------------------------------------------
     ("POST", "/epcis/capture"): _a(
         API, "events.capture", note="a supplier's client: only about its own lots and items"

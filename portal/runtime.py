@@ -29,5 +29,6 @@ def build_runtime(settings: Settings) -> tuple[Runtime, AsyncEngine]:
             sender=settings.mail_from,
             base_url=settings.base_url,
         ),
+        sscc_range=settings.sscc_range,
     )
     return runtime, engine

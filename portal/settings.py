@@ -11,6 +11,7 @@ from pathlib import Path
 
 from trace_core.identity.actor import ROLE_PERMISSIONS
 from trace_core.identity.sso import SsoConfig, parse_role_map
+from trace_core.packing.sscc import SsccRange
 from trace_core.services import Limits
 
 
@@ -58,6 +59,9 @@ class Settings:
     """The portal's public address for links in e-mails (``TRACEPORT_BASE_URL``)."""
     oidc: SsoConfig | None = None
     """Single sign-on for internal staff (``TRACEPORT_OIDC_*``, docs/SSO.md); off when unset."""
+    sscc_range: SsccRange | None = None
+    """Our SSCCs: GS1 company prefix (``TRACEPORT_GS1_COMPANY_PREFIX``) and extension digit
+    (``TRACEPORT_SSCC_EXTENSION_DIGIT``, default 0); unset: SSCCs are typed, never allocated."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -77,6 +81,12 @@ class Settings:
             invitation_valid_hours=int(env.get("TRACEPORT_INVITATION_VALID_HOURS", "72")),
             reset_valid_minutes=int(env.get("TRACEPORT_RESET_VALID_MINUTES", "60")),
             totp_required_roles=_roles(env.get("TRACEPORT_TOTP_REQUIRED_ROLES")),
+            epcis_max_document_bytes=_positive(
+                env, "TRACEPORT_EPCIS_MAX_MB", Limits().epcis_max_document_bytes, 1024 * 1024
+            ),
+            epcis_max_events=_positive(
+                env, "TRACEPORT_EPCIS_MAX_EVENTS", Limits().epcis_max_events
+            ),
         )
         return cls(
             var_dir=var_dir,
@@ -98,6 +108,7 @@ class Settings:
             mail_from=env.get("TRACEPORT_MAIL_FROM") or "Traceport <traceport@localhost>",
             base_url=env.get("TRACEPORT_BASE_URL") or _local_base_url(env),
             oidc=_oidc_from_env(env),
+            sscc_range=_sscc_range(env),
         )
 
     def resolved_secret_key(self) -> bytes:
@@ -150,6 +161,35 @@ def _roles(value: str | None) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"TRACEPORT_TOTP_REQUIRED_ROLES: unknown role(s) {', '.join(unknown)}")
     return roles
+
+
+def _sscc_range(env: dict[str, str]) -> SsccRange | None:
+    prefix = env.get("TRACEPORT_GS1_COMPANY_PREFIX", "").strip()
+    if not prefix:
+        return None
+    digit = env.get("TRACEPORT_SSCC_EXTENSION_DIGIT", "0").strip() or "0"
+    if not (digit.isdigit() and len(digit) == 1):
+        raise ValueError(f"TRACEPORT_SSCC_EXTENSION_DIGIT: {digit!r} is not one digit")
+    try:
+        return SsccRange(prefix, int(digit))
+    except ValueError as exc:
+        raise ValueError(f"TRACEPORT_GS1_COMPANY_PREFIX: {exc}") from None
+
+
+def _positive(env: dict[str, str], name: str, default: int, unit: int = 1) -> int:
+    """A positive limit from ``name`` (in ``unit``s; fractions allowed for sizes). A zero,
+    negative or unreadable value is an error at start-up: a limit of 0 would refuse every
+    capture, and a typo must not silently give the default."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        amount = int(float(value) * unit)
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a number") from None
+    if amount < 1:
+        raise ValueError(f"{name}: must be greater than 0, got {value!r}")
+    return amount
 
 
 def _local_base_url(env: dict[str, str]) -> str:

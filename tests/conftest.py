@@ -23,7 +23,7 @@ from documents import LocalObjectStore
 from portal.app import create_app
 from portal.settings import Settings
 from trace_core.db import create_engine, session_maker
-from trace_core.demo import DEMO_PASSWORD, seed_demo
+from trace_core.demo import DEMO_PASSWORD, DEMO_SSCC_RANGE, seed_demo
 from trace_core.migrate import upgrade_async
 from trace_core.records.keys import ServerSigningKey
 from trace_core.services import Limits, Runtime
@@ -124,6 +124,7 @@ async def runtime(
             signing_key=signing_key,
             token_key=TOKEN_KEY,
             limits=TEST_LIMITS,
+            sscc_range=DEMO_SSCC_RANGE,
         )
         await outer.rollback()
 

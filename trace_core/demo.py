@@ -1,7 +1,8 @@
 """Demo data: our company, a resin supplier and a contract sterilizer, their people and
 machine clients, parts with specifications, and one complete slice (approved lots, a receipt,
 a work order with serials, the finished lot's gamma sterilization at SteriPro under its
-quality agreement, a shipment) so that a newcomer can trace ``SN-DEMO-0001`` at once.
+quality agreement, a shipment, and a case on a pallet shipped by its SSCC) so that a newcomer
+can trace ``SN-DEMO-0001`` at once.
 
 Every record is created through the services, so the demo data has versions, audit events
 and real signatures like any other data.
@@ -21,6 +22,8 @@ from trace_core.identity.actor import Actor
 from trace_core.identity.models import Organization
 from trace_core.identity.service import SigningCredentials, actor_for_user
 from trace_core.lots.service import LotSubmission, ResultInput
+from trace_core.packing.service import PackInput
+from trace_core.packing.sscc import SsccRange
 from trace_core.parts.service import CharacteristicInput
 from trace_core.processes.service import ApprovalInput, LotLine, MeasuredValue, RunSubmission
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
@@ -30,6 +33,11 @@ from trace_core.shipments.service import ShipmentInput
 
 DEMO_PASSWORD = "Traceport-demo-1"  # noqa: S105 - printed on purpose: demo accounts only
 OUR_COMPANY = "Traceport Medical"
+#: The demo plant's GS1 company prefix (its GTIN 00614141000012), extension digit 0.
+DEMO_SSCC_RANGE = SsccRange("0614141", 0)
+#: SN-DEMO-0008..0010 packed into this case, the case onto this pallet, shipped on SH-0002.
+DEMO_CASE_SSCC = DEMO_SSCC_RANGE.make(1)
+DEMO_PALLET_SSCC = DEMO_SSCC_RANGE.make(2)
 
 
 @dataclass(frozen=True)
@@ -298,6 +306,28 @@ async def seed_demo(runtime: Runtime) -> None:
                 "St. Mary's Hospital, Central Sterile Supply",
                 "12 Harbour Road, Cork T12 XY34, Ireland",
                 [f"SN-DEMO-{i:04d}" for i in range(1, 6)],
+            ),
+        )
+    # Packing: three serials into a case, the case onto a pallet, the pallet shipped by SSCC.
+    async with provide_services(runtime, ops) as s:
+        await s.packing.pack(
+            ops, PackInput(DEMO_CASE_SSCC, "case", [f"SN-DEMO-{i:04d}" for i in range(8, 11)])
+        )
+    async with provide_services(runtime, ops) as s:
+        await s.packing.close(ops, DEMO_CASE_SSCC)
+    async with provide_services(runtime, ops) as s:
+        await s.packing.pack(ops, PackInput(DEMO_PALLET_SSCC, "pallet", units=[DEMO_CASE_SSCC]))
+    async with provide_services(runtime, ops) as s:
+        await s.packing.close(ops, DEMO_PALLET_SSCC)
+    async with provide_services(runtime, ops) as s:
+        await s.shipments.ship(
+            ops,
+            ShipmentInput(
+                "SH-0002",
+                "St. Mary's Hospital, Central Sterile Supply",
+                "12 Harbour Road, Cork T12 XY34, Ireland",
+                [],
+                units=[DEMO_PALLET_SSCC],
             ),
         )
 

@@ -13,6 +13,7 @@ from trace_core.identity.onboarding_models import (
 )
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import LotResult, SupplierLot
+from trace_core.packing.models import PackingEvent, ShippingUnit, ShippingUnitItem
 from trace_core.parts.models import ApprovedSupplier, Characteristic, Part, Specification
 from trace_core.processes.models import (
     ProcessApproval,
@@ -21,7 +22,7 @@ from trace_core.processes.models import (
     ProcessRunValue,
 )
 from trace_core.production.models import WorkOrder, WorkOrderInput
-from trace_core.recalls.models import Recall, SuspectReport
+from trace_core.recalls.models import FieldAction, Recall, SuspectReport
 from trace_core.receipts.models import Receipt
 from trace_core.records.models import (
     AuditCheckpoint,
@@ -48,12 +49,14 @@ __all__ = [
     "EpcisEvent",
     "EpcisEventIdentifier",
     "EpcisObject",
+    "FieldAction",
     "IdentityVerification",
     "InternalLot",
     "Invitation",
     "LoginAttempt",
     "LotResult",
     "Organization",
+    "PackingEvent",
     "Part",
     "PasswordReset",
     "ProcessApproval",
@@ -67,6 +70,8 @@ __all__ = [
     "ServerKey",
     "Shipment",
     "ShipmentItem",
+    "ShippingUnit",
+    "ShippingUnitItem",
     "Signature",
     "Site",
     "Specification",

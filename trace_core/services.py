@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from documents import ObjectStore
 from trace_core.identity.actor import Actor
 from trace_core.mail import Mailer, default_mailer
+from trace_core.packing.sscc import SsccRange
 from trace_core.records.keys import ServerSigningKey
 from trace_core.records.service import RecordKeeper
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from trace_core.identity.service import IdentityService
     from trace_core.inventory.service import InventoryService
     from trace_core.lots.service import LotService
+    from trace_core.packing.service import PackingService
     from trace_core.parts.service import PartService
     from trace_core.processes.service import ProcessService
     from trace_core.production.service import ProductionService
@@ -87,6 +89,9 @@ class Runtime:
     limits: Limits = Limits()
     #: Outgoing e-mail (``trace_core/mail.py``); without settings, the ``var/outbox`` folder.
     mailer: Mailer = field(default_factory=default_mailer)
+    #: Our SSCC number range (GS1 company prefix and extension digit); ``None``: SSCCs are
+    #: only typed or scanned, never allocated (``TRACEPORT_GS1_COMPANY_PREFIX``).
+    sscc_range: SsccRange | None = None
 
 
 class Services:
@@ -155,6 +160,12 @@ class Services:
         from trace_core.shipments.service import ShipmentService
 
         return ShipmentService(self)
+
+    @cached_property
+    def packing(self) -> PackingService:
+        from trace_core.packing.service import PackingService
+
+        return PackingService(self)
 
     @cached_property
     def records(self) -> RecordService:

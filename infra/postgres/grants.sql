@@ -34,7 +34,8 @@ DECLARE
         'epcis_captures',
         'epcis_events',
         'epcis_event_identifiers',
-        'epcis_objects'
+        'epcis_objects',
+        'packing_events'
     ];
     -- Tables the app reads but never writes: the schema version belongs to the migrations.
     read_only CONSTANT text[] := ARRAY['alembic_version'];

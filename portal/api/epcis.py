@@ -12,7 +12,7 @@ from litestar import Request, Response, get, post
 from litestar.params import QueryParameter
 
 from portal.api.v1 import BEARER
-from trace_core.errors import NotFound
+from trace_core.errors import NotFound, TooLarge
 from trace_core.services import Services
 
 JSON_LD = "application/ld+json"
@@ -41,11 +41,15 @@ class CaptureOut(msgspec.Struct, rename="camel"):
     "422 naming the JSON pointer of its first fault, 413 when larger than the limits, 403 "
     "when a supplier's client names lots that are not its own. Events already stored are "
     "skipped (idempotent). Needs scope events:write (our own systems: a posting scope).",
+    # The capture has its own limit (TRACEPORT_EPCIS_MAX_MB), read while the body streams in
+    # (below), rather than the upload limit every other route has.
+    request_max_body_size=None,
 )
 async def capture_document(services: Services, request: Request[Any, Any, Any]) -> CaptureOut:
     # The raw bytes, not a parsed body: the service checks the JSON itself (duplicate keys,
     # nesting, size) and keeps the document exactly as received.
-    result = await services.epcis.capture(services.actor, await request.body())
+    body = await _body_within(request, services.limits.epcis_max_document_bytes)
+    result = await services.epcis.capture(services.actor, body)
     return CaptureOut(
         result.capture_id,
         result.event_ids,
@@ -53,6 +57,22 @@ async def capture_document(services: Services, request: Request[Any, Any, Any]) 
         result.duplicates,
         result.error_declarations,
     )
+
+
+async def _body_within(request: Request[Any, Any, Any], limit: int) -> bytes:
+    """The request body, refused (413, nothing stored) as soon as it passes ``limit`` bytes,
+    so a huge document is never held in memory whole."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(
+                f"The EPCIS document is more than {limit:,} bytes; the limit is {limit:,} bytes "
+                "per capture. Split it into several captures; nothing was stored."
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @get(

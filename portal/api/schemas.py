@@ -397,3 +397,58 @@ def event_out(event: AuditEvent) -> dict[str, Any]:
         "prev_hash": event.prev_hash,
         "hash": event.hash,
     }
+
+
+class PackIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Pack serials (and, on a pallet, cases) into a shipping unit. ``sscc`` as typed or
+    scanned (18 digits, ``(00)…`` or a Digital Link); empty: Traceport allocates one."""
+
+    level: str = ""
+    sscc: str = ""
+    serials: list[str] = msgspec.field(default_factory=list)
+    units: list[str] = msgspec.field(default_factory=list)
+
+
+class UnpackIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str
+    serials: list[str] = msgspec.field(default_factory=list)
+    units: list[str] = msgspec.field(default_factory=list)
+    everything: bool = False
+
+
+class ShipmentIn(msgspec.Struct, forbid_unknown_fields=True):
+    number: str
+    consignee_name: str
+    consignee_address: str
+    serials: list[str] = msgspec.field(default_factory=list)
+    #: SSCCs of closed cases or pallets: everything in them ships.
+    units: list[str] = msgspec.field(default_factory=list)
+
+
+class PackingEventOut(msgspec.Struct):
+    action: str
+    biz_step: str
+    serials: list[str]
+    units: list[str]
+    reason: str | None
+    by: str
+    posted_at: dt.datetime
+    #: The CBV 2.0 hash id of the EPCIS AggregationEvent this posting is exported as.
+    epcis_event_id: str
+
+
+class ShippingUnitOut(msgspec.Struct):
+    id: int
+    sscc: str
+    level: str
+    status: str
+    allocated: bool
+    packed_by: str
+    packed_at: dt.datetime
+    closed_at: dt.datetime | None
+    shipped_at: dt.datetime | None
+    on_pallet: str | None
+    shipment: str | None
+    serials: list[str]
+    units: list[str]
+    history: list[PackingEventOut]

@@ -15,10 +15,15 @@ from portal.api.schemas import (
     LotIn,
     LotOut,
     LotRevisionIn,
+    PackIn,
+    PackingEventOut,
     PartOut,
     ProcessRunIn,
     ProcessRunOut,
+    ShipmentIn,
+    ShippingUnitOut,
     SuspectIn,
+    UnpackIn,
     VoidIn,
     document_out,
     event_out,
@@ -29,11 +34,14 @@ from portal.api.schemas import (
 )
 from trace_core.errors import ValidationFailed
 from trace_core.lots.service import LotSubmission, ResultInput
+from trace_core.packing.models import ShippingUnit
+from trace_core.packing.service import PackInput
 from trace_core.processes.service import LotLine, MeasuredValue, RunSubmission
 from trace_core.recalls.service import recall_epcis
 from trace_core.records.audit_trail import parse_filter
 from trace_core.records.canonical import plain
 from trace_core.services import Services
+from trace_core.shipments.service import ShipmentInput
 from trace_core.trace.scope import Direction
 from trace_core.trace.service import BUNDLE_PAGE
 
@@ -305,6 +313,23 @@ async def get_recall(services: Services, recall_id: int) -> dict[str, Any]:
             "reason": recall.reason,
             "status": recall.status,
             "opened_at": recall.opened_at,
+            "closed_at": recall.closed_at,
+            "closing_reason": recall.closing_reason,
+            "closing_justification": recall.closing_justification,
+            "field_actions": [
+                {
+                    "consignee_name": f.name,
+                    "consignee_address": f.address,
+                    "units_received": f.serials,
+                    "status": f.status,
+                    "notified_at": f.action.notified_at if f.action else None,
+                    "acknowledged_at": f.action.acknowledged_at if f.action else None,
+                    "quantity_returned": f.action.quantity_returned if f.action else 0,
+                    "quantity_destroyed": f.action.quantity_destroyed if f.action else 0,
+                    "note": f.action.note if f.action else None,
+                }
+                for f in await services.recalls.field_actions(services.actor, recall)
+            ],
             "scope": recall.scope,
             "signatures": [sig.as_dict() for sig in view.signatures],
             "epcis": recall_epcis(recall),
@@ -435,6 +460,119 @@ async def get_process_run(services: Services, run_id: int) -> ProcessRunOut:
     return process_run_out(await services.processes.detail(services.actor, run_id))
 
 
+async def shipping_unit_out(services: Services, unit: ShippingUnit) -> ShippingUnitOut:
+    contents = await services.packing.contents(unit)
+    history = [
+        PackingEventOut(
+            action=event.action,
+            biz_step="packing" if event.action == "ADD" else "unpacking",
+            serials=list(event.serials),
+            units=list(event.units),
+            reason=event.reason,
+            by=event.actor_name,
+            posted_at=event.posted_at,
+            epcis_event_id=event_id,
+        )
+        for event, event_id in await services.packing.history_with_event_ids(unit)
+    ]
+    return ShippingUnitOut(
+        id=unit.id,
+        sscc=unit.sscc,
+        level=unit.level,
+        status=unit.status,
+        allocated=unit.allocated,
+        packed_by=unit.packed_by,
+        packed_at=unit.packed_at,
+        closed_at=unit.closed_at,
+        shipped_at=unit.shipped_at,
+        on_pallet=await services.packing.parent_sscc(unit),
+        shipment=await services.packing.shipment_number(unit),
+        serials=[s.serial for s in contents.serials],
+        units=[u.sscc for u in contents.units],
+        history=history,
+    )
+
+
+@get(
+    "/api/v1/shipping-units",
+    tags=["packing"],
+    security=BEARER,
+    summary="Our shipping units (cases, pallets), newest first; `status` filters",
+)
+async def list_shipping_units(
+    services: Services, status: str | None = None
+) -> list[ShippingUnitOut]:
+    units = await services.packing.units(services.actor, status)
+    return [await shipping_unit_out(services, u) for u in units]
+
+
+@post(
+    "/api/v1/shipping-units",
+    tags=["packing"],
+    security=BEARER,
+    status_code=201,
+    summary="Pack serials into a case or cases onto a pallet (EPCIS AggregationEvent ADD)",
+)
+async def pack_shipping_unit(services: Services, data: PackIn) -> ShippingUnitOut:
+    unit = await services.packing.pack(
+        services.actor, PackInput(data.sscc, data.level, data.serials, data.units)
+    )
+    return await shipping_unit_out(services, unit)
+
+
+@get(
+    "/api/v1/shipping-units/{sscc:str}",
+    tags=["packing"],
+    security=BEARER,
+    summary="A shipping unit by its SSCC (18 digits, `(00)…` or Digital Link, URL-encoded)",
+)
+async def get_shipping_unit(services: Services, sscc: str) -> ShippingUnitOut:
+    return await shipping_unit_out(services, await services.packing.get(services.actor, sscc))
+
+
+@post(
+    "/api/v1/shipping-units/{sscc:str}/unpack",
+    tags=["packing"],
+    security=BEARER,
+    status_code=200,
+    summary="Take serials or cases out of a unit, with a reason (EPCIS AggregationEvent DELETE)",
+)
+async def unpack_shipping_unit(services: Services, sscc: str, data: UnpackIn) -> ShippingUnitOut:
+    unit = await services.packing.unpack(
+        services.actor, sscc, data.serials, data.units, data.reason, data.everything
+    )
+    return await shipping_unit_out(services, unit)
+
+
+@post(
+    "/api/v1/shipping-units/{sscc:str}/close",
+    tags=["packing"],
+    security=BEARER,
+    status_code=200,
+    summary="Close a packed unit: ready to ship, takes nothing more",
+)
+async def close_shipping_unit(services: Services, sscc: str) -> ShippingUnitOut:
+    unit = await services.packing.close(services.actor, sscc)
+    return await shipping_unit_out(services, unit)
+
+
+@post(
+    "/api/v1/shipments",
+    tags=["packing"],
+    security=BEARER,
+    status_code=201,
+    summary="Ship serials and closed shipping units (SSCCs) to a consignee",
+)
+async def post_shipment(services: Services, data: ShipmentIn) -> dict[str, Any]:
+    shipment = await services.shipments.ship(
+        services.actor,
+        ShipmentInput(
+            data.number, data.consignee_name, data.consignee_address, data.serials, data.units
+        ),
+    )
+    return {"id": shipment.id, "number": shipment.number, "status": shipment.status}
+
+
 @get("/healthz", tags=["operations"], summary="Database and object store reachable")
 async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     from sqlalchemy import text as sql
@@ -483,5 +621,11 @@ ROUTES = [
     submit_process_run,
     list_process_runs,
     get_process_run,
+    list_shipping_units,
+    pack_shipping_unit,
+    get_shipping_unit,
+    unpack_shipping_unit,
+    close_shipping_unit,
+    post_shipment,
     healthz,
 ]

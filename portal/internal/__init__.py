@@ -9,6 +9,7 @@ from portal.internal.operations import (
     shipments,
     work_orders,
 )
+from portal.internal.packing import ROUTES as PACKING_ROUTES
 from portal.internal.process_runs import ROUTES as PROCESS_RUN_ROUTES
 from portal.internal.recalls import ROUTES as RECALL_ROUTES
 from portal.internal.review import (
@@ -40,4 +41,5 @@ ROUTES = [
     *USER_ROUTES,
     *RECALL_ROUTES,
     *PROCESS_RUN_ROUTES,
+    *PACKING_ROUTES,
 ]

@@ -132,6 +132,9 @@ async def _shipments(
         context={
             "shipments": await services.shipments.list(actor),
             "serials": await services.inventory.serials_in_stock(actor),
+            "units": [
+                u for u in await services.packing.units(actor, "closed") if u.parent_id is None
+            ],
             "values": values,
             "errors": errors,
         },
@@ -145,6 +148,9 @@ async def post_shipment(request: Request[Any, Any, Any], services: Services) -> 
     chosen = fields.get("serial", [])
     serials = [chosen] if isinstance(chosen, str) else list(chosen)
     serials += _lines(text(fields, "serials"))
+    picked = fields.get("unit", [])
+    units = [picked] if isinstance(picked, str) else list(picked)
+    units += _lines(text(fields, "units"))
     try:
         await services.shipments.ship(
             services.actor,
@@ -153,6 +159,7 @@ async def post_shipment(request: Request[Any, Any, Any], services: Services) -> 
                 text(fields, "consignee_name"),
                 text(fields, "consignee_address"),
                 serials,
+                units,
             ),
         )
     except ValidationFailed as exc:

@@ -11,8 +11,13 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
 
 from portal.forms import form_fields, signing_credentials, text
-from trace_core.errors import AuthenticationFailed, NotFound, ValidationFailed
-from trace_core.recalls.service import consignee_csv, recall_epcis, recall_pdf
+from trace_core.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from trace_core.recalls.service import (
+    FieldActionInput,
+    consignee_csv,
+    recall_epcis,
+    recall_pdf,
+)
 from trace_core.services import Services
 
 
@@ -68,11 +73,84 @@ async def open_recall(request: Request[Any, Any, Any], services: Services) -> Te
 
 @get("/internal/recalls/{recall_id:int}", include_in_schema=False)
 async def recall_page(services: Services, recall_id: int) -> Template:
-    recall = await services.recalls.get(services.actor, recall_id)
-    view = await services.records.record(services.actor, "recall", recall.id)
+    return await _recall(services, recall_id, {}, {}, 200)
+
+
+async def _recall(
+    services: Services,
+    recall_id: int,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int,
+) -> Template:
+    actor = services.actor
+    recall = await services.recalls.get(actor, recall_id)
+    view = await services.records.record(actor, "recall", recall.id)
     return Template(
-        "internal/recall.html", context={"recall": recall, "scope": recall.scope, "view": view}
+        "internal/recall.html",
+        status_code=status,
+        context={
+            "recall": recall,
+            "scope": recall.scope,
+            "view": view,
+            "field_actions": await services.recalls.field_actions(actor, recall),
+            "can_track": actor.can("lots.review") and recall.status == "open",
+            "can_close": actor.can("lots.approve") and recall.status == "open",
+            "signing": await services.identity.signing_requirements(actor),
+            "values": values,
+            "errors": errors,
+        },
     )
+
+
+@post("/internal/recalls/{recall_id:int}/field-actions/{index:int}", include_in_schema=False)
+async def record_field_action(
+    request: Request[Any, Any, Any], services: Services, recall_id: int, index: int
+) -> Template | Redirect:
+    fields = await form_fields(request)
+    values = {k: v for k, v in fields.items() if isinstance(v, str)}
+    try:
+        await services.recalls.record_field_action(
+            services.actor,
+            recall_id,
+            index,
+            FieldActionInput(
+                text(fields, "notified_at"),
+                text(fields, "acknowledged_at"),
+                text(fields, "quantity_returned"),
+                text(fields, "quantity_destroyed"),
+                text(fields, "note"),
+            ),
+        )
+    except ValidationFailed as exc:
+        errors = {f"{index}.{k}": v for k, v in exc.errors.items()}
+        return await _recall(services, recall_id, {"index": index, **values}, errors, 422)
+    except Conflict as exc:
+        return await _recall(services, recall_id, values, {"field_actions": exc.message}, 409)
+    return Redirect(f"/internal/recalls/{recall_id}#field-actions", status_code=303)
+
+
+@post("/internal/recalls/{recall_id:int}/close", include_in_schema=False)
+async def close_recall(
+    request: Request[Any, Any, Any], services: Services, recall_id: int
+) -> Template | Redirect:
+    fields = await form_fields(request)
+    values = {k: v for k, v in fields.items() if k in ("reason", "justification")}
+    try:
+        await services.recalls.close(
+            services.actor,
+            recall_id,
+            text(fields, "reason"),
+            signing_credentials(fields),
+            text(fields, "justification"),
+        )
+    except ValidationFailed as exc:
+        return await _recall(services, recall_id, values, exc.errors, 422)
+    except AuthenticationFailed as exc:
+        return await _recall(services, recall_id, values, {"close": exc.message}, 422)
+    except Conflict as exc:
+        return await _recall(services, recall_id, values, {"close": exc.message}, 409)
+    return Redirect(f"/internal/recalls/{recall_id}", status_code=303)
 
 
 @get("/internal/recalls/{recall_id:int}/consignees.csv", include_in_schema=False)
@@ -126,6 +204,8 @@ ROUTES = [
     recalls_page,
     open_recall,
     recall_page,
+    record_field_action,
+    close_recall,
     recall_csv,
     recall_pdf_page,
     recall_epcis_page,

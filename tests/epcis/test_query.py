@@ -58,17 +58,28 @@ async def test_our_postings_are_exported_as_valid_epcis_events(client: httpx.Asy
     response = await client.get("/epcis/events", headers=headers)
     body = response.json()
     events = body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
-    # The demo data: two receipts, one work order, SteriPro's sterilization run, one shipment.
+    # The demo data: two receipts, one work order, two shipments, and two packings (a case,
+    # then the case onto a pallet).
     assert sorted(steps(events)) == [
         "commissioning",
+        "packing",
+        "packing",
         "receiving",
         "receiving",
         "shipping",
-        "urn:traceport:bizstep:sterilizing",
+        "shipping",
     ]
     assert schema_fault(body) is None
     for event in events:
         assert event["eventID"] == event_hash(event)
+    pallet = next(e for e in events if e["type"] == "AggregationEvent" and "00/0" in str(e))
+    assert pallet["action"] == "ADD" and pallet["parentID"].startswith("https://id.gs1.org/00/")
+    by_pallet = next(
+        e
+        for e in events
+        if e["bizStep"] == "shipping" and e["epcList"][0].startswith("https://id.gs1.org/00/")
+    )
+    assert sgtin("SN-DEMO-0009") in by_pallet["epcList"]
     exported = document(*[{k: v for k, v in e.items() if k != "recordTime"} for e in events])
     assert check(exported) is None  # schema, CBV vocabulary, identifiers: all valid
     order = next(e for e in events if e["bizStep"] == "commissioning")
@@ -87,18 +98,20 @@ async def test_match_parameters_find_events_by_identifier(client: httpx.AsyncCli
     urn_serial = "urn:epc:id:sgtin:0614141.000001.SN-DEMO-0002"
     found, _ = await query(client, headers, MATCH_epc=urn_serial)  # URN finds the Digital Link
     assert steps(found) == ["shipping"]
+    packed = "urn:epc:id:sgtin:0614141.000001.SN-DEMO-0009"  # in the demo case (childEPCs)
+    assert steps((await query(client, headers, MATCH_epc=packed))[0]) == ["packing", "shipping"]
     found, _ = await query(client, headers, MATCH_anyEPCClass="urn:traceport:lot:IL-RES-0001")
     assert sorted(steps(found)) == ["commissioning", "receiving"]
     found, _ = await query(client, headers, MATCH_inputEPCClass="urn:traceport:lot:IL-RES-0001")
     assert steps(found) == ["commissioning"]
     # A GTIN-level pattern matches every serial and lot of the GTIN.
     pattern = "urn:epc:idpat:sgtin:0614141.000001.*"
-    assert steps((await query(client, headers, MATCH_epc=pattern))[0]) == ["shipping"]
-    # The finished lot: made by the work order, then sterilized at SteriPro as itself.
-    assert steps((await query(client, headers, MATCH_anyEPCClass=pattern))[0]) == [
-        "commissioning",
-        "urn:traceport:bizstep:sterilizing",
+    assert steps((await query(client, headers, MATCH_epc=pattern))[0]) == [
+        "shipping",
+        "packing",
+        "shipping",
     ]
+    assert steps((await query(client, headers, MATCH_anyEPCClass=pattern))[0]) == ["commissioning"]
     several = f"{urn_serial}|{sgtin('SN-NONE')}"
     assert steps((await query(client, headers, MATCH_epc=several))[0]) == ["shipping"]
     assert (await query(client, headers, MATCH_epc=sgtin("SN-NONE", FG_GTIN)))[0] == []
@@ -176,7 +189,7 @@ async def test_paging_returns_every_event_once(client: httpx.AsyncClient) -> Non
         if token is None:
             break
     assert seen == [e["eventID"] for e in everything]
-    assert len(seen) == len(set(seen)) == 12 and pages == 4
+    assert len(seen) == len(set(seen)) == 14 and pages == 5
     times = [e["eventTime"] for e in everything]
     assert times == sorted(times)
 

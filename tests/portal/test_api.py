@@ -810,13 +810,15 @@ async def test_forward_trace_of_a_supplier_lot_reaches_consignees(
     trace = response.json()
     kinds = trace["counts"]
     assert kinds["serial"] == 10
-    assert kinds["shipment"] == 1
+    assert kinds["shipment"] == 2
+    assert kinds["shipping_unit"] == 2  # the demo case and the pallet it was shipped on
     assert trace["consignees"] == [
         {
-            "shipment": "SH-0001",
+            "shipment": shipment,
             "name": "St. Mary's Hospital, Central Sterile Supply",
             "address": "12 Harbour Road, Cork T12 XY34, Ireland",
         }
+        for shipment in ("SH-0001", "SH-0002")
     ]
 
 

@@ -62,7 +62,7 @@ async def test_recall_journey_in_the_browser(client: httpx.AsyncClient) -> None:
     detail = await qa.get(recall_url)
     assert "RC-000001" in detail.text and "Quinn Avery" in detail.text and "approved" in detail.text
     csv_file = await qa.get(f"{recall_url}/consignees.csv")
-    assert csv_file.status_code == 200 and csv_file.text.count("SN-DEMO-") == 5
+    assert csv_file.status_code == 200 and csv_file.text.count("SN-DEMO-") == 8
     pdf = await qa.get(f"{recall_url}/recall.pdf")
     assert pdf.content.startswith(b"%PDF")
     epcis = await qa.get(f"{recall_url}/epcis.json")

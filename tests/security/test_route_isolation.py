@@ -46,6 +46,7 @@ from portal.settings import Settings
 from tests.conftest import TOKEN_KEY
 from trace_core.attachments.models import Document
 from trace_core.db import Base
+from trace_core.demo import DEMO_CASE_SSCC
 from trace_core.identity.actor import (
     EXTERNAL_ROLES,
     INTERNAL_ROLES,
@@ -762,6 +763,38 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
         for i in ("AP-24-0815", "IL-RES-0001")
         for d in ("forward", "backward")
     ],
+    ("POST", "/api/v1/shipping-units"): lambda c: [
+        {"json": {"level": "case", "serials": ["SN-DEMO-0006"]}, "foreign": True}
+    ],
+    ("POST", "/api/v1/shipping-units/{sscc:str}/unpack"): lambda c: [
+        {"json": {"everything": True, "reason": "isolation test"}, "foreign": True}
+    ],
+    ("POST", "/api/v1/shipments"): lambda c: [
+        {
+            "json": {
+                "number": "SH-ISO-2",
+                "consignee_name": "Isolation Clinic",
+                "consignee_address": "1 Test Street",
+                "serials": ["SN-DEMO-0006"],
+            },
+            "foreign": True,
+        }
+    ],
+    ("POST", "/internal/shipping-units"): lambda c: [
+        {"data": {"sscc": "", "level": "case", "serials": "SN-DEMO-0006"}, "foreign": True}
+    ],
+    ("POST", "/internal/shipping-units/{unit_id:int}/unpack"): lambda c: [
+        {"data": {"everything": "1", "reason": "isolation test"}, "foreign": True}
+    ],
+    ("POST", "/internal/recalls/{recall_id:int}/field-actions/{index:int}"): lambda c: [
+        {"data": {"note": "isolation test"}, "foreign": True}
+    ],
+    ("POST", "/internal/recalls/{recall_id:int}/close"): lambda c: [
+        {
+            "data": {"reason": "isolation test", "justification": "test", **_signature(c)},
+            "foreign": True,
+        }
+    ],
 }
 
 PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -820,6 +853,9 @@ KNOWN_PARAMETERS = frozenset(
         "record_id",
         "run_id",
         "approval_id",
+        "sscc",
+        "unit_id",
+        "index",
     }
 )
 
@@ -853,6 +889,11 @@ def parameter_values(
     if name == "recall_id":
         # A recall is ours: it is foreign to every external caller, either perspective.
         return [(str(world.recall), True, None)] if world.recall is not None else []
+    if name in ("sscc", "unit_id"):
+        # Shipping units are ours too: the demo case (the first unit), by SSCC or by id.
+        return [(DEMO_CASE_SSCC if name == "sscc" else "1", True, None)]
+    if name == "index":
+        return [("0", False, None)]
     pick = {
         "document_id": world.victim_documents if foreign else world.own_documents,
         "organization_id": [world.victim_org if foreign else world.own_org],

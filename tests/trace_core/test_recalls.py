@@ -1,6 +1,7 @@
 """Recall from a suspect supplier lot (QMS-14) and the supplied-by / supplied-to report
 (MDR-01), on the demo plant: AP-24-0815 → IL-RES-0001 → WO-1001 → FG-LOT-0001 →
-SN-DEMO-0001..0010, of which 0001..0005 went to St. Mary's on SH-0001."""
+SN-DEMO-0001..0010, of which 0001..0005 went to St. Mary's on SH-0001 and 0008..0010, packed
+in a case on a pallet, on SH-0002."""
 
 from __future__ import annotations
 
@@ -36,9 +37,9 @@ async def test_scope_of_a_suspect_supplier_lot(runtime: Runtime) -> None:
     assert scope["counts"] == {
         "internal_lots": 2,
         "serials": 10,
-        "serials_in_stock": 5,
-        "serials_shipped": 5,
-        "shipments": 1,
+        "serials_in_stock": 2,
+        "serials_shipped": 8,
+        "shipments": 2,
         "consignees": 1,
     }
     assert scope["consignees"] == [
@@ -50,6 +51,11 @@ async def test_scope_of_a_suspect_supplier_lot(runtime: Runtime) -> None:
     assert lots["FG-LOT-0001"]["from_suspect_material"] == {"kg": "2.5"}
     shipped = [s["serial"] for s in scope["serials"] if s["shipment"] == "SH-0001"]
     assert shipped == [f"SN-DEMO-{i:04d}" for i in range(1, 6)]
+    # Shipped by the pallet's SSCC: the serials are in scope and the shipment lists serials only.
+    on_pallet = [s["serial"] for s in scope["serials"] if s["shipment"] == "SH-0002"]
+    assert on_pallet == ["SN-DEMO-0008", "SN-DEMO-0009", "SN-DEMO-0010"]
+    shipments = {s["shipment"]: s["serials"] for s in scope["shipments"]}
+    assert shipments["SH-0002"] == on_pallet
 
 
 @pytest.mark.req("QMS-14")
@@ -88,7 +94,9 @@ async def test_opening_a_recall_is_signed_marks_lots_and_holds_stock(runtime: Ru
         lot_view = await s.records.record(qa, "internal_lot", resin_id or 0)
         assert (lot_view.current.reason or "").startswith("recall RC-000001")
         rows = list(csv.DictReader(io.StringIO(consignee_csv(recall))))
-        assert [r["serial"] for r in rows] == [f"SN-DEMO-{i:04d}" for i in range(1, 6)]
+        assert [r["serial"] for r in rows] == [
+            f"SN-DEMO-{i:04d}" for i in (1, 2, 3, 4, 5, 8, 9, 10)
+        ]
         assert {r["consignee"] for r in rows} == {ST_MARYS}
         event = recall_epcis(recall)["epcisBody"]["eventList"][0]
         assert event["disposition"] == "recalled" and len(event["epcList"]) == 10
@@ -151,7 +159,7 @@ async def test_supplied_by_and_supplied_to(runtime: Runtime) -> None:
         ("SH-0001", ST_MARYS)
     ]
     async with provide_services(runtime, qa) as s:
-        in_stock = await s.recalls.supplied_report(qa, "SN-DEMO-0009")
+        in_stock = await s.recalls.supplied_report(qa, "SN-DEMO-0007")
     assert in_stock["supplied_to"] == [] and len(in_stock["supplied_by"]) == 2
     async with provide_services(runtime, anna) as s:
         with pytest.raises(PermissionDenied):

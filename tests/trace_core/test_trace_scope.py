@@ -261,6 +261,8 @@ async def test_evidence_in_one_statement_equals_evidence_per_kind(runtime: Runti
                     direction,  # type: ignore[arg-type]
                 )
                 await s.trace._attach_signatures(refs, details)
+                rest = {i: r for i, r in refs.items() if i not in details}
+                details.update(await s.trace._describe(rest))  # shipping units
                 walked, walked_edges = await s.trace._walk(roots, direction)  # type: ignore[arg-type]
                 assert refs == walked, (identifier, direction)
                 assert sorted(edges) == sorted(walked_edges), (identifier, direction)

@@ -7,8 +7,8 @@ core knows:
   form of receiving, could not say which internal lot the supplier lot became.)
 - a work order is a TransformationEvent (``commissioning``): consumed lots in, the finished
   lot and its serial numbers out, the order as ``prodorder``;
-- a shipment is an ObjectEvent (``shipping``, ``in_transit``) of its serial numbers with the
-  consignee as owning-party destination and the shipment as ``desadv``;
+- a shipment is an ObjectEvent (``shipping``, ``in_transit``) of its shipping units (SSCC) and
+  serial numbers with the consignee as owning-party destination and the shipment as ``desadv``;
 - an outsourced process run is a TransformationEvent: our lots sent out in, the lots that came
   back out (a lot returned as itself is both input and output), the contractor as possessing-
   party source, the run as business transaction, and its numeric parameters and results with a
@@ -16,6 +16,8 @@ core knows:
   URIs). CBV 2.0 has no business step for sterilizing, coating or cleaning, and ``other`` would
   say nothing, so the business step is Traceport's own vocabulary URI
   (``urn:traceport:bizstep:sterilizing``), which CBV allows for steps it does not define.
+- a packing or unpacking is an AggregationEvent (``ADD``/``packing``, ``DELETE``/``unpacking``):
+  the unit's SSCC as parent, the serials and cases put in or taken out as children.
 
 Lots and serials of a part with a GTIN are named by GS1 Digital Link (LGTIN, SGTIN); anything
 else by Traceport's own URNs (``urn:traceport:lot:IL-RES-0001``), which a capture reads back
@@ -33,6 +35,7 @@ from urllib.parse import quote
 from trace_core.epcis.identifiers import CANONICAL_BASE, private_uri
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
+from trace_core.packing.models import PackingEvent
 from trace_core.processes.models import ProcessRun, ProcessRunValue
 from trace_core.production.models import WorkOrder
 from trace_core.receipts.models import Receipt
@@ -120,9 +123,25 @@ def work_order_event(order: WorkOrder, serials: list[Serial]) -> dict[str, Any]:
     return event
 
 
-def shipment_event(shipment: Shipment) -> dict[str, Any]:
+def sscc_uri(sscc: str) -> str:
+    return f"{CANONICAL_BASE}/00/{sscc}"
+
+
+def packing_event(packing: PackingEvent, unit_sscc: str, serials: list[Serial]) -> dict[str, Any]:
+    """An AggregationEvent of one packing (``ADD``) or unpacking (``DELETE``) posting."""
+    event = _base("AggregationEvent", packing.posted_at)
+    event["parentID"] = sscc_uri(unit_sscc)
+    event["childEPCs"] = [serial_uri(s) for s in serials] + [sscc_uri(u) for u in packing.units]
+    event["action"] = packing.action
+    event["bizStep"] = "packing" if packing.action == "ADD" else "unpacking"
+    return event
+
+
+def shipment_event(shipment: Shipment, units: list[str] | None = None) -> dict[str, Any]:
     event = _base("ObjectEvent", shipment.shipped_at)
-    event["epcList"] = [serial_uri(item.serial) for item in shipment.items]
+    event["epcList"] = [sscc_uri(sscc) for sscc in units or []] + [
+        serial_uri(item.serial) for item in shipment.items
+    ]
     event["action"] = "OBSERVE"
     event["bizStep"] = "shipping"
     event["disposition"] = "in_transit"

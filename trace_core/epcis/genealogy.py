@@ -4,7 +4,8 @@
   matches one of ours joins that node: an LGTIN with the lot number of an internal lot (and its
   part's GTIN, when the part has one), an SGTIN of one of our serials, a supplier lot (GTIN and
   lot number; for the supplier's own client, its lot number alone when the part has no GTIN),
-  or Traceport's own ``urn:traceport:`` identifiers from an export. Anything else becomes an
+  or Traceport's own ``urn:traceport:`` identifiers from an export, or an SSCC of one of our
+  shipping units. Anything else becomes an
   EPCIS object (node kinds ``epc_lot``, ``epc_item``, ``sscc``).
 - TransformationEvent: every input → every output lot (or item), ``consumption``, with the
   input's quantity; an output item whose GTIN matches an output lot is ``production`` from that
@@ -38,6 +39,7 @@ from trace_core.errors import PermissionDenied
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
+from trace_core.packing.models import ShippingUnit
 from trace_core.parts.models import Part
 from trace_core.trace.models import TraceEdge, TraceNode
 
@@ -98,6 +100,8 @@ class GenealogyWriter:
         taken = await self._existing(Serial.serial, serials)
         taken |= await self._existing(InternalLot.lot_number, lots)
         taken |= await self._existing(SupplierLot.lot_number, lots)
+        ssccs = {i.sscc for i in infos.values() if i and i.sscc}
+        taken |= await self._existing(ShippingUnit.sscc, ssccs)
         objects: dict[str, EpcisObject] = {}
         for chunk in _chunks(sorted({uri for uri, _ in pending})):
             for found in await self.session.scalars(
@@ -108,7 +112,8 @@ class GenealogyWriter:
         for uri, position in pending:
             info = infos[uri]
             maybe_ours = uri.startswith("urn:traceport:") or (
-                info is not None and (info.serial in taken or info.lot in taken)
+                info is not None
+                and (info.serial in taken or info.lot in taken or info.sscc in taken)
             )
             if (maybe_ours and position != "consignee") or uri in objects:
                 continue
@@ -267,6 +272,12 @@ class GenealogyWriter:
             return None
         if info.level == "class" and info.lot is not None:
             return await self._lot(info)
+        if info.sscc is not None:
+            unit = await self.session.scalar(
+                select(ShippingUnit.id).where(ShippingUnit.sscc == info.sscc)
+            )
+            if unit is not None:
+                return await self._node("shipping_unit", unit, None, True)
         if info.level == "instance" and info.serial is not None:
             gtin_ok = or_(Part.gtin.is_(None), Part.gtin == info.gtin)
             serial = await self.session.scalar(

@@ -25,6 +25,7 @@ from trace_core.epcis.event_hash import event_hash
 from trace_core.epcis.export import (
     EPCIS_CONTEXT_URL,
     event_time,
+    packing_event,
     process_run_event,
     receipt_event,
     shipment_event,
@@ -38,6 +39,7 @@ from trace_core.epcis.vocabulary import BIZ_STEP, expand_curie, prefixes_in, sta
 from trace_core.errors import NotFound
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import Serial
+from trace_core.packing.models import PackingEvent, ShippingUnit
 from trace_core.processes.models import ProcessRun
 from trace_core.production.models import WorkOrder
 from trace_core.receipts.models import Receipt
@@ -302,6 +304,7 @@ class EpcisService:
             ("receipt", Receipt),
             ("work_order", WorkOrder),
             ("shipment", Shipment),
+            ("packing", PackingEvent),
         ):
             done = select(EpcisEvent.source_id).where(EpcisEvent.source == source)
             ids = list(
@@ -346,9 +349,32 @@ class EpcisService:
                 )
             )
             return work_order_event(order, serials), None
+        if source == "packing":
+            packing = await self.session.get(PackingEvent, posting_id)
+            assert packing is not None
+            unit = await self.session.get(ShippingUnit, packing.unit_id)
+            assert unit is not None
+            serials = list(
+                (
+                    await self.session.scalars(
+                        select(Serial)
+                        .where(Serial.serial.in_(packing.serials))
+                        .order_by(Serial.serial)
+                    )
+                ).unique()
+            )
+            return packing_event(packing, unit.sscc, serials), None
         shipment = await self.session.get(Shipment, posting_id)
         assert shipment is not None
-        return shipment_event(shipment), None
+        # The top units it carried (cases on a shipped pallet travel inside the pallet).
+        units = list(
+            await self.session.scalars(
+                select(ShippingUnit.sscc)
+                .where(ShippingUnit.shipment_id == shipment.id, ShippingUnit.parent_id.is_(None))
+                .order_by(ShippingUnit.sscc)
+            )
+        )
+        return shipment_event(shipment, units), None
 
     # -- query ------------------------------------------------------------------------------
 

@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import builtins
 import csv
+import datetime as dt
 import io
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
 from trace_core.db import utc_now
+from trace_core.epcis.event_hash import event_hash
+from trace_core.epcis.identifiers import private_uri
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
-from trace_core.recalls.models import Recall, SuspectReport
+from trace_core.recalls.models import FieldAction, Recall, SuspectReport
 from trace_core.records.canonical import plain
 from trace_core.trace.service import TraceResult
 
@@ -35,6 +39,42 @@ if TYPE_CHECKING:
     from trace_core.services import Services
 
 RECALL_MEANING = "approved"
+#: A declared time may be this far ahead of the server's clock (clock skew), no more.
+_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class FieldActionInput:
+    """One consignee's field action as the coordinator records it: the full new state (an
+    empty time or quantity means not yet / none)."""
+
+    notified_at: str = ""
+    acknowledged_at: str = ""
+    quantity_returned: str = ""
+    quantity_destroyed: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FieldActionView:
+    """A consignee of a recall with its field action so far (``action`` is None before the
+    first update)."""
+
+    index: int
+    name: str
+    address: str
+    serials: int
+    action: FieldAction | None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.action is not None and self.action.acknowledged_at is not None
+
+    @property
+    def status(self) -> str:
+        if self.action is None or self.action.notified_at is None:
+            return "not notified"
+        return "acknowledged" if self.acknowledged else "notified"
 
 
 def recall_scope(result: TraceResult) -> dict[str, Any]:
@@ -48,7 +88,10 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
     shipped_in: dict[int, int] = {}
     carried: dict[int, list[str]] = defaultdict(list)
     for edge in result.edges:
-        if edge.kind == "shipment":
+        # A shipment edge from a serial: that serial left on that shipment. Shipping units
+        # (a pallet shipped by its SSCC) have shipment edges too; each serial in them has
+        # its own.
+        if edge.kind == "shipment" and result.nodes[edge.source].kind == "serial":
             shipped_in[edge.source] = edge.target
             carried[edge.target].append(result.nodes[edge.source].identifier)
     lots, serials, shipments = [], [], []
@@ -213,6 +256,176 @@ class RecallService:
         await self.s.keeper.commit()
         return recall
 
+    # -- field actions and closing (QMS-14 follow-through) ---------------------------------
+    async def field_actions(self, actor: Actor, recall: Recall) -> builtins.list[FieldActionView]:
+        """Every consignee of the recall's scope with its field action so far."""
+        self._require_internal(actor)
+        rows = {
+            row.consignee_index: row
+            for row in await self.session.scalars(
+                select(FieldAction).where(FieldAction.recall_id == recall.id)
+            )
+        }
+        return [
+            FieldActionView(index, c["name"], c["address"], _serials_to(recall, c), rows.get(index))
+            for index, c in enumerate(recall.scope.get("consignees") or [])
+        ]
+
+    async def record_field_action(
+        self, actor: Actor, recall_id: int, index: int, data: FieldActionInput
+    ) -> FieldAction:
+        """Record what happened at one consignee: a new version of its field-action record
+        each time (the first update creates it)."""
+        self._require_internal(actor)
+        actor.require("lots.review")
+        recall = await self.get(actor, recall_id)
+        if recall.status != "open":
+            raise Conflict(f"Recall {recall.number} is closed; its field actions are read-only.")
+        consignees = recall.scope.get("consignees") or []
+        if not 0 <= index < len(consignees):
+            raise NotFound(f"Recall {recall.number} has no consignee {index}.")
+        consignee = consignees[index]
+        errors: dict[str, str] = {}
+        now = utc_now()
+        notified = _declared_time(data.notified_at, "notified_at", recall.opened_at, now, errors)
+        acknowledged = _declared_time(
+            data.acknowledged_at, "acknowledged_at", recall.opened_at, now, errors
+        )
+        if acknowledged and not notified and "notified_at" not in errors:
+            errors["notified_at"] = (
+                "Record when the consignee was notified before the acknowledgement."
+            )
+        if acknowledged and notified and acknowledged < notified:
+            errors["acknowledged_at"] = "The acknowledgement cannot come before the notification."
+        returned = _count(data.quantity_returned, "quantity_returned", errors)
+        destroyed = _count(data.quantity_destroyed, "quantity_destroyed", errors)
+        shipped = _serials_to(recall, consignee)
+        counted = "quantity_returned" not in errors and "quantity_destroyed" not in errors
+        if shipped and counted and returned + destroyed > shipped:
+            errors["quantity_returned"] = (
+                f"{returned} returned and {destroyed} destroyed is more than the {shipped} "
+                "units this consignee received."
+            )
+        note = data.note.strip() or None
+        if errors:
+            raise ValidationFailed(errors)
+        row = await self.session.scalar(
+            select(FieldAction).where(
+                FieldAction.recall_id == recall.id, FieldAction.consignee_index == index
+            )
+        )
+        created = row is None
+        if row is None:
+            row = FieldAction(
+                recall_id=recall.id,
+                consignee_index=index,
+                consignee_name=consignee["name"],
+                consignee_address=consignee["address"],
+            )
+            self.session.add(row)
+        new = (notified, acknowledged, returned, destroyed, note)
+        old = (
+            row.notified_at,
+            row.acknowledged_at,
+            row.quantity_returned,
+            row.quantity_destroyed,
+            row.note,
+        )
+        if not created and new == old:
+            raise ValidationFailed({"note": "Nothing changed; the field action is as recorded."})
+        row.notified_at, row.acknowledged_at = notified, acknowledged
+        row.quantity_returned, row.quantity_destroyed, row.note = returned, destroyed, note
+        row.updated_at = now
+        await self.session.flush()
+        view = FieldActionView(index, row.consignee_name, row.consignee_address, shipped, row)
+        await self.s.keeper.write_version(
+            "recall_field_action",
+            row.id,
+            status=view.status.replace(" ", "_"),
+            action="create" if created else "update",
+            reason=None if created else f"field action of recall {recall.number} updated",
+            data={
+                "recall": recall.number,
+                "consignee_name": row.consignee_name,
+                "consignee_address": row.consignee_address,
+                "notified_at": notified,
+                "acknowledged_at": acknowledged,
+                "quantity_returned": returned,
+                "quantity_destroyed": destroyed,
+                "note": note,
+            },
+        )
+        await self.s.keeper.commit()
+        return row
+
+    async def close(
+        self,
+        actor: Actor,
+        recall_id: int,
+        reason: str,
+        credentials: SigningCredentials,
+        justification: str = "",
+    ) -> Recall:
+        """Close a recall: a QA approver's signed decision (meaning *approved*) with a reason.
+        Refused while a consignee has not acknowledged the field action, unless the closer
+        justifies closing anyway (the justification and who was missing are recorded)."""
+        self._require_internal(actor)
+        actor.require("lots.approve")
+        if actor.kind != "user" or actor.id is None:
+            raise PermissionDenied("Only a named QA approver closes a recall.")
+        recall = await self.get(actor, recall_id)
+        if recall.status != "open":
+            raise Conflict(f"Recall {recall.number} is already {recall.status}.")
+        reason = (reason or "").strip()
+        justification = (justification or "").strip()
+        if not reason:
+            raise ValidationFailed({"reason": "Say why the recall can be closed."})
+        views = await self.field_actions(actor, recall)
+        missing = [v.name for v in views if not v.acknowledged]
+        if missing and not justification:
+            raise Conflict(
+                f"{len(missing)} consignee(s) have not acknowledged the field action: "
+                + "; ".join(missing)
+                + ". Record their acknowledgements, or give a justification for closing anyway."
+            )
+        signer = await self.s.identity.reauthenticate(actor, credentials, "close a recall")
+        recall.status = "closed"
+        recall.closed_at = utc_now()
+        recall.closed_by_id = actor.id
+        recall.closing_reason = reason
+        recall.closing_justification = justification or None
+        latest = await self.s.keeper.latest_version("recall", recall.id)
+        previous = dict(latest.content) if latest else {}
+        version = await self.s.keeper.write_version(
+            "recall",
+            recall.id,
+            status="closed",
+            action="close",
+            reason=reason,
+            data={
+                **previous,
+                "closing": {
+                    "reason": reason,
+                    "justification": justification or None,
+                    "unacknowledged": missing,
+                    "field_actions": [
+                        {
+                            "consignee_name": v.name,
+                            "status": v.status,
+                            "notified_at": v.action.notified_at if v.action else None,
+                            "acknowledged_at": v.action.acknowledged_at if v.action else None,
+                            "quantity_returned": v.action.quantity_returned if v.action else 0,
+                            "quantity_destroyed": v.action.quantity_destroyed if v.action else 0,
+                        }
+                        for v in views
+                    ],
+                },
+            },
+        )
+        await self.s.keeper.sign(version, signer, RECALL_MEANING, reason)
+        await self.s.keeper.commit()
+        return recall
+
     async def get(self, actor: Actor, recall_id: int) -> Recall:
         self._require_internal(actor)
         recall = await self.session.get(Recall, recall_id)
@@ -313,6 +526,51 @@ class RecallService:
         return report
 
 
+def _serials_to(recall: Recall, consignee: dict[str, Any]) -> int:
+    """How many serials of the scope went to this consignee (0 when none were listed). Only
+    serials count: a shipment's list may also name the shipping units (SSCC) it carried."""
+    serials = {s.get("serial") for s in recall.scope.get("serials") or []}
+    return sum(
+        len(serials.intersection(s.get("serials") or []))
+        for s in recall.scope.get("shipments") or []
+        if s.get("consignee_name") == consignee.get("name")
+        and s.get("consignee_address") == consignee.get("address")
+    )
+
+
+def _declared_time(
+    text: str, name: str, opened: dt.datetime, now: dt.datetime, errors: dict[str, str]
+) -> dt.datetime | None:
+    """A time the coordinator declares: ISO 8601, UTC unless it gives an offset (a date alone
+    is midnight UTC); not before the recall was opened, not in the future."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        errors[name] = f"{value!r} is not a date and time (YYYY-MM-DD HH:MM, UTC)."
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    moment = moment.astimezone(dt.UTC)
+    if moment > now + _CLOCK_SKEW:
+        errors[name] = f"{value} is in the future."
+    elif moment < opened.replace(second=0, microsecond=0):
+        errors[name] = f"{value} is before the recall was opened ({opened:%Y-%m-%d %H:%M} UTC)."
+    return moment
+
+
+def _count(text: str, name: str, errors: dict[str, str]) -> int:
+    value = (text or "").strip()
+    if not value:
+        return 0
+    if not value.isdigit():
+        errors[name] = f"{value!r} is not a whole number of units (0 or more)."
+        return 0
+    return int(value)
+
+
 def consignee_csv(recall: Recall) -> str:
     """One row per shipped serial: what a field-action letter run needs."""
     out = io.StringIO()
@@ -388,26 +646,29 @@ def recall_epcis(recall: Recall) -> dict[str, Any]:
     for lot in recall.scope["lots"]:
         classes.append({"epcClass": f"urn:traceport:lot:{lot['lot_number']}"})
     when = recall.opened_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    event: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": when,
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": epcs,
+        "quantityList": classes,
+        "action": "OBSERVE",
+        "bizStep": "holding",
+        "disposition": "recalled",
+        "bizTransactionList": [
+            {
+                "type": "urn:traceport:btt:recall",
+                "bizTransaction": private_uri("recall", recall.number),
+            }
+        ],
+    }
+    # EPC-04: the event's id is its CBV 2.0 hash, so a receiver that captures the document
+    # twice, or gets it again in another spelling, recognises the same event.
+    event["eventID"] = event_hash(event)
     return {
         "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": when,
-        "epcisBody": {
-            "eventList": [
-                {
-                    "type": "ObjectEvent",
-                    "eventTime": when,
-                    "eventTimeZoneOffset": "+00:00",
-                    "epcList": epcs,
-                    "quantityList": classes,
-                    "action": "OBSERVE",
-                    "bizStep": "holding",
-                    "disposition": "recalled",
-                    "bizTransactionList": [
-                        {"type": "urn:traceport:btt:recall", "bizTransaction": recall.number}
-                    ],
-                }
-            ]
-        },
+        "epcisBody": {"eventList": [event]},
     }

@@ -54,6 +54,19 @@ RECORD_TYPES: dict[str, RecordType] = {
         RecordType(
             "recall", "Recall", "trace.read", title_key="number", page="/internal/recalls/{id}"
         ),
+        RecordType(
+            "recall_field_action",
+            "Recall field action",
+            "trace.read",
+            title_key="consignee_name",
+        ),
+        RecordType(
+            "shipping_unit",
+            "Shipping unit",
+            "trace.read",
+            title_key="sscc",
+            page="/internal/shipping-units/{id}",
+        ),
         RecordType("suspect_report", "Suspect-lot report", "lots.read", "suspect_reports"),
         RecordType("epcis_capture", "EPCIS capture", "trace.read", "epcis_captures"),
         RecordType(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -23,6 +23,19 @@ class ShipmentInput:
     consignee_name: str
     consignee_address: str
     serials: list[str]
+    #: SSCCs of closed shipping units (cases or pallets): everything in them ships.
+    units: list[str] = field(default_factory=list)
+
+
+def _unshippable(row: Serial, where: str = "") -> list[str]:
+    """Why a serial cannot leave (QMS-10: only released, in-stock material ships)."""
+    if row.status != "in_stock":
+        return [f"{row.serial}{where} is {row.status.replace('_', ' ')}"]
+    if row.lot.status != "released":
+        return [
+            f"{row.serial}{where} belongs to lot {row.lot.lot_number}, which is {row.lot.status}"
+        ]
+    return []
 
 
 class ShipmentService:
@@ -48,31 +61,40 @@ class ShipmentService:
                 "The consignee's address is required (it is needed to reach them in a recall)."
             )
         wanted = list(dict.fromkeys(s.strip() for s in data.serials if s.strip()))
+        units, in_units = await self.s.packing.for_shipment(data.units, errors)
         rows: list[Serial] = []
-        if not wanted:
-            errors["serials"] = "Choose at least one serial number."
-        else:
+        if not wanted and not data.units:
+            errors["serials"] = "Choose at least one serial number or shipping unit."
+        problems = []
+        if wanted:
             found = {
                 s.serial: s
                 for s in (
                     await self.session.scalars(select(Serial).where(Serial.serial.in_(wanted)))
                 ).unique()
             }
-            problems = []
+            packed = await self.s.packing.packed_in(s.id for s in found.values())
             for serial in wanted:
                 row = found.get(serial)
                 if row is None:
                     problems.append(f"{serial} does not exist")
-                elif row.status != "in_stock":
-                    problems.append(f"{serial} is {row.status.replace('_', ' ')}")
-                elif row.lot.status != "released":
+                elif row.id in in_units:
+                    continue  # in a unit this shipment lists: it ships with the unit
+                elif row.id in packed:
                     problems.append(
-                        f"{serial} belongs to lot {row.lot.lot_number}, which is {row.lot.status}"
+                        f"{serial} is packed in {packed[row.id]}; ship the unit or unpack it first"
                     )
                 else:
+                    problems += _unshippable(row)
                     rows.append(row)
-            if problems:
-                errors["serials"] = "; ".join(problems) + "."
+        if in_units:
+            for row in (
+                await self.session.scalars(select(Serial).where(Serial.id.in_(list(in_units))))
+            ).unique():
+                problems += _unshippable(row, f" (in {in_units[row.id].sscc})")
+                rows.append(row)
+        if problems:
+            errors["serials"] = "; ".join(problems) + "."
         if errors:
             raise ValidationFailed(errors)
         shipment = Shipment(
@@ -107,17 +129,25 @@ class ShipmentService:
                     event_id=shipment.id,
                 )
             )
+        if units:
+            # Each serial also gets its own edge to the shipment (above): who received a
+            # serial is answered without walking through the cases and pallets it rode in.
+            assert target is not None
+            await self.s.packing.ship_units(units, shipment, target)
+        content: dict[str, object] = {
+            "number": number,
+            "consignee_name": shipment.consignee_name,
+            "consignee_address": shipment.consignee_address,
+            "serials": [r.serial for r in rows],
+        }
+        if units:
+            content["units"] = sorted(u.sscc for u in units)
         await self.keeper.write_version(
             "shipment",
             shipment.id,
             status="shipped",
             action="create",
-            data={
-                "number": number,
-                "consignee_name": shipment.consignee_name,
-                "consignee_address": shipment.consignee_address,
-                "serials": [r.serial for r in rows],
-            },
+            data=content,
         )
         await self.keeper.commit()
         return shipment

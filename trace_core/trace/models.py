@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from trace_core.db import Base, BigIntPK, Quantity, UTCDateTime, utc_now
 
 NODE_KINDS: tuple[str, ...] = ("supplier_lot", "internal_lot", "serial", "shipment")
+NODE_KINDS += ("shipping_unit",)  # our own cases and pallets (SSCC), trace_core/packing
 NODE_KINDS += ("epc_lot", "epc_item", "sscc", "consignee")  # known only from EPCIS captures
 EDGE_KINDS = ("receipt", "consumption", "production", "shipment", "packing", "process")
 

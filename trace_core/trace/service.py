@@ -40,6 +40,7 @@ from trace_core.identity.actor import Actor
 from trace_core.identity.models import Organization
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
+from trace_core.packing.service import describe_shipping_units
 from trace_core.parts.models import Part, Specification
 from trace_core.processes.evidence import process_evidence
 from trace_core.shipments.models import Shipment
@@ -418,6 +419,9 @@ class TraceService:
         refs, edges, details = found
         if not actor.is_internal:
             refs, edges = _external_view(actor, refs, edges)
+        # Kinds the statement carries no evidence for (shipping units): read as a full trace
+        # does (no query when there are none).
+        details.update(await self._describe({i: r for i, r in refs.items() if i not in details}))
         await self._attach_signatures(refs, details)
         await self._attach_process_runs(actor, refs, details)
         nodes = {
@@ -530,6 +534,9 @@ class TraceService:
         if ids := by_kind.get("shipment"):
             for row in await self._rows(_SHIPMENTS, Shipment.id, ids):
                 details[ids[row[0]]] = shipment_details(*row)
+        if ids := by_kind.get("shipping_unit"):
+            for unit_id, evidence in (await describe_shipping_units(self.session, ids)).items():
+                details[ids[unit_id]] = evidence
         return details
 
 
