@@ -58,8 +58,8 @@ async def test_our_postings_are_exported_as_valid_epcis_events(client: httpx.Asy
     response = await client.get("/epcis/events", headers=headers)
     body = response.json()
     events = body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
-    # The demo data: two receipts, one work order, two shipments, and two packings (a case,
-    # then the case onto a pallet).
+    # The demo data: two receipts, one work order, SteriPro's sterilization run, two
+    # shipments, and two packings (a case, then the case onto a pallet).
     assert sorted(steps(events)) == [
         "commissioning",
         "packing",
@@ -68,6 +68,7 @@ async def test_our_postings_are_exported_as_valid_epcis_events(client: httpx.Asy
         "receiving",
         "shipping",
         "shipping",
+        "urn:traceport:bizstep:sterilizing",
     ]
     assert schema_fault(body) is None
     for event in events:
@@ -111,7 +112,11 @@ async def test_match_parameters_find_events_by_identifier(client: httpx.AsyncCli
         "packing",
         "shipping",
     ]
-    assert steps((await query(client, headers, MATCH_anyEPCClass=pattern))[0]) == ["commissioning"]
+    # The finished lot: made by the work order, then sterilized at SteriPro as itself.
+    assert steps((await query(client, headers, MATCH_anyEPCClass=pattern))[0]) == [
+        "commissioning",
+        "urn:traceport:bizstep:sterilizing",
+    ]
     several = f"{urn_serial}|{sgtin('SN-NONE')}"
     assert steps((await query(client, headers, MATCH_epc=several))[0]) == ["shipping"]
     assert (await query(client, headers, MATCH_epc=sgtin("SN-NONE", FG_GTIN)))[0] == []
@@ -189,7 +194,7 @@ async def test_paging_returns_every_event_once(client: httpx.AsyncClient) -> Non
         if token is None:
             break
     assert seen == [e["eventID"] for e in everything]
-    assert len(seen) == len(set(seen)) == 14 and pages == 5
+    assert len(seen) == len(set(seen)) == 15 and pages == 5
     times = [e["eventTime"] for e in everything]
     assert times == sorted(times)
 

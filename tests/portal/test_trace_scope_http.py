@@ -33,17 +33,29 @@ async def test_api_scope_of_the_resin_lot(client: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["counts"] == {"supplier_lot": 1, "internal_lot": 2, "serial": 10, "shipment": 1}
+    assert body["counts"] == {
+        "supplier_lot": 1,
+        "internal_lot": 2,
+        "serial": 10,
+        "shipment": 2,
+        "shipping_unit": 2,
+    }
     assert {(n["kind"], n["identifier"]) for n in body["nodes"]} == {
         ("supplier_lot", "AP-24-0815"),
         ("internal_lot", "IL-RES-0001"),
         ("internal_lot", "FG-LOT-0001"),
         ("shipment", "SH-0001"),
+        ("shipment", "SH-0002"),
+        ("shipping_unit", "006141410000000012"),
+        ("shipping_unit", "006141410000000029"),
     }
     lots = {lot["lot_number"]: lot for lot in body["lots"]}
     assert lots["FG-LOT-0001"]["serials"] == 10
     assert lots["FG-LOT-0001"]["from_scope"]  # the resin consumed, as posted
-    assert [(c["shipment"], c["name"]) for c in body["consignees"]] == [("SH-0001", MARYS)]
+    assert [(c["shipment"], c["name"]) for c in body["consignees"]] == [
+        ("SH-0001", MARYS),
+        ("SH-0002", MARYS),
+    ]
     (bundle,) = body["serial_bundles"]
     assert (bundle["via"], bundle["serials"]) == ("production", 10)
 
@@ -130,7 +142,7 @@ async def test_forward_trace_page_shows_the_scope_and_opens_a_bundle(
     consignees = await client.get(
         "/internal/trace/scope.csv", params={"q": "AP-24-0815", "list": "consignees"}
     )
-    assert [r["consignee"] for r in csv.DictReader(io.StringIO(consignees.text))] == [MARYS]
+    assert [r["consignee"] for r in csv.DictReader(io.StringIO(consignees.text))] == [MARYS] * 2
     bad = await client.get(
         "/internal/trace/scope.csv", params={"q": "AP-24-0815", "list": "serials"}
     )

@@ -102,7 +102,13 @@ async def test_forward_scope_of_the_resin_lot_is_exactly_what_it_reached(
     qa = await user(runtime, "qa@traceport.example")
     async with provide_services(runtime, qa) as s:
         scope = await s.trace.scope(qa, "AP-24-0815")
-    assert scope.counts == {"supplier_lot": 1, "internal_lot": 3, "serial": 13, "shipment": 2}
+    assert scope.counts == {
+        "supplier_lot": 1,
+        "internal_lot": 3,
+        "serial": 13,
+        "shipment": 3,
+        "shipping_unit": 2,  # the demo's case on a pallet, shipped on SH-0002
+    }
     # Serials are bundled, not listed: only lots, shipments and the root are nodes.
     listed = {(n.kind, n.identifier) for n in scope.nodes.values()}
     assert listed == {
@@ -111,7 +117,10 @@ async def test_forward_scope_of_the_resin_lot_is_exactly_what_it_reached(
         ("internal_lot", "FG-LOT-0001"),
         ("internal_lot", "FG-SCOPE-1"),
         ("shipment", "SH-0001"),
+        ("shipment", "SH-0002"),
         ("shipment", "SH-SCOPE-1"),
+        ("shipping_unit", "006141410000000012"),
+        ("shipping_unit", "006141410000000029"),
     }
     lots = {lot["lot_number"]: lot for lot in scope.lots()}
     assert set(lots) == {"IL-RES-0001", "FG-LOT-0001", "FG-SCOPE-1"}
@@ -122,12 +131,21 @@ async def test_forward_scope_of_the_resin_lot_is_exactly_what_it_reached(
     assert lots["IL-RES-0001"]["serials"] == 0
     assert [(c["shipment"], c["name"], c["address"]) for c in scope.consignees()] == [
         ("SH-SCOPE-1", "Clinic Two", "2 Scope Street"),
-        (
-            "SH-0001",
-            "St. Mary's Hospital, Central Sterile Supply",
-            "12 Harbour Road, Cork T12 XY34, Ireland",
+        *(
+            (
+                number,
+                "St. Mary's Hospital, Central Sterile Supply",
+                "12 Harbour Road, Cork T12 XY34, Ireland",
+            )
+            for number in ("SH-0001", "SH-0002")
         ),
     ]
+    # Case on pallet on shipment: links between listed nodes.
+    named = {n.id: n.identifier for n in scope.nodes.values()}
+    assert {(named[x.source], named[x.target], x.kind) for x in scope.links} >= {
+        ("006141410000000012", "006141410000000029", "packing"),
+        ("006141410000000029", "SH-0002", "shipment"),
+    }
     by_lot = {scope.nodes[b.node].identifier: (b.kind, b.serials) for b in scope.bundles}
     assert by_lot == {"FG-LOT-0001": ("production", 10), "FG-SCOPE-1": ("production", 3)}
     # The document: the tree shows lots and bundles; every node in it is listed.
@@ -163,7 +181,7 @@ async def test_scope_csv_lists_lots_and_consignees_and_defuses_formulas(
     assert lots[0].split(",")[:3] == ["lot", "part", "part_name"]
     assert any(line.startswith("FG-SCOPE-1,FG-1000,") and "0.25 kg" in line for line in lots)
     consignees = scope_csv(scope, "consignees").splitlines()
-    assert len(consignees) == 3 and consignees[1].startswith("SH-SCOPE-1,Clinic Two,")
+    assert len(consignees) == 4 and consignees[1].startswith("SH-SCOPE-1,Clinic Two,")
     hostile = TraceScope(
         "x",
         "forward",
