@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import ARRAY, BigInteger, any_, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -161,14 +161,11 @@ class SignatureView:
         }
 
 
-async def verified_signatures(
-    session: AsyncSession, record_type: str, record_ids: list[int]
-) -> dict[int, list[SignatureView]]:
-    """Signatures of many records of one type, each verified against its own version, in one
-    query (a trace asks for those of every supplier lot it reaches). Needs only a session:
-    evidence readers use it without a unit of work."""
-    if not record_ids:
-        return {}
+def _signatures_statement(by_array: bool) -> Any:
+    """The signatures of records of one type (parameters ``record_type`` and ``record_ids``)
+    with their versions, keys and each record's latest data hash. Built once: building and
+    keying the statement anew cost more than running it (about 1 ms, measured on a trace);
+    on PostgreSQL the ids go as one array, so the text and its prepared plan never change."""
     latest = aliased(RecordVersion)
     latest_data_sha = (
         select(latest.data_sha256)
@@ -180,15 +177,34 @@ async def verified_signatures(
         .limit(1)
         .scalar_subquery()
     )
-    rows = (
-        await session.execute(
-            select(Signature, RecordVersion, ServerKey, latest_data_sha)
-            .join(RecordVersion, RecordVersion.id == Signature.version_row_id)
-            .join(ServerKey, ServerKey.key_id == Signature.key_id)
-            .where(Signature.record_type == record_type, Signature.record_id.in_(record_ids))
-            .order_by(Signature.signed_at, Signature.id)
-        )
-    ).all()
+    ids: Any
+    if by_array:
+        ids = Signature.record_id == any_(bindparam("record_ids", type_=ARRAY(BigInteger)))
+    else:
+        ids = Signature.record_id.in_(bindparam("record_ids", expanding=True))
+    return (
+        select(Signature, RecordVersion, ServerKey, latest_data_sha)
+        .join(RecordVersion, RecordVersion.id == Signature.version_row_id)
+        .join(ServerKey, ServerKey.key_id == Signature.key_id)
+        .where(Signature.record_type == bindparam("record_type"), ids)
+        .order_by(Signature.signed_at, Signature.id)
+    )
+
+
+_SIGNATURES = {by_array: _signatures_statement(by_array) for by_array in (False, True)}
+
+
+async def verified_signatures(
+    session: AsyncSession, record_type: str, record_ids: list[int]
+) -> dict[int, list[SignatureView]]:
+    """Signatures of many records of one type, each verified against its own version, in one
+    query (a trace asks for those of every supplier lot it reaches). Needs only a session:
+    evidence readers use it without a unit of work."""
+    if not record_ids:
+        return {}
+    statement = _SIGNATURES[session.get_bind().dialect.name == "postgresql"]
+    parameters = {"record_type": record_type, "record_ids": list(record_ids)}
+    rows = (await session.execute(statement, parameters)).all()
     views: dict[int, list[SignatureView]] = {}
     for sig, version, key, current_data_sha in rows:
         # A signature is valid only if its version is intact, the hashes agree and the
