@@ -247,42 +247,45 @@ class TraceService:
         if not actor.is_internal:
             # A supplier's view is its own lots and their receipts: small, cut in memory.
             return scope_of(await self._walk_result(actor, identifier, root_ids, direction))
-        counts: dict[str, int] = {}
-        refs: dict[int, NodeRef] = {}
-        links: list[EdgeView] = []
-        bundles: list[SerialBundle] = []
-        quantity_of = _quantities()
-        forward = direction == "forward"
-        details: dict[int, dict[str, Any]] = {}
-        for row in (await self._core(scope_statement(direction), {"roots": root_ids})).all():
-            tag, a, b, kind, name, c, event_type, event_id, quantity, unit = row[:10]
-            if tag == "node":
-                refs[a] = NodeRef(kind, b, name, c)
-                # Lots and shipments come with their evidence (the scope's bulk); the
-                # few others are described below as in a full trace.
-                if kind == "internal_lot":
-                    details[a] = internal_lot_details(
-                        b, row[10], row[11], row[12], row[13], quantity_of(quantity), unit
+        with collector_paused():  # tens of thousands of rows and views, no cycles
+            counts: dict[str, int] = {}
+            refs: dict[int, NodeRef] = {}
+            links: list[EdgeView] = []
+            bundles: list[SerialBundle] = []
+            quantity_of = _quantities()
+            forward = direction == "forward"
+            details: dict[int, dict[str, Any]] = {}
+            for row in (await self._core(scope_statement(direction), {"roots": root_ids})).all():
+                tag, a, b, kind, name, c, event_type, event_id, quantity, unit = row[:10]
+                if tag == "node":
+                    refs[a] = NodeRef(kind, b, name, c)
+                    # Lots and shipments come with their evidence (the scope's bulk); the
+                    # few others are described below as in a full trace.
+                    if kind == "internal_lot":
+                        details[a] = internal_lot_details(
+                            b, row[10], row[11], row[12], row[13], quantity_of(quantity), unit
+                        )
+                    elif kind == "shipment":
+                        details[a] = shipment_details(b, row[14], row[15], row[16], row[13])
+                elif tag == "link":
+                    source, target = (a, b) if forward else (b, a)
+                    links.append(
+                        EdgeView(
+                            source, target, kind, event_type, event_id, quantity_of(quantity), unit
+                        )
                     )
-                elif kind == "shipment":
-                    details[a] = shipment_details(b, row[14], row[15], row[16], row[13])
-            elif tag == "link":
-                source, target = (a, b) if forward else (b, a)
-                links.append(
-                    EdgeView(
-                        source, target, kind, event_type, event_id, quantity_of(quantity), unit
-                    )
-                )
-            elif tag == "count":
-                counts[kind] = a
-            else:
-                bundles.append(SerialBundle(a, kind, b))
-        details.update(await self._describe({i: r for i, r in refs.items() if i not in details}))
-        await self._attach_process_runs(actor, refs, details)
-        nodes = {
-            node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
-            for node_id, ref in refs.items()
-        }
+                elif tag == "count":
+                    counts[kind] = a
+                else:
+                    bundles.append(SerialBundle(a, kind, b))
+            details.update(
+                await self._describe({i: r for i, r in refs.items() if i not in details})
+            )
+            await self._attach_process_runs(actor, refs, details)
+            nodes = {
+                node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
+                for node_id, ref in refs.items()
+            }
         return TraceScope(identifier.strip(), direction, root_ids, counts, nodes, links, bundles)
 
     async def bundle(
