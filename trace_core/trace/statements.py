@@ -154,29 +154,27 @@ def _evidence_statement(direction: Direction, by_identifier: bool) -> AnySelect:
         "identifier": found.c.identifier,
         "organization_id": found.c.organization_id,
     }
+
+    def nodes_with(**evidence: Any) -> AnySelect:
+        return select(*tagged("node", EVIDENCE_COLUMNS, **node, **evidence)).select_from(found)
+
     supplier_lots = (
-        select(
-            *tagged(
-                "node",
-                EVIDENCE_COLUMNS,
-                **node,
-                quantity=sql_cast(SupplierLot.quantity, String),
-                unit=SupplierLot.unit,
-                part_number=Part.number,
-                part_name=Part.name,
-                status=SupplierLot.status,
-                supplier=Organization.name,
-                verdict=SupplierLot.verdict,
-                manufactured_on=SupplierLot.manufactured_on,
-                expires_on=SupplierLot.expires_on,
-                specification_revision=Specification.revision,
-                coa_document_id=SupplierLot.coa_document_id,
-                coa_sha256=Document.sha256,
-                coa_filename=Document.filename,
-                version=SupplierLot.version,
-            )
+        nodes_with(
+            quantity=sql_cast(SupplierLot.quantity, String),
+            unit=SupplierLot.unit,
+            part_number=Part.number,
+            part_name=Part.name,
+            status=SupplierLot.status,
+            supplier=Organization.name,
+            verdict=SupplierLot.verdict,
+            manufactured_on=SupplierLot.manufactured_on,
+            expires_on=SupplierLot.expires_on,
+            specification_revision=Specification.revision,
+            coa_document_id=SupplierLot.coa_document_id,
+            coa_sha256=Document.sha256,
+            coa_filename=Document.filename,
+            version=SupplierLot.version,
         )
-        .select_from(found)
         .outerjoin(SupplierLot, SupplierLot.id == found.c.ref_id)
         .outerjoin(Organization, Organization.id == SupplierLot.organization_id)
         .outerjoin(Part, Part.id == SupplierLot.part_id)
@@ -185,62 +183,42 @@ def _evidence_statement(direction: Direction, by_identifier: bool) -> AnySelect:
         .where(found.c.kind == "supplier_lot")
     )
     internal_lots = (
-        select(
-            *tagged(
-                "node",
-                EVIDENCE_COLUMNS,
-                **node,
-                quantity=sql_cast(lot.quantity, String),
-                unit=lot.unit,
-                part_number=Part.number,
-                part_name=Part.name,
-                status=lot.status,
-                lot_kind=lot.kind,
-            )
+        nodes_with(
+            quantity=sql_cast(lot.quantity, String),
+            unit=lot.unit,
+            part_number=Part.number,
+            part_name=Part.name,
+            status=lot.status,
+            lot_kind=lot.kind,
         )
-        .select_from(found)
         .outerjoin(lot, lot.id == found.c.ref_id)
         .outerjoin(Part, Part.id == lot.part_id)
         .where(found.c.kind == "internal_lot")
     )
     serials = (
-        select(
-            *tagged(
-                "node",
-                EVIDENCE_COLUMNS,
-                **node,
-                part_number=Part.number,
-                part_name=Part.name,
-                gtin=Part.gtin,
-                status=Serial.status,
-                lot_number=serial_lot.lot_number,
-            )
+        nodes_with(
+            part_number=Part.number,
+            part_name=Part.name,
+            gtin=Part.gtin,
+            status=Serial.status,
+            lot_number=serial_lot.lot_number,
         )
-        .select_from(found)
         .outerjoin(Serial, Serial.id == found.c.ref_id)
         .outerjoin(serial_lot, serial_lot.id == Serial.lot_id)
         .outerjoin(Part, Part.id == serial_lot.part_id)
         .where(found.c.kind == "serial")
     )
     shipments = (
-        select(
-            *tagged(
-                "node",
-                EVIDENCE_COLUMNS,
-                **node,
-                status=Shipment.status,
-                consignee_name=Shipment.consignee_name,
-                consignee_address=Shipment.consignee_address,
-                shipped_at=Shipment.shipped_at,
-            )
+        nodes_with(
+            status=Shipment.status,
+            consignee_name=Shipment.consignee_name,
+            consignee_address=Shipment.consignee_address,
+            shipped_at=Shipment.shipped_at,
         )
-        .select_from(found)
         .outerjoin(Shipment, Shipment.id == found.c.ref_id)
         .where(found.c.kind == "shipment")
     )
-    others = select(*tagged("node", EVIDENCE_COLUMNS, **node)).where(
-        found.c.kind.not_in(DESCRIBED_KINDS)
-    )
+    others = nodes_with().where(found.c.kind.not_in(DESCRIBED_KINDS))
     if direction == "backward":
         near, far = TraceEdge.target_id, TraceEdge.source_id
     else:
