@@ -194,8 +194,15 @@ def _run_trace(
     if scope:
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(result["counts"].items()))
         click.echo(f"reached: {counts}")
+    through = False
     for root in result["tree"]:
-        show(root, 0)
+        if root.get("through_serials") and not through:
+            through = True
+            click.echo("reached through the serials:")
+        if "node" in root:
+            show(root, 0)
+        else:
+            click.echo("  … (cut; the lists are complete)")
     if scope and result["consignees"]:
         click.echo(f"consignees (shipments: {len(result['consignees'])}):")
         for c in result["consignees"]:

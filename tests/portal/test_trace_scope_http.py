@@ -125,6 +125,7 @@ async def test_forward_trace_page_shows_the_scope_and_opens_a_bundle(
         "Forward trace of" in html and "10 serials" in html and MARYS in html.replace("&#39;", "'")
     )
     assert "SN-DEMO-0001" not in html  # bundled until opened
+    assert "Reached through the serials" in html and "006141410000000029" in html
     start = html.index('hx-get="/internal/trace/serials?node=')
     url = html[start + len('hx-get="') : html.index('"', start + len('hx-get="'))]
     opened = await client.get(url.replace("&amp;", "&"), headers={"HX-Request": "true"})

@@ -148,6 +148,15 @@ async def test_forward_scope_of_the_resin_lot_is_exactly_what_it_reached(
     }
     by_lot = {scope.nodes[b.node].identifier: (b.kind, b.serials) for b in scope.bundles}
     assert by_lot == {"FG-LOT-0001": ("production", 10), "FG-SCOPE-1": ("production", 3)}
+    # Nodes reached only through bundled serials start trees of their own, after the root:
+    # the shipments that carried them, and the case on its pallet on its shipment.
+    tree = scope.tree()
+    assert [named[e["node"]] for e in tree if not e.get("through_serials")] == ["AP-24-0815"]
+    through = {named[e["node"]]: e for e in tree if e.get("through_serials")}
+    assert set(through) == {"SH-0001", "SH-SCOPE-1", "006141410000000012"}
+    (pallet,) = through["006141410000000012"]["children"]
+    assert named[pallet["node"]] == "006141410000000029"
+    assert [named[c["node"]] for c in pallet["children"]] == ["SH-0002"]
     # The document: the tree shows lots and bundles; every node in it is listed.
     body = scope.as_dict()
     assert body["serial_bundles"] and body["lots"] and body["consignees"]

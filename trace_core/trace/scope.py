@@ -141,7 +141,8 @@ class TraceScope:
     def tree(self, limit: int = SCOPE_TREE_LIMIT) -> list[dict[str, Any]]:
         """The roots and what follows them: links to listed nodes and serial bundles, each
         node expanded once (a node reached again is marked ``repeat``), cut after ``limit``
-        entries (``truncated``)."""
+        entries (``truncated``); then, marked ``through_serials``, the trees of the nodes
+        reached only through bundled serials (shipments, shipping units)."""
         following: dict[int, list[tuple[EdgeView, int]]] = defaultdict(list)
         for link in self.links:
             near, far = (
@@ -177,7 +178,22 @@ class TraceScope:
             entry["children"] = children
             return entry
 
-        return [build(root, None) for root in self.roots if root in self.nodes]
+        tree = [build(root, None) for root in self.roots if root in self.nodes]
+        # Nodes reached only through bundled serials (the shipments that carried them, the
+        # cases and pallets they were packed in) start trees of their own, after the roots.
+        linked_to = {far for items in following.values() for _, far in items}
+        for node_id in sorted(
+            self.nodes, key=lambda i: (self.nodes[i].kind, self.nodes[i].identifier)
+        ):
+            if node_id in expanded or node_id in linked_to:
+                continue
+            if budget[0] <= 0:
+                tree.append({"truncated": True, "through_serials": True})
+                break
+            entry = build(node_id, None)
+            entry["through_serials"] = True
+            tree.append(entry)
+        return tree
 
     def as_dict(self) -> dict[str, Any]:
         return {
