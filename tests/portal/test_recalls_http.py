@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import Browser, api_token
 from trace_core.demo import DEMO_PASSWORD
+from trace_core.identity.actor import Actor
+from trace_core.production.service import ConsumedLot, WorkOrderInputData
+from trace_core.services import Runtime, provide_services
 
 QA = "qa@traceport.example"
 
@@ -99,3 +102,27 @@ async def test_recall_api_for_internal_clients_only(client: httpx.AsyncClient) -
         f"/api/v1/lots/{own['id']}/suspect", headers=steri, json={"description": "x"}
     )
     assert foreign.status_code == 404
+
+
+@pytest.mark.req("QMS-14")
+async def test_a_wide_recall_preview_shows_the_first_rows_of_each_list(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """A recall of a widely used lot reaches thousands of serials: the page lists the first
+    500 of each list and says how many there are, instead of all of them inline."""
+    ops = Actor.system("cli")
+    serials = [f"SN-WIDE-{i:04d}" for i in range(600)]
+    async with provide_services(runtime, ops) as s:
+        await s.production.post(
+            ops,
+            WorkOrderInputData(
+                "WO-WIDE-1", "FG-1000", "FG-WIDE-1", [ConsumedLot("IL-RES-0001", "1")], serials
+            ),
+        )
+        await s.keeper.commit()
+    qa = Browser(client)
+    await qa.login(QA)
+    page = await qa.get("/internal/recalls?id=FG-WIDE-1")
+    assert page.status_code == 200, page.text
+    assert "The first 500 of 600." in page.text
+    assert "SN-WIDE-0499" in page.text and "SN-WIDE-0500" not in page.text
