@@ -50,9 +50,9 @@ from trace_core.identity.actor import Actor
 from trace_core.identity.models import Organization
 from trace_core.services import Runtime, provide_services
 from trace_core.trace.models import TraceEdge
-from trace_core.trace.scope import Direction, TraceScope, scope_statement
+from trace_core.trace.scope import TraceScope, scope_statement
 from trace_core.trace.service import TraceResult, collector_paused, walk_statement
-from trace_core.trace.statements import evidence_statement
+from trace_core.trace.statements import Direction, evidence_statement
 
 Progress = Callable[[str], None]
 #: Targets of issue 5 at the reference size on two cores.

@@ -147,7 +147,7 @@ def _run_trace(
     from trace_core.errors import DomainError
     from trace_core.identity.actor import Actor
     from trace_core.services import provide_services
-    from trace_core.trace.scope import Direction
+    from trace_core.trace.statements import Direction
 
     settings = _settings(database_url)
 

@@ -5,10 +5,23 @@ types, engine creation for SQLite (embedded) and PostgreSQL (production), and se
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, Numeric, String, event
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    any_,
+    event,
+    literal,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -132,3 +145,19 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that never expire loaded objects on commit (handlers render after commit)."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+#: SQLite refuses statements with more than 32,766 bound values: long id lists go in chunks.
+SQLITE_CHUNK = 10_000
+
+
+def among_ids(dialect_name: str, column: Any, ids: Collection[int]) -> Iterator[Any]:
+    """Conditions that together select the rows whose ``column`` is one of ``ids``: one array
+    parameter on PostgreSQL (an IN list of 100,000 values would exceed asyncpg's 32,767
+    parameters), IN lists of ``SQLITE_CHUNK`` values elsewhere. Run one query per condition."""
+    if dialect_name == "postgresql":
+        yield column == any_(literal(list(ids), ARRAY(BigInteger)))
+        return
+    values = list(ids)
+    for start in range(0, len(values), SQLITE_CHUNK):
+        yield column.in_(values[start : start + SQLITE_CHUNK])

@@ -42,8 +42,8 @@ from trace_core.records.audit_trail import parse_filter
 from trace_core.records.canonical import plain
 from trace_core.services import Services
 from trace_core.shipments.service import ShipmentInput
-from trace_core.trace.scope import Direction
 from trace_core.trace.service import BUNDLE_PAGE
+from trace_core.trace.statements import Direction
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 

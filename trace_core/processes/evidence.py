@@ -8,27 +8,15 @@ of 10,000 on SQLite, as the trace itself reads evidence), then the few runs them
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, any_, literal, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
+from trace_core.db import among_ids
 from trace_core.processes.models import ProcessRun, ProcessRunLot
 from trace_core.records.service import verified_signatures
-
-_SQLITE_CHUNK = 10_000
-
-
-def _among(session: AsyncSession, ids: Collection[int]) -> Iterator[ColumnElement[bool]]:
-    column = ProcessRunLot.lot_id
-    if session.get_bind().dialect.name == "postgresql":
-        yield column == any_(literal(list(ids), ARRAY(BigInteger)))
-        return
-    values = list(ids)
-    for start in range(0, len(values), _SQLITE_CHUNK):
-        yield column.in_(values[start : start + _SQLITE_CHUNK])
 
 
 def _values(run: ProcessRun, kind: str) -> list[dict[str, Any]]:
@@ -55,7 +43,8 @@ async def process_evidence(
     if not internal_lot_ids:
         return {}
     roles: dict[int, dict[int, str]] = {}
-    for condition in _among(session, internal_lot_ids):
+    dialect = session.get_bind().dialect.name
+    for condition in among_ids(dialect, ProcessRunLot.lot_id, internal_lot_ids):
         rows = await session.execute(
             select(
                 ProcessRunLot.lot_id,

@@ -142,6 +142,17 @@ class _Output:
     sources: tuple[str, ...]
 
 
+def _process_kind(value: str, errors: dict[str, str]) -> str:
+    """The process kind as given, trimmed; an error under ``process_kind`` if it is not one we
+    contract out."""
+    kind = value.strip()
+    if kind not in PROCESS_KINDS:
+        errors["process_kind"] = (
+            f"'{kind}' is not a process we contract out; use one of: " + ", ".join(PROCESS_KINDS)
+        )
+    return kind
+
+
 def _parse_date(value: str | dt.date | None, name: str, errors: dict[str, str]) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
@@ -342,12 +353,7 @@ class ProcessService:
             errors["organization_id"] = "No such organization."
         elif organization.is_internal:
             errors["organization_id"] = "Our own company needs no approval for a process."
-        kind = data.process_kind.strip()
-        if kind not in PROCESS_KINDS:
-            errors["process_kind"] = (
-                f"'{kind}' is not a process we contract out; use one of: "
-                + ", ".join(PROCESS_KINDS)
-            )
+        kind = _process_kind(data.process_kind, errors)
         reference = data.agreement_reference.strip()
         if not reference:
             errors["agreement_reference"] = "Name the quality agreement (its document number)."
@@ -474,12 +480,7 @@ class ProcessService:
             raise PermissionDenied("Only the contractor's people and systems submit runs.")
         organization_id = actor.organization_id
         errors: dict[str, str] = {}
-        kind = submission.process_kind.strip()
-        if kind not in PROCESS_KINDS:
-            errors["process_kind"] = (
-                f"'{kind}' is not a process we contract out; use one of: "
-                + ", ".join(PROCESS_KINDS)
-            )
+        kind = _process_kind(submission.process_kind, errors)
         run_number = submission.run_number.strip()
         if not run_number:
             errors["run_number"] = "The run (load) number is required."

@@ -22,12 +22,11 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
     BindParameter,
-    Select,
     String,
     and_,
     bindparam,
@@ -45,13 +44,11 @@ from trace_core.inventory.models import InternalLot
 from trace_core.parts.models import Part
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
-from trace_core.trace.statements import found_nodes
+from trace_core.trace.statements import AnySelect, Direction, found_nodes
 
 if TYPE_CHECKING:
     from trace_core.trace.service import EdgeView, NodeView, TraceResult
 
-Direction = Literal["backward", "forward"]
-AnySelect = Select[*tuple[Any, ...]]
 #: The nested tree of a scope is for people; past this many entries it is cut.
 SCOPE_TREE_LIMIT = 2000
 

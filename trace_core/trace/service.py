@@ -19,21 +19,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
-    ARRAY,
-    BigInteger,
-    BindParameter,
     String,
-    any_,
-    bindparam,
     func,
-    literal,
     select,
 )
 from sqlalchemy import type_coerce as raw_value
 from sqlalchemy.orm import InstrumentedAttribute
 
 from trace_core.attachments.models import Document
-from trace_core.db import plain_decimal
+from trace_core.db import among_ids, plain_decimal
 from trace_core.errors import NotFound, PermissionDenied, ValidationFailed
 from trace_core.gs1 import ScanError, identifiers_for_trace
 from trace_core.identity.actor import Actor
@@ -45,15 +39,14 @@ from trace_core.parts.models import Part, Specification
 from trace_core.processes.evidence import process_evidence
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
-from trace_core.trace.scope import (
+from trace_core.trace.scope import SerialBundle, TraceScope, scope_of, scope_statement
+from trace_core.trace.statements import (
     AnySelect,
     Direction,
-    SerialBundle,
-    TraceScope,
-    scope_of,
-    scope_statement,
+    evidence_statement,
+    reach,
+    seeds_by_id,
 )
-from trace_core.trace.statements import evidence_statement
 
 if TYPE_CHECKING:
     from trace_core.services import Services
@@ -63,8 +56,6 @@ TREE_LIMIT = 2000
 #: Serials listed per page when a bundle of a scope is opened (and at most, when asked).
 BUNDLE_PAGE = 100
 BUNDLE_PAGE_MAX = 1000
-#: SQLite refuses statements with more bound values than 32,766; evidence is read in chunks.
-SQLITE_CHUNK = 10_000
 
 
 @dataclass(slots=True)
@@ -489,22 +480,12 @@ class TraceService:
         connection = await self.session.connection()
         return await connection.execute(statement, parameters or {})
 
-    def _among(self, column: InstrumentedAttribute[int], ids: Collection[int]) -> Iterator[Any]:
-        """Conditions that together select the rows whose ``column`` is one of ``ids``: a
-        single array parameter on PostgreSQL (an IN list of 100,000 values would exceed the
-        driver's 32,767 parameters), IN lists of ``SQLITE_CHUNK`` values on SQLite."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            yield column == any_(literal(list(ids), ARRAY(BigInteger)))
-            return
-        values = list(ids)
-        for start in range(0, len(values), SQLITE_CHUNK):
-            yield column.in_(values[start : start + SQLITE_CHUNK])
-
     async def _rows(
         self, query: AnySelect, column: InstrumentedAttribute[int], ids: Collection[int]
     ) -> list[Any]:
         rows: list[Any] = []
-        for condition in self._among(column, ids):
+        dialect = self.session.get_bind().dialect.name
+        for condition in among_ids(dialect, column, ids):
             rows += (await self._core(query.where(condition))).all()
         return rows
 
@@ -793,17 +774,12 @@ def walk_statement(direction: Direction) -> AnySelect:
 
 
 def _walk_statement(direction: Direction) -> AnySelect:
-    roots: BindParameter[list[int]] = bindparam("roots", expanding=True)
-    seed = (
-        select(TraceNode.id.label("id")).where(TraceNode.id.in_(roots)).cte("reach", recursive=True)
-    )
-    # Follow edges against the flow (backward) or with it (forward). The final join must use
-    # the *recursive* CTE, i.e. the one returned by union(), not the seed.
+    # The final join must use the *recursive* CTE (the one ``reach`` returns), not the seed.
+    reached = reach(direction, seeds_by_id())
     if direction == "backward":
         near, far = TraceEdge.target_id, TraceEdge.source_id
     else:
         near, far = TraceEdge.source_id, TraceEdge.target_id
-    reach = seed.union(select(far).join(seed, near == seed.c.id))
     return (
         select(
             TraceNode.id,
@@ -818,9 +794,9 @@ def _walk_statement(direction: Direction) -> AnySelect:
             raw_value(TraceEdge.quantity, String),
             TraceEdge.unit,
         )
-        .select_from(reach)
-        .join(TraceNode, TraceNode.id == reach.c.id)
-        .outerjoin(TraceEdge, near == reach.c.id)
+        .select_from(reached)
+        .join(TraceNode, TraceNode.id == reached.c.id)
+        .outerjoin(TraceEdge, near == reached.c.id)
     )
 
 
