@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from trace_core.attachments.models import Document
 from trace_core.certificates.coverage import RECORD, Coverage, coverage_on
@@ -194,7 +194,7 @@ class CertificateService:
 
     async def part_kinds(self) -> builtins.list[str]:
         """The kinds of part we buy (``Part.kind``), for the scope's choices."""
-        return sorted(await self.session.scalars(select(distinct(Part.kind))))
+        return sorted(await self.session.scalars(select(Part.kind).distinct()))
 
     async def coverage(
         self, actor: Actor, organization_id: int, part_number: str, day: dt.date
