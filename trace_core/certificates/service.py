@@ -22,12 +22,14 @@ from sqlalchemy import select
 
 from trace_core.attachments.models import Document
 from trace_core.certificates.coverage import RECORD, Coverage, coverage_on
+from trace_core.certificates.evidence import certificate_evidence
 from trace_core.certificates.models import CertificatePart, SupplierCertificate
 from trace_core.db import utc_now
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
 from trace_core.identity.models import Organization
 from trace_core.identity.service import SigningCredentials
+from trace_core.lots.models import SupplierLot
 from trace_core.parts.models import Part
 from trace_core.records.models import RecordVersion
 from trace_core.records.service import SignatureView
@@ -208,6 +210,18 @@ class CertificateService:
         if part is None:
             raise ValidationFailed({"part_number": f"We have no part {part_number}."})
         return await coverage_on(self.session, organization_id, part.id, part.kind, day)
+
+    async def for_supplier_lot(self, actor: Actor, lot: SupplierLot) -> dict[str, Any]:
+        """For a lot's review page: each receipt's check (``evidence.certificate_evidence``)
+        and, for a lot not received yet, what a receipt today would find."""
+        actor.require("lots.read")
+        if not actor.is_internal and lot.organization_id != actor.organization_id:
+            raise NotFound("No such lot.")
+        receipts = (await certificate_evidence(self.session, [lot.id])).get(lot.id, [])
+        today = await coverage_on(
+            self.session, lot.organization_id, lot.part_id, lot.part.kind, utc_now().date()
+        )
+        return {"receipts": receipts, "today": today.as_dict()}
 
     # -- the supplier ---------------------------------------------------------------------------
 
