@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from portal.forms import form_fields, signing_credentials, text
 from trace_core.certificates.models import CERTIFICATE_STATUSES
-from trace_core.certificates.service import TRANSITIONS, validity_flag
+from trace_core.certificates.service import QA_DECISIONS, validity_flag
 from trace_core.db import utc_now
 from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
 from trace_core.services import Services
@@ -39,11 +39,7 @@ async def _review(
 ) -> Template:
     detail = await services.certificates.detail(services.actor, certificate_id)
     certificate = detail.certificate
-    decisions = [
-        action
-        for (state, action) in TRANSITIONS
-        if state == certificate.status and action in ("accept", "reject", "suspend", "withdraw")
-    ]
+    decisions = [d for d, states in QA_DECISIONS.items() if certificate.status in states]
     return Template(
         "internal/certificate.html",
         status_code=status,

@@ -506,6 +506,19 @@ async def test_versions_signatures_and_audit_events_of_a_certificate(runtime: Ru
     assert record.versions[0].version == 1
 
 
+async def test_a_withdrawal_after_a_suspension_keeps_the_earlier_end(runtime: Runtime) -> None:
+    made = await accepted(runtime, ANNA)
+    start = TODAY - dt.timedelta(days=20)
+    suspended = await decide(runtime, made.id, "suspend", made.version, "audit finding", start)
+    withdrawn = await decide(runtime, made.id, "withdraw", suspended.version, "not renewed")
+    assert withdrawn.status == "withdrawn" and withdrawn.ended_on == start
+    anna = await person(runtime, ANNA)
+    async with provide_services(runtime, anna) as s:  # our QA's decisions only: not a draft
+        draft = await s.certificates.submit(anna, certificate(await upload(runtime, anna)))
+    with pytest.raises(Conflict, match="draft cannot be withdrawn by us"):
+        await decide(runtime, draft.id, "withdraw", draft.version, "no")
+
+
 @pytest.mark.req("P11-08")
 async def test_illegal_and_stale_steps_are_refused(runtime: Runtime) -> None:
     anna = await person(runtime, ANNA)

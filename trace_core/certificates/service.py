@@ -48,6 +48,15 @@ TRANSITIONS = {
     ("accepted", "withdraw"): "withdrawn",
     ("suspended", "withdraw"): "withdrawn",
 }
+#: The states from which our QA may take each decision: a submitted certificate is accepted
+#: or rejected (not withdrawn for the supplier); only one we relied on is suspended or
+#: withdrawn by us.
+QA_DECISIONS = {
+    "accept": ("submitted",),
+    "reject": ("submitted",),
+    "suspend": ("accepted",),
+    "withdraw": ("accepted", "suspended"),
+}
 #: The meaning QA signs for each of its decisions (the controlled list, P11-15).
 DECISION_MEANINGS = {
     "accept": "approved",
@@ -393,7 +402,7 @@ class CertificateService:
         if errors:
             raise ValidationFailed(errors)
         if end is not None:
-            certificate.ended_on = end
+            self._end(certificate, end)
         return await self._move(certificate, "withdrawn", reason=reason)
 
     # -- our QA ---------------------------------------------------------------------------------
@@ -417,6 +426,10 @@ class CertificateService:
         if decision not in DECISION_MEANINGS:
             raise ValidationFailed({"decision": "Choose accept, reject, suspend or withdraw."})
         certificate = await self._for_transition(actor, certificate_id, decision, expected_version)
+        if certificate.status not in QA_DECISIONS[decision]:
+            raise Conflict(
+                f"A certificate that is {certificate.status} cannot be {_past(decision)} by us."
+            )
         errors: dict[str, str] = {}
         comment = (comment or "").strip()
         if decision != "accept" and not comment:
@@ -439,7 +452,7 @@ class CertificateService:
         if decision == "accept":
             certificate.accepted_at = utc_now()
         if end is not None:
-            certificate.ended_on = end
+            self._end(certificate, end)
         return await self._move(
             certificate, TRANSITIONS[(certificate.status, decision)], reason=comment or None
         )
@@ -466,6 +479,13 @@ class CertificateService:
                 "before that."
             )
         return end
+
+    @staticmethod
+    def _end(certificate: SupplierCertificate, end: dt.date) -> None:
+        """A certificate suspended from one day and withdrawn from a later one stopped holding
+        on the first: a withdrawal never makes days after a suspension covered again."""
+        if certificate.ended_on is None or end < certificate.ended_on:
+            certificate.ended_on = end
 
     async def _supplier_signed(self, certificate: SupplierCertificate) -> bool:
         signatures = await self.keeper.signatures(RECORD, certificate.id)
