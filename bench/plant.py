@@ -397,6 +397,8 @@ TRACE_EDGES = (
     "id",
     "source_id",
     "target_id",
+    "source_kind",
+    "target_kind",
     "kind",
     "event_type",
     "event_id",
@@ -692,7 +694,8 @@ def _emit(
         unit: str | None,
         at: Any,
     ) -> None:
-        edges.append((len(edges) + 1, source, target, kind, *event, quantity, unit, at))
+        ends = (nodes[source - 1][1], nodes[target - 1][1])
+        edges.append((len(edges) + 1, source, target, *ends, kind, *event, quantity, unit, at))
 
     for t, what, index in events:
         at = timestamp(t)

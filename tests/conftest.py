@@ -200,3 +200,18 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     """
     ids = dict.fromkeys(str(arg) for mark in item.iter_markers("req") for arg in mark.args)
     item.user_properties.extend(("requirement", req_id) for req_id in ids)
+
+
+async def edges_with_wrong_end_kinds(runtime: Runtime) -> list[Any]:
+    """The trace edges whose ``source_kind``/``target_kind`` (copied by every posting from
+    the nodes, migration 0011) differ from their nodes' kinds: none, or walks misread them."""
+    async with runtime.sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT e.id, e.kind, e.source_kind, s.kind, e.target_kind, t.kind "
+                "FROM trace_edges e JOIN trace_nodes s ON s.id = e.source_id "
+                "JOIN trace_nodes t ON t.id = e.target_id "
+                "WHERE e.source_kind <> s.kind OR e.target_kind <> t.kind"
+            )
+        )
+        return list(rows.all())

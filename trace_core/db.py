@@ -151,12 +151,15 @@ def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 SQLITE_CHUNK = 10_000
 
 
-def among_ids(dialect_name: str, column: Any, ids: Collection[int]) -> Iterator[Any]:
+def among_ids(
+    dialect_name: str, column: Any, ids: Collection[Any], element: Any = BigInteger
+) -> Iterator[Any]:
     """Conditions that together select the rows whose ``column`` is one of ``ids``: one array
     parameter on PostgreSQL (an IN list of 100,000 values would exceed asyncpg's 32,767
-    parameters), IN lists of ``SQLITE_CHUNK`` values elsewhere. Run one query per condition."""
+    parameters), IN lists of ``SQLITE_CHUNK`` values elsewhere. Run one query per condition.
+    ``element`` is the array's element type (ids; ``String`` for numbers people type)."""
     if dialect_name == "postgresql":
-        yield column == any_(literal(list(ids), ARRAY(BigInteger)))
+        yield column == any_(literal(list(ids), ARRAY(element)))
         return
     values = list(ids)
     for start in range(0, len(values), SQLITE_CHUNK):

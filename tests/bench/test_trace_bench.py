@@ -60,9 +60,26 @@ async def test_service_floor_and_per_node_walk_find_the_same_nodes(
                 walk = await per_node_walk(
                     session, result.roots, result.direction, time.perf_counter() + 600
                 )
-            assert walk.complete
-            assert set(result.nodes) == found == walk.nodes, identifier
-            assert walk.queries == len(walk.nodes)  # one query per node
+                answered = await per_node_walk(
+                    session,
+                    result.roots,
+                    result.direction,
+                    time.perf_counter() + 600,
+                    answer=True,
+                )
+            assert walk.complete and answered.complete
+            assert set(result.nodes) == found == walk.nodes == answered.nodes, identifier
+            assert walk.queries == answered.queries == len(walk.nodes)  # one query per node
+            # The walk to the answer finds what the trace says of each lot and shipment.
+            assert answered.counts == result.counts(), identifier
+            shipments = {n.identifier for n in result.nodes.values() if n.kind == "shipment"}
+            assert {number for number, *_ in answered.shipments.values()} == shipments
+            lots = {
+                node_id: (n.identifier, n.details["part_number"], n.details["quantity"])
+                for node_id, n in result.nodes.items()
+                if n.kind == "internal_lot"
+            }
+            assert answered.lots == lots, identifier
             if direction == "backward":
                 kinds = {n.kind for n in result.nodes.values()}
                 assert {"serial", "internal_lot", "supplier_lot"} <= kinds

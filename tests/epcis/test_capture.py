@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 
 from portal.app import create_app
 from portal.settings import Settings
+from tests.conftest import edges_with_wrong_end_kinds
 from tests.epcis.conftest import (
     ACME,
     CONTEXT,
@@ -265,7 +266,7 @@ async def test_a_suppliers_client_captures_only_about_its_own_lots(runtime: Runt
 
 
 async def test_captured_events_become_genealogy_found_by_the_trace(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     headers = await bearer(client, ERP)
     sterile_lot = lgtin("STER-0001", NEW_GTIN)
@@ -326,6 +327,7 @@ async def test_captured_events_become_genealogy_found_by_the_trace(
     } <= reached
     assert {"packing", "shipment"} <= {e["kind"] for e in forward.json()["edges"]}
     assert ("consignee", "https://id.gs1.org/414/4012345000016") not in reached  # party only
+    assert await edges_with_wrong_end_kinds(runtime) == []
 
 
 @pytest.mark.req("A11-02")

@@ -10,8 +10,9 @@ import io
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import String, select
 
+from trace_core.db import among_ids
 from trace_core.errors import (
     AuthenticationFailed,
     Conflict,
@@ -164,3 +165,20 @@ async def test_supplied_by_and_supplied_to(runtime: Runtime) -> None:
     async with provide_services(runtime, anna) as s:
         with pytest.raises(PermissionDenied):
             await s.recalls.supplied_report(anna, "SN-DEMO-0002")
+
+
+@pytest.mark.req("QMS-14")
+async def test_a_wide_recall_selects_lots_and_serials_beyond_the_parameter_limit(
+    runtime: Runtime,
+) -> None:
+    """Opening a recall selects its lots and in-stock serials by number. A plant-wide recall
+    names more of them than asyncpg may bind as separate parameters (32,767): one array on
+    PostgreSQL, chunks of ``SQLITE_CHUNK`` on SQLite, both finding exactly the rows that
+    exist."""
+    wanted = [f"SN-NONE-{i:06d}" for i in range(40_000)] + ["SN-DEMO-0006", "SN-DEMO-0007"]
+    async with runtime.sessions() as session:
+        dialect = session.get_bind().dialect.name
+        found: list[str] = []
+        for condition in among_ids(dialect, Serial.serial, wanted, String):
+            found += await session.scalars(select(Serial.serial).where(condition))
+    assert sorted(found) == ["SN-DEMO-0006", "SN-DEMO-0007"]

@@ -199,7 +199,9 @@ class GenealogyWriter:
             self.edges.append(
                 {
                     "source_id": source.node_id,
+                    "source_kind": source.kind,
                     "target_id": target.node_id,
+                    "target_kind": target.kind,
                     "kind": edge_kind,
                     "event_type": EDGE_EVENT_TYPE,
                     "event_id": event_row_id,

@@ -227,7 +227,7 @@ class PackingService:
         try:
             for serial in serials:
                 edge = await self._edge(
-                    await node_id(self.session, "serial", serial.id), target, event
+                    await node_id(self.session, "serial", serial.id), "serial", target, event
                 )
                 self.session.add(
                     ShippingUnitItem(
@@ -236,7 +236,7 @@ class PackingService:
                 )
             for child in children:
                 edge = await self._edge(
-                    await node_id(self.session, NODE_KIND, child.id), target, event
+                    await node_id(self.session, NODE_KIND, child.id), NODE_KIND, target, event
                 )
                 self.session.add(
                     ShippingUnitItem(
@@ -382,10 +382,12 @@ class PackingService:
         await self.session.flush()
         return event
 
-    async def _edge(self, source: int, target: int, event: PackingEvent) -> int:
+    async def _edge(self, source: int, source_kind: str, target: int, event: PackingEvent) -> int:
         edge = TraceEdge(
             source_id=source,
+            source_kind=source_kind,
             target_id=target,
+            target_kind=NODE_KIND,
             kind="packing",
             event_type=EDGE_EVENT_TYPE,
             event_id=event.id,
@@ -586,7 +588,9 @@ class PackingService:
             self.session.add(
                 TraceEdge(
                     source_id=await node_id(self.session, NODE_KIND, unit.id),
+                    source_kind=NODE_KIND,
                     target_id=shipment_node,
+                    target_kind="shipment",
                     kind="shipment",
                     event_type="shipment",
                     event_id=shipment.id,

@@ -830,7 +830,9 @@ class ProcessService:
                 self.session.add(
                     TraceEdge(
                         source_id=await node_id(self.session, "internal_lot", source.lot_id),
+                        source_kind="internal_lot",
                         target_id=target,
+                        target_kind="internal_lot",
                         kind="process",
                         event_type=RUN_RECORD,
                         event_id=run.id,

@@ -122,7 +122,9 @@ class ProductionService:
             self.session.add(
                 TraceEdge(
                     source_id=await node_id(self.session, "internal_lot", lot.id),
+                    source_kind="internal_lot",
                     target_id=output_node,
+                    target_kind="internal_lot",
                     kind="consumption",
                     event_type="work_order",
                     event_id=order.id,
@@ -142,7 +144,9 @@ class ProductionService:
         self.session.add_all(
             TraceEdge(
                 source_id=output_node,
+                source_kind="internal_lot",
                 target_id=node.id,
+                target_kind="serial",
                 kind="production",
                 event_type="work_order",
                 event_id=order.id,

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, func, select, update
 
-from trace_core.db import utc_now
+from trace_core.db import among_ids, utc_now
 from trace_core.epcis.event_hash import event_hash
 from trace_core.epcis.identifiers import private_uri
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -225,19 +225,23 @@ class RecallService:
         )
         await self.s.keeper.sign(version, signer, RECALL_MEANING, reason)
         why = f"recall {recall.number}: {reason}"
+        # By row id, an array on PostgreSQL: a wide recall holds more lots and serials than
+        # one statement may bind as separate parameters (asyncpg: 32,767).
+        dialect = self.session.get_bind().dialect.name
         lot_numbers = [lot["lot_number"] for lot in scope["lots"]]
-        if lot_numbers:
+        for condition in among_ids(dialect, InternalLot.lot_number, lot_numbers, String):
             for lot in await self.session.scalars(
-                select(InternalLot).where(InternalLot.lot_number.in_(lot_numbers))
+                select(InternalLot).where(condition).order_by(InternalLot.lot_number)
             ):
                 await self.s.inventory.set_status(lot, "recalled", why)
         serial_numbers = [s["serial"] for s in scope["serials"] if s["status"] == "in_stock"]
-        if serial_numbers:
+        for condition in among_ids(dialect, Serial.serial, serial_numbers, String):
             await self.session.execute(
                 update(Serial)
-                .where(Serial.serial.in_(serial_numbers), Serial.status == "in_stock")
+                .where(condition, Serial.status == "in_stock")
                 .values(status="on_hold")
             )
+        if serial_numbers:
             self.s.keeper.audit(
                 "stock_on_hold",
                 "recall",

@@ -101,7 +101,9 @@ class ReceiptService:
         self.session.add(
             TraceEdge(
                 source_id=source,
+                source_kind="supplier_lot",
                 target_id=target,
+                target_kind="internal_lot",
                 kind="receipt",
                 event_type="receipt",
                 event_id=receipt.id,

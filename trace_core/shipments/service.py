@@ -123,7 +123,9 @@ class ShipmentService:
             self.session.add(
                 TraceEdge(
                     source_id=serial_nodes[row.id],
+                    source_kind="serial",
                     target_id=target,
+                    target_kind="shipment",
                     kind="shipment",
                     event_type="shipment",
                     event_id=shipment.id,

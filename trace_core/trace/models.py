@@ -35,14 +35,21 @@ class TraceNode(Base):
 
 class TraceEdge(Base):
     __tablename__ = "trace_edges"
+    # Each index answers "what follows this node" from the index alone (a walk reads no
+    # table row): the far end, its kind and the edge's kind, for either direction.
     __table_args__ = (
-        Index("ix_trace_edges_source", "source_id", "target_id"),
-        Index("ix_trace_edges_target", "target_id", "source_id"),
+        Index("ix_trace_edges_source", "source_id", "target_kind", "kind", "target_id"),
+        Index("ix_trace_edges_target", "target_id", "source_kind", "kind", "source_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("trace_nodes.id"))
     target_id: Mapped[int] = mapped_column(ForeignKey("trace_nodes.id"))
+    #: The kinds of the two ends, copied from their nodes when the edge is posted (a node
+    #: never changes kind): a walk knows what it reached (a serial or not) without reading
+    #: ``trace_nodes``, which halves the cost of a plant-wide forward trace.
+    source_kind: Mapped[str] = mapped_column(String(20))
+    target_kind: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20))
     #: The posting that created the edge (record type and id), for evidence.
     event_type: Mapped[str] = mapped_column(String(40))

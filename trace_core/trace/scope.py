@@ -43,8 +43,8 @@ from sqlalchemy.orm import aliased
 from trace_core.inventory.models import InternalLot
 from trace_core.parts.models import Part
 from trace_core.shipments.models import Shipment
-from trace_core.trace.models import TraceEdge, TraceNode
-from trace_core.trace.statements import AnySelect, Direction, found_nodes
+from trace_core.trace.models import NODE_KINDS, TraceEdge, TraceNode
+from trace_core.trace.statements import AnySelect, Direction, reach
 
 if TYPE_CHECKING:
     from trace_core.trace.service import EdgeView, NodeView, TraceResult
@@ -262,33 +262,35 @@ def scope_statement(direction: Direction) -> AnySelect:
 
 def _scope_statement(direction: Direction) -> AnySelect:
     roots: BindParameter[list[int]] = bindparam("roots", expanding=True)
-    found = found_nodes(direction, TraceNode.id.in_(roots))
-    listed = select(found).where(or_(found.c.kind != "serial", found.c.id.in_(roots))).cte("listed")
-    near, far = listed.alias("near"), listed.alias("far")
+    # The walk reads each reached node's kind from the edges (``reach``); only the listed
+    # nodes (not serials, a tenth of a wide scope) are read from ``trace_nodes``.
+    reached = reach(direction, TraceNode.id.in_(roots), kinds=True)
+    listed = (
+        select(
+            TraceNode.id,
+            TraceNode.kind,
+            TraceNode.ref_id,
+            TraceNode.identifier,
+            TraceNode.organization_id,
+        )
+        .join(reached, reached.c.id == TraceNode.id)
+        .where(or_(reached.c.kind != "serial", reached.c.id.in_(roots)))
+        .cte("listed")
+    )
     edge = aliased(TraceEdge, name="edge")
     if direction == "backward":
-        e_near, e_far = edge.target_id, edge.source_id
+        e_near, e_far, far_kind = edge.target_id, edge.source_id, edge.source_kind
     else:
-        e_near, e_far = edge.source_id, edge.target_id
-    # Every edge leaving a listed node, and whether it leads to another listed node. Its far
-    # end was reached (the walk follows every edge leaving a node it reached), so a far end
-    # that is not listed is a serial in scope.
-    leaving = (
-        select(
-            e_near.label("near"),
-            e_far.label("far"),
-            edge.kind,
-            edge.event_type,
-            edge.event_id,
-            sql_cast(edge.quantity, String).label("quantity"),
-            edge.unit,
-            far.c.id.is_not(None).label("far_listed"),
-        )
-        .select_from(near)
-        .join(edge, e_near == near.c.id)
-        .outerjoin(far, far.c.id == e_far)
-        .cte("leaving")
+        e_near, e_far, far_kind = edge.source_id, edge.target_id, edge.target_kind
+    # Every edge leaving a listed node leads to a node reached (the walk follows every edge
+    # leaving a node it reached): a listed one, or a serial in scope. Both conditions are on
+    # the walk index's columns (kinds as a list, not "<> 'serial'", so that the index finds
+    # them), and the serials are counted from the index alone.
+    to_listed = (
+        far_kind.in_([kind for kind in NODE_KINDS if kind != "serial"]),
+        and_(far_kind == "serial", e_far.in_(roots)),
     )
+    to_serial_in_scope = and_(far_kind == "serial", e_far.not_in(roots))
 
     def row(tag: str, **values: Any) -> list[Any]:
         columns = []
@@ -297,52 +299,79 @@ def _scope_statement(direction: Direction) -> AnySelect:
             columns.append((sql_cast(null(), kind) if value is None else value).label(name))
         return [literal(tag, String).label("tag"), *columns]
 
-    counts = select(*row("count", a=func.count(), kind=found.c.kind)).group_by(found.c.kind)
-    # Listed nodes, with the evidence of the two kinds a wide scope is made of.
+    counts = select(*row("count", a=func.count(), kind=reached.c.kind)).group_by(reached.c.kind)
+    node = {
+        "a": listed.c.id,
+        "b": listed.c.ref_id,
+        "kind": listed.c.kind,
+        "identifier": listed.c.identifier,
+        "c": listed.c.organization_id,
+    }
+    # Listed nodes, with the evidence of the two kinds a wide scope is made of: one branch
+    # per kind, so that each probes only its own table.
     lot, part, shipment = aliased(InternalLot), aliased(Part), aliased(Shipment)
-    nodes = (
+    lots = (
         select(
             *row(
                 "node",
-                a=listed.c.id,
-                b=listed.c.ref_id,
-                kind=listed.c.kind,
-                identifier=listed.c.identifier,
-                c=listed.c.organization_id,
+                **node,
                 quantity=sql_cast(lot.quantity, String),
                 unit=lot.unit,
                 part_number=part.number,
                 part_name=part.name,
                 lot_kind=lot.kind,
-                status=func.coalesce(lot.status, shipment.status),
+                status=lot.status,
+            )
+        )
+        .select_from(listed)
+        .outerjoin(lot, lot.id == listed.c.ref_id)
+        .outerjoin(part, part.id == lot.part_id)
+        .where(listed.c.kind == "internal_lot")
+    )
+    shipments = (
+        select(
+            *row(
+                "node",
+                **node,
+                status=shipment.status,
                 consignee_name=shipment.consignee_name,
                 consignee_address=shipment.consignee_address,
                 shipped_at=shipment.shipped_at,
             )
         )
         .select_from(listed)
-        .outerjoin(lot, and_(listed.c.kind == "internal_lot", lot.id == listed.c.ref_id))
-        .outerjoin(part, part.id == lot.part_id)
-        .outerjoin(shipment, and_(listed.c.kind == "shipment", shipment.id == listed.c.ref_id))
+        .outerjoin(shipment, shipment.id == listed.c.ref_id)
+        .where(listed.c.kind == "shipment")
     )
-    links = select(
-        *row(
-            "link",
-            a=leaving.c.near,
-            b=leaving.c.far,
-            kind=leaving.c.kind,
-            event_type=leaving.c.event_type,
-            event_id=leaving.c.event_id,
-            quantity=leaving.c.quantity,
-            unit=leaving.c.unit,
+    others = select(*row("node", **node)).where(listed.c.kind.not_in(("internal_lot", "shipment")))
+    links = [
+        select(
+            *row(
+                "link",
+                a=e_near,
+                b=e_far,
+                kind=edge.kind,
+                event_type=edge.event_type,
+                event_id=edge.event_id,
+                quantity=sql_cast(edge.quantity, String),
+                unit=edge.unit,
+            )
         )
-    ).where(leaving.c.far_listed)
+        .select_from(listed)
+        .join(edge, e_near == listed.c.id)
+        .where(condition)
+        for condition in to_listed
+    ]
+    # The serials that follow each listed node, counted from the walk index alone.
     made = (
-        select(*row("next", a=leaving.c.near, b=func.count(), kind=leaving.c.kind))
-        .where(~leaving.c.far_listed)
-        .group_by(leaving.c.near, leaving.c.kind)
+        select(*row("next", a=e_near, b=func.count(), kind=edge.kind))
+        .select_from(listed)
+        .join(edge, e_near == listed.c.id)
+        .where(to_serial_in_scope)
+        .group_by(e_near, edge.kind)
     )
-    return union_all(counts, nodes, links, made).subquery("scope").select()
+    branches = (counts, lots, shipments, others, *links, made)
+    return union_all(*branches).subquery("scope").select()
 
 
 _SCOPE_COLUMNS: tuple[tuple[str, Any], ...] = (

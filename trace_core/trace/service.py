@@ -42,8 +42,10 @@ from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
 from trace_core.trace.scope import SerialBundle, TraceScope, scope_of, scope_statement
 from trace_core.trace.statements import (
+    EVIDENCE_COLUMNS,
     AnySelect,
     Direction,
+    ends,
     evidence_statement,
     reach,
     seeds_by_id,
@@ -302,17 +304,16 @@ class TraceService:
         node = await self.session.get(TraceNode, node_id)
         if node is None:
             raise NotFound(f"No trace node {node_id}.")
-        if direction == "backward":
-            near, far = TraceEdge.target_id, TraceEdge.source_id
-        else:
-            near, far = TraceEdge.source_id, TraceEdge.target_id
+        near, far, far_kind = ends(direction)
+        following_serials = (near == node_id, far_kind == "serial")
+        # Counted from the walk index alone; the page reads its serials' rows.
+        total = await self.session.scalar(select(func.count()).where(*following_serials))
         serials = (
             select(TraceNode.id, TraceNode.identifier, Serial.status, TraceEdge.kind)
             .join(TraceEdge, far == TraceNode.id)
             .join(Serial, Serial.id == TraceNode.ref_id)
-            .where(near == node_id, TraceNode.kind == "serial")
+            .where(*following_serials)
         )
-        total = await self.session.scalar(select(func.count()).select_from(serials.subquery()))
         page = (
             await self.session.execute(
                 serials.order_by(TraceNode.identifier, TraceNode.id).offset(offset).limit(limit)
@@ -411,14 +412,21 @@ class TraceService:
         direction: Direction,
         found: Evidence,
     ) -> TraceResult:
-        refs, edges, details = found
+        refs, edges, details, more = found
         if not actor.is_internal:
             refs, edges = _external_view(actor, refs, edges)
         # Kinds the statement carries no evidence for (shipping units): read as a full trace
         # does (no query when there are none).
         details.update(await self._describe({i: r for i, r in refs.items() if i not in details}))
-        await self._attach_signatures(refs, details)
-        await self._attach_process_runs(actor, refs, details)
+        # Signatures and process runs: asked for only where the statement found some.
+        for node_id, ref in refs.items():
+            if ref.kind == "supplier_lot" and node_id not in more and node_id in details:
+                details[node_id]["signatures"] = []
+        followed = {i: r for i, r in refs.items() if i in more}
+        await self._attach_signatures(followed, details)
+        await self._attach_process_runs(actor, followed, details)
+        # Certificates go with receipts, which the statement does not flag: one query for
+        # all the supplier lots reached (none when there are none).
         await self._attach_certificates(actor, refs, details)
         nodes = {
             node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
@@ -434,21 +442,22 @@ class TraceService:
         refs: dict[int, NodeRef] = {}
         edges: list[EdgeView] = []
         details: dict[int, dict[str, Any]] = {}
+        more: set[int] = set()
         quantity_of = _quantities()
         for row in await self._core(statement, parameters):
-            if row.tag == "edge":
-                source, target = (row.id, row.far) if forward else (row.far, row.id)
-                amount = quantity_of(row.quantity)
-                edges.append(
-                    EdgeView(
-                        source, target, row.kind, row.event_type, row.event_id, amount, row.unit
-                    )
-                )
+            # By position (``EVIDENCE_COLUMNS`` after the tag): a trace reads its rows once.
+            tag, near, kind, ref_id, identifier, organization_id, far, event_type = row[:8]
+            if tag == "edge":
+                source, target = (near, far) if forward else (far, near)
+                amount = quantity_of(row[9])
+                edges.append(EdgeView(source, target, kind, event_type, row[8], amount, row[10]))
                 continue
-            refs[row.id] = NodeRef(row.kind, row.ref_id, row.identifier, row.organization_id)
+            refs[near] = NodeRef(kind, ref_id, identifier, organization_id)
             if (described := _evidence(row, quantity_of)) is not None:
-                details[row.id] = described
-        return refs, edges, details
+                details[near] = described
+            if row[_MORE_EVIDENCE]:
+                more.add(near)
+        return Evidence(refs, edges, details, more)
 
     async def _attach_signatures(
         self, refs: dict[int, NodeRef], details: dict[int, dict[str, Any]]
@@ -777,8 +786,19 @@ class NodeRef(NamedTuple):
     organization_id: int | None
 
 
-#: What one evidence statement gives: node refs, edges and each node's evidence, by node id.
-Evidence = tuple[dict[int, NodeRef], list[EdgeView], dict[int, dict[str, Any]]]
+#: The position of ``more_evidence`` in an evidence statement's rows (the tag comes first).
+_MORE_EVIDENCE = 1 + [name for name, _ in EVIDENCE_COLUMNS].index("more_evidence")
+
+
+class Evidence(NamedTuple):
+    """What one evidence statement gives."""
+
+    refs: dict[int, NodeRef]
+    edges: list[EdgeView]
+    #: Each node's evidence, by node id.
+    details: dict[int, dict[str, Any]]
+    #: The nodes with more evidence to read: signatures, process runs.
+    more: set[int]
 
 
 def walk_statement(direction: Direction) -> AnySelect:
@@ -797,10 +817,7 @@ def walk_statement(direction: Direction) -> AnySelect:
 def _walk_statement(direction: Direction) -> AnySelect:
     # The final join must use the *recursive* CTE (the one ``reach`` returns), not the seed.
     reached = reach(direction, seeds_by_id())
-    if direction == "backward":
-        near, far = TraceEdge.target_id, TraceEdge.source_id
-    else:
-        near, far = TraceEdge.source_id, TraceEdge.target_id
+    near, far, _ = ends(direction)
     return (
         select(
             TraceNode.id,

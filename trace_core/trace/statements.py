@@ -20,11 +20,13 @@ from sqlalchemy import (
     CTE,
     BigInteger,
     BindParameter,
+    Boolean,
     Date,
     Integer,
     Select,
     String,
     bindparam,
+    exists,
     literal,
     null,
     select,
@@ -38,6 +40,8 @@ from trace_core.identity.models import Organization
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
 from trace_core.parts.models import Part, Specification
+from trace_core.processes.models import ProcessRun, ProcessRunLot
+from trace_core.records.models import Signature
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
 
@@ -59,15 +63,27 @@ def tagged(tag: str, columns: Columns, **values: Any) -> list[Any]:
     return selected
 
 
-def reach(direction: Direction, seeds: Any) -> CTE:
+def reach(direction: Direction, seeds: Any, *, kinds: bool = False) -> CTE:
     """The ids of the nodes reached from the nodes ``seeds`` selects (a condition on
-    ``TraceNode``: ids in the expanding parameter ``roots``, or the identifier typed)."""
-    seed = select(TraceNode.id.label("id")).where(seeds).cte("reach", recursive=True)
+    ``TraceNode``: ids in the expanding parameter ``roots``, or the identifier typed), and
+    with ``kinds`` their ``kind``, read from the walk index alone (the edges carry the kinds
+    of their ends). Without, the walk's dedup hashes a number, not a number and a text: the
+    statements that read ``trace_nodes`` anyway do not ask for kinds."""
+    columns: list[Any] = [TraceNode.id.label("id")]
+    if kinds:
+        columns.append(TraceNode.kind.label("kind"))
+    seed = select(*columns).where(seeds).cte("reach", recursive=True)
+    near, far, far_kind = ends(direction)
+    step = select(far, far_kind) if kinds else select(far)
+    return seed.union(step.join(seed, near == seed.c.id))
+
+
+def ends(direction: Direction) -> tuple[Any, Any, Any]:
+    """The edge columns a walk in ``direction`` goes from and to: near end, far end, and the
+    far end's kind."""
     if direction == "backward":
-        near, far = TraceEdge.target_id, TraceEdge.source_id
-    else:
-        near, far = TraceEdge.source_id, TraceEdge.target_id
-    return seed.union(select(far).join(seed, near == seed.c.id))
+        return TraceEdge.target_id, TraceEdge.source_id, TraceEdge.source_kind
+    return TraceEdge.source_id, TraceEdge.target_id, TraceEdge.target_kind
 
 
 def found_nodes(direction: Direction, seeds: Any) -> CTE:
@@ -129,6 +145,9 @@ EVIDENCE_COLUMNS: Columns = (
     ("consignee_name", String),
     ("consignee_address", String),
     ("shipped_at", Shipment.shipped_at.type),
+    # Whether a follow-up query has more to read for the node: a supplier lot's signatures,
+    # an internal lot's posted process runs (most have none; the service then asks nothing).
+    ("more_evidence", Boolean),
 )
 
 
@@ -174,6 +193,9 @@ def _evidence_statement(direction: Direction, by_identifier: bool) -> AnySelect:
             coa_sha256=Document.sha256,
             coa_filename=Document.filename,
             version=SupplierLot.version,
+            more_evidence=exists().where(
+                Signature.record_type == "supplier_lot", Signature.record_id == found.c.ref_id
+            ),
         )
         .outerjoin(SupplierLot, SupplierLot.id == found.c.ref_id)
         .outerjoin(Organization, Organization.id == SupplierLot.organization_id)
@@ -190,6 +212,11 @@ def _evidence_statement(direction: Direction, by_identifier: bool) -> AnySelect:
             part_name=Part.name,
             status=lot.status,
             lot_kind=lot.kind,
+            more_evidence=exists().where(
+                ProcessRunLot.lot_id == found.c.ref_id,
+                ProcessRun.id == ProcessRunLot.run_id,
+                ProcessRun.posted_at.is_not(None),
+            ),
         )
         .outerjoin(lot, lot.id == found.c.ref_id)
         .outerjoin(Part, Part.id == lot.part_id)
@@ -219,10 +246,7 @@ def _evidence_statement(direction: Direction, by_identifier: bool) -> AnySelect:
         .where(found.c.kind == "shipment")
     )
     others = nodes_with().where(found.c.kind.not_in(DESCRIBED_KINDS))
-    if direction == "backward":
-        near, far = TraceEdge.target_id, TraceEdge.source_id
-    else:
-        near, far = TraceEdge.source_id, TraceEdge.target_id
+    near, far, _ = ends(direction)
     edges = (
         select(
             *tagged(
