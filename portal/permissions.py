@@ -238,6 +238,30 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
         API, "lots.submit", suppliers_only=True, note="creates a draft; people sign on the portal"
     ),
     ("GET", "/api/v1/process-runs/{run_id:int}"): _a(API, "lots.read"),
+    # -- supplier certificates (CERT-01; docs/CERTIFICATES.md) ---------------------------------
+    ("GET", "/supplier/certificates"): _a(OWN_ORG, "lots.read"),
+    ("GET", "/supplier/certificates/new"): _a(OWN_ORG, "lots.submit", suppliers_only=True),
+    ("POST", "/supplier/certificates"): _a(OWN_ORG, "lots.submit", suppliers_only=True),
+    ("GET", "/supplier/certificates/{certificate_id:int}"): _a(OWN_ORG, "lots.read"),
+    ("POST", "/supplier/certificates/{certificate_id:int}/sign"): _a(
+        OWN_ORG, "lots.sign", suppliers_only=True, people_only=True
+    ),
+    ("POST", "/supplier/certificates/{certificate_id:int}/withdraw"): _a(
+        OWN_ORG, "lots.submit", suppliers_only=True, note="reason required"
+    ),
+    ("GET", "/internal/certificates"): _a(INTERNAL, "lots.read"),
+    ("GET", "/internal/certificates/{certificate_id:int}"): _a(INTERNAL, "lots.read"),
+    ("POST", "/internal/certificates/{certificate_id:int}/decision"): _a(
+        INTERNAL,
+        "lots.approve",
+        people_only=True,
+        note="accept, reject, suspend, withdraw; signed",
+    ),
+    ("GET", "/api/v1/certificates"): _a(API, "lots.read"),
+    ("POST", "/api/v1/certificates"): _a(
+        API, "lots.submit", suppliers_only=True, note="creates a draft; people sign on the portal"
+    ),
+    ("GET", "/api/v1/certificates/{certificate_id:int}"): _a(API, "lots.read"),
     # -- onboarding: invitations, password resets, people and organizations -------------------
     ("GET", "/invite/{token:str}"): _a(PUBLIC, note="the e-mailed invitation link"),
     ("POST", "/invite/{token:str}"): _a(PUBLIC, note="accepting an invitation"),

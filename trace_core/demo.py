@@ -2,7 +2,9 @@
 machine clients, parts with specifications, and one complete slice (approved lots, a receipt,
 a work order with serials, the finished lot's gamma sterilization at SteriPro under its
 quality agreement, a shipment, and a case on a pallet shipped by its SSCC) so that a newcomer
-can trace ``SN-DEMO-0001`` at once.
+can trace ``SN-DEMO-0001`` at once. Both suppliers hold an accepted certificate: Acme's
+ISO 13485 covers its resin on the receipt date; SteriPro's ISO 11137 lapsed ten days before
+its lot was received, so that receipt is flagged for QA (CERT-01).
 
 Every record is created through the services, so the demo data has versions, audit events
 and real signatures like any other data.
@@ -17,6 +19,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from documents.pdf import make_pdf
+from trace_core.certificates.service import CertificateInput
 from trace_core.identity.access import VERIFICATION_METHODS, AccessService
 from trace_core.identity.actor import Actor
 from trace_core.identity.models import Organization
@@ -282,6 +285,7 @@ async def seed_demo(runtime: Runtime) -> None:
         "approve",
     )
 
+    await _certificates(runtime, anna, sam, qa, today)
     async with provide_services(runtime, ops) as s:
         await s.receipts.post(ops, ReceiptInput(resin_lot, "25", "IL-RES-0001"))
     async with provide_services(runtime, ops) as s:
@@ -398,3 +402,95 @@ async def _sterilization_run(
             "Dose within 25-45 kGy, BI negative; certificate checked.",
             signed.version,
         )
+
+
+#: The demo's supplier certificates: (signer's account, certificate, valid from/until in days
+#: from today). SteriPro's lapsed ten days ago, so its receipt is flagged (CERT-01).
+DEMO_CERTIFICATES = (
+    (
+        0,
+        CertificateInput(
+            "ISO 13485:2016",
+            "DE-13485-2291",
+            "CertNord GmbH (notified body 0999)",
+            ["Acme Polymers, Industriestraße 4, 67059 Ludwigshafen, Germany"],
+            "",
+            "",
+            None,
+            "Design and manufacture of implant-grade PEEK resins",
+            ["RES-100"],
+        ),
+        -400,
+        700,
+    ),
+    (
+        1,
+        CertificateInput(
+            "ISO 11137-1:2006",
+            "SP-11137-0042",
+            "Gamma Assurance Registrar Inc.",
+            ["SteriPro, 200 Gamma Park, Columbus, OH 43215, USA"],
+            "",
+            "",
+            None,
+            "Radiation sterilization of medical devices (gamma, Co-60)",
+            ["STE-200"],
+        ),
+        -1100,
+        -10,
+    ),
+)
+
+
+async def _certificates(
+    runtime: Runtime, anna: Actor, sam: Actor, qa: Actor, today: dt.date
+) -> None:
+    """Each supplier records its certificate with the PDF and signs it; our QA accepts it."""
+    for account, template, starts, ends in DEMO_CERTIFICATES:
+        actor = (anna, sam)[account]
+        valid_from = today + dt.timedelta(days=starts)
+        valid_until = today + dt.timedelta(days=ends)
+        pdf = make_pdf(
+            "Certificate",
+            [
+                f"{template.issuer} certifies that the quality management system of",
+                *template.sites,
+                f"conforms to {template.standard}",
+                f"Scope: {template.product_scope}",
+                f"Certificate number: {template.certificate_number}",
+                f"Valid from {valid_from} until {valid_until}",
+            ],
+        )
+        async with provide_services(runtime, actor) as s:
+            document = await s.attachments.upload_pdf(
+                actor, f"{template.certificate_number}.pdf", pdf
+            )
+            made = await s.certificates.submit(
+                actor,
+                CertificateInput(
+                    template.standard,
+                    template.certificate_number,
+                    template.issuer,
+                    template.sites,
+                    valid_from,
+                    valid_until,
+                    document.id,
+                    template.product_scope,
+                    template.part_numbers,
+                ),
+            )
+            signed = await s.certificates.sign(
+                actor,
+                made.id,
+                SigningCredentials(DEMO_PASSWORD, ACCOUNTS[account].email),
+                made.version,
+            )
+        async with provide_services(runtime, qa) as s:
+            await s.certificates.decide(
+                qa,
+                made.id,
+                "accept",
+                SigningCredentials(DEMO_PASSWORD, ACCOUNTS[2].email),
+                "Certificate checked against the certification body's register.",
+                signed.version,
+            )

@@ -1,6 +1,7 @@
 """Imports every table so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from trace_core.attachments.models import Document
+from trace_core.certificates.models import CertificatePart, SupplierCertificate
 from trace_core.db import Base
 from trace_core.epcis.models import EpcisCapture, EpcisEvent, EpcisEventIdentifier, EpcisObject
 from trace_core.identity.models import ApiClient, ClientSecret, Organization, User, WebSession
@@ -42,6 +43,7 @@ __all__ = [
     "AuditEvent",
     "AuditReview",
     "Base",
+    "CertificatePart",
     "Characteristic",
     "ClientSecret",
     "Document",
@@ -75,6 +77,7 @@ __all__ = [
     "Signature",
     "Site",
     "Specification",
+    "SupplierCertificate",
     "SupplierLot",
     "SuspectReport",
     "TraceEdge",

@@ -21,6 +21,7 @@ from trace_core.records.service import RecordKeeper
 
 if TYPE_CHECKING:
     from trace_core.attachments.service import AttachmentService
+    from trace_core.certificates.service import CertificateService
     from trace_core.epcis.service import EpcisService
     from trace_core.identity.service import IdentityService
     from trace_core.inventory.service import InventoryService
@@ -136,6 +137,12 @@ class Services:
         from trace_core.processes.service import ProcessService
 
         return ProcessService(self)
+
+    @cached_property
+    def certificates(self) -> CertificateService:
+        from trace_core.certificates.service import CertificateService
+
+        return CertificateService(self)
 
     @cached_property
     def inventory(self) -> InventoryService:

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from trace_core.attachments.models import Document
+from trace_core.certificates.service import CertificateDetail
 from trace_core.lots.service import LotDetail
 from trace_core.parts.models import Part, Specification
 from trace_core.processes.service import RunDetail
@@ -361,6 +362,70 @@ def process_run_out(detail: RunDetail) -> ProcessRunOut:
         [_signature_out(s) for s in detail.signatures],
         run.created_at,
         run.posted_at,
+    )
+
+
+class CertificateIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A supplier certificate as printed, with its PDF (upload it first to
+    ``/api/v1/documents``) and the parts of ours it covers: part numbers and/or whole part
+    kinds. Machine clients create drafts; a person of the supplier signs them on the portal
+    (machines cannot sign, DI-01)."""
+
+    standard: str
+    certificate_number: str
+    issuer: str
+    sites: list[str]
+    valid_from: str
+    valid_until: str
+    document_id: int
+    product_scope: str = ""
+    part_numbers: list[str] = []
+    part_kinds: list[str] = []
+
+
+class CertificateOut(msgspec.Struct):
+    id: int
+    supplier: str
+    standard: str
+    certificate_number: str
+    issuer: str
+    sites: list[str]
+    product_scope: str
+    part_numbers: list[str]
+    part_kinds: list[str]
+    valid_from: dt.date
+    valid_until: dt.date
+    status: str
+    #: Suspended or withdrawn: the first day it no longer held.
+    ended_on: dt.date | None
+    version: int
+    document: DocumentOut
+    signatures: list[SignatureOut]
+    created_at: dt.datetime
+    accepted_at: dt.datetime | None
+
+
+def certificate_out(detail: CertificateDetail) -> CertificateOut:
+    c = detail.certificate
+    return CertificateOut(
+        c.id,
+        c.organization.name,
+        c.standard,
+        c.certificate_number,
+        c.issuer,
+        c.site_list,
+        c.product_scope,
+        c.part_numbers,
+        c.kinds,
+        c.valid_from,
+        c.valid_until,
+        c.status,
+        c.ended_on,
+        c.version,
+        document_out(c.document),
+        [_signature_out(s) for s in detail.signatures],
+        c.created_at,
+        c.accepted_at,
     )
 
 

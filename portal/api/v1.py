@@ -11,6 +11,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, QueryParameter
 
 from portal.api.schemas import (
+    CertificateIn,
+    CertificateOut,
     DocumentOut,
     LotIn,
     LotOut,
@@ -25,6 +27,7 @@ from portal.api.schemas import (
     SuspectIn,
     UnpackIn,
     VoidIn,
+    certificate_out,
     document_out,
     event_out,
     lot_out,
@@ -32,6 +35,7 @@ from portal.api.schemas import (
     process_run_out,
     version_out,
 )
+from trace_core.certificates.service import CertificateInput
 from trace_core.errors import ValidationFailed
 from trace_core.lots.service import LotSubmission, ResultInput
 from trace_core.packing.models import ShippingUnit
@@ -460,6 +464,55 @@ async def get_process_run(services: Services, run_id: int) -> ProcessRunOut:
     return process_run_out(await services.processes.detail(services.actor, run_id))
 
 
+@post(
+    "/api/v1/certificates",
+    tags=["certificates"],
+    security=BEARER,
+    status_code=201,
+    summary="Record a certificate of yours with its PDF and scope (a draft; a person signs it)",
+)
+async def submit_certificate(services: Services, data: CertificateIn) -> CertificateOut:
+    made = await services.certificates.submit(
+        services.actor,
+        CertificateInput(
+            data.standard,
+            data.certificate_number,
+            data.issuer,
+            data.sites,
+            data.valid_from,
+            data.valid_until,
+            data.document_id,
+            data.product_scope,
+            data.part_numbers,
+            data.part_kinds,
+        ),
+    )
+    return certificate_out(await services.certificates.detail(services.actor, made.id))
+
+
+@get(
+    "/api/v1/certificates",
+    tags=["certificates"],
+    security=BEARER,
+    summary="Supplier certificates, soonest to end first (a supplier's client: its own)",
+)
+async def list_certificates(services: Services, status: str | None = None) -> list[CertificateOut]:
+    found = await services.certificates.list(services.actor, status, limit=200)
+    return [
+        certificate_out(await services.certificates.detail(services.actor, c.id)) for c in found
+    ]
+
+
+@get(
+    "/api/v1/certificates/{certificate_id:int}",
+    tags=["certificates"],
+    security=BEARER,
+    summary="A certificate with its scope, validity, PDF and signatures",
+)
+async def get_certificate(services: Services, certificate_id: int) -> CertificateOut:
+    return certificate_out(await services.certificates.detail(services.actor, certificate_id))
+
+
 async def shipping_unit_out(services: Services, unit: ShippingUnit) -> ShippingUnitOut:
     contents = await services.packing.contents(unit)
     history = [
@@ -621,6 +674,9 @@ ROUTES = [
     submit_process_run,
     list_process_runs,
     get_process_run,
+    submit_certificate,
+    list_certificates,
+    get_certificate,
     list_shipping_units,
     pack_shipping_unit,
     get_shipping_unit,

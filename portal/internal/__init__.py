@@ -1,6 +1,7 @@
 """Pages for internal users: QA review, receipts, production, shipments and trace."""
 
 from portal.internal.audit import audit_page, checkpoint, sign_review
+from portal.internal.certificates import ROUTES as CERTIFICATE_ROUTES
 from portal.internal.operations import (
     post_receipt,
     post_shipment,
@@ -41,5 +42,6 @@ ROUTES = [
     *USER_ROUTES,
     *RECALL_ROUTES,
     *PROCESS_RUN_ROUTES,
+    *CERTIFICATE_ROUTES,
     *PACKING_ROUTES,
 ]

@@ -48,6 +48,9 @@ async def _review(services: Services, lot_id: int, error: str | None, status: in
             and detail.lot.status == "submitted"
             and detail.revised,
             "signing": await services.identity.signing_requirements(services.actor),
+            "certificates": await services.certificates.for_supplier_lot(
+                services.actor, detail.lot
+            ),
         },
     )
 

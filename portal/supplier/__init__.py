@@ -1,5 +1,6 @@
 """Pages for external users (suppliers and contract manufacturers)."""
 
+from portal.supplier.certificates import ROUTES as CERTIFICATE_ROUTES
 from portal.supplier.lots import (
     dashboard,
     lot_page,
@@ -25,5 +26,6 @@ ROUTES = [
     revise_lot,
     void_lot,
     *PROCESS_RUN_ROUTES,
+    *CERTIFICATE_ROUTES,
     *TEAM_ROUTES,
 ]

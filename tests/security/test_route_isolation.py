@@ -219,6 +219,9 @@ class World:
     own_run: int
     victim_approval: int
     own_approval: int
+    #: Supplier certificates (CERT-01): the demo's, Acme's and SteriPro's.
+    victim_certificate: int
+    own_certificate: int
     markers: list[str]
     static_file: str
     today: str = field(default_factory=lambda: (dt.date.today() - dt.timedelta(days=5)).isoformat())
@@ -384,6 +387,12 @@ async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Se
         assert (await http.get("/epcis/events", headers=erp)).status_code == 200
     async with runtime.sessions() as session:
         orgs = {o.name: o.id for o in await session.scalars(select(Organization))}
+        certificates = {
+            number: int(cid)
+            for cid, number in await session.execute(
+                text("SELECT id, certificate_number FROM supplier_certificates")
+            )
+        }
         lots = list((await session.scalars(select(SupplierLot).order_by(SupplierLot.id))).unique())
         documents = list(await session.scalars(select(Document).order_by(Document.id)))
         rows = (
@@ -490,6 +499,8 @@ async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Se
         own_run=runs["own_run"],
         victim_approval=runs["victim_approval"],
         own_approval=runs["own_approval"],
+        victim_certificate=certificates["DE-13485-2291"],
+        own_certificate=certificates["SP-11137-0042"],
         # SteriPro processed lots of ours (the demo's sterilization of FG-LOT-0001): their
         # numbers are on its own run records and are no leak there.
         markers=[
@@ -497,6 +508,8 @@ async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Se
             *(d.sha256 for d in victim_docs),
             "AP-RUN-ISO-1",
             "QAG-ACME-ISO",
+            "DE-13485-2291",
+            "CertNord",
         ],
         static_file=a_static_file(),
     )
@@ -713,6 +726,53 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
             }
         }
     ],
+    ("POST", "/supplier/certificates"): lambda c: [
+        {
+            "data": {
+                "standard": "ISO 13485:2016",
+                "certificate_number": "ISO-CERT-NEW",
+                "issuer": "Isolation Registrar",
+                "sites": "Isolation site",
+                "valid_from": c.world.today,
+                "valid_until": "2099-01-01",
+                "part_numbers": "RES-100",
+            },
+            "files": {
+                "certificate": ("c.pdf", make_pdf("Certificate", ["iso"]), "application/pdf")
+            },
+        }
+    ],
+    ("POST", "/supplier/certificates/{certificate_id:int}/sign"): lambda c: [
+        {"data": {"version": "1", **_signature(c)}}
+    ],
+    ("POST", "/supplier/certificates/{certificate_id:int}/withdraw"): lambda c: [
+        {"data": {"version": "3", "reason": "isolation test"}}
+    ],
+    ("POST", "/internal/certificates/{certificate_id:int}/decision"): lambda c: [
+        {
+            "data": {
+                "decision": "suspend",
+                "comment": "isolation test",
+                "version": "3",
+                **_signature(c),
+            }
+        }
+    ],
+    ("POST", "/api/v1/certificates"): lambda c: [
+        {
+            "json": {
+                "standard": "ISO 13485:2016",
+                "certificate_number": "ISO-CERT-API",
+                "issuer": "Isolation Registrar",
+                "sites": ["Isolation site"],
+                "valid_from": c.world.today,
+                "valid_until": "2099-01-01",
+                "document_id": c.world.victim_documents[0],
+                "part_numbers": ["RES-100"],
+            },
+            "foreign": True,
+        }
+    ],
     ("POST", "/api/v1/lots"): lambda c: [
         {
             "json": {
@@ -853,6 +913,7 @@ KNOWN_PARAMETERS = frozenset(
         "record_id",
         "run_id",
         "approval_id",
+        "certificate_id",
         "sscc",
         "unit_id",
         "index",
@@ -901,6 +962,7 @@ def parameter_values(
         "invitation_id": [world.victim_invitation if foreign else world.own_invitation],
         "run_id": [world.victim_run if foreign else world.own_run],
         "approval_id": [world.victim_approval if foreign else world.own_approval],
+        "certificate_id": [world.victim_certificate if foreign else world.own_certificate],
     }
     if name == "lot_id":
         return [

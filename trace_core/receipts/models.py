@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trace_core.db import Base, BigIntPK, Quantity, UTCDateTime, utc_now
@@ -24,6 +24,13 @@ class Receipt(Base):
     unit: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="posted")
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    #: The supplier's certificate coverage on the receipt date, judged when the receipt was
+    #: posted (CERT-01): covered, lapsed, not_covered or none. Null for receipts posted before
+    #: certificates were checked.
+    certificate_status: Mapped[str | None] = mapped_column(String(20))
+    #: The certificate that answer rests on, and the version of it that was judged.
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("supplier_certificates.id"))
+    certificate_version: Mapped[int | None] = mapped_column(Integer)
 
     supplier_lot: Mapped[SupplierLot] = relationship(lazy="joined")
     internal_lot: Mapped[InternalLot] = relationship(lazy="joined")

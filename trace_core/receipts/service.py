@@ -1,5 +1,11 @@
 """Goods receipts. A received lot lands in quarantine unless its CoA is already approved; QA's
-approval of the supplier lot later releases it, a rejection rejects it (QMS-06)."""
+approval of the supplier lot later releases it, a rejection rejects it (QMS-06).
+
+Each receipt also records whether the supplier's accepted certificates covered the part on
+the receipt date (CERT-01): the answer and the certificate version it rests on are part of
+the receipt's first version, and a flag (anything but ``covered``) is its own audit event so
+that QA finds it in the trail. A flag does not block the receipt — the approved supplier list
+does that (QMS-01); a certificate lapse is QA's to judge."""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from trace_core.certificates.coverage import coverage_on
+from trace_core.db import utc_now
 from trace_core.errors import Conflict, NotFound, ValidationFailed
 from trace_core.identity.actor import Actor
 from trace_core.lots.models import SupplierLot
@@ -68,6 +76,11 @@ class ReceiptService:
         internal = await self.s.inventory.create_lot(
             internal_number, lot.part, "material", quantity, lot.unit, status, "receive"
         )
+        received_at = utc_now()
+        coverage = await coverage_on(
+            self.session, lot.organization_id, lot.part_id, lot.part.kind, received_at.date()
+        )
+        certificate = coverage.certificate
         receipt = Receipt(
             number=number,
             supplier_lot_id=lot.id,
@@ -76,6 +89,10 @@ class ReceiptService:
             unit=lot.unit,
             supplier_lot=lot,
             internal_lot=internal,
+            received_at=received_at,
+            certificate_status=coverage.status,
+            certificate_id=certificate.id if certificate else None,
+            certificate_version=certificate.version if certificate else None,
         )
         self.session.add(receipt)
         await self.session.flush()
@@ -108,8 +125,20 @@ class ReceiptService:
                 "quantity": quantity,
                 "unit": lot.unit,
                 "internal_lot_status": status,
+                "certificate_check": coverage.as_dict(),
             },
         )
+        if coverage.flagged:
+            self.keeper.audit(
+                "certificate_flag",
+                "receipt",
+                receipt.id,
+                new={
+                    "certificate_status": coverage.status,
+                    "supplier_lot_number": lot.lot_number,
+                    "explanation": coverage.explanation(),
+                },
+            )
         await self.keeper.commit()
         return receipt
 

@@ -78,6 +78,14 @@ RECORD_TYPES: dict[str, RecordType] = {
             "/internal/process-runs/{id}",
         ),
         RecordType(
+            "supplier_certificate",
+            "Supplier certificate",
+            "lots.read",
+            "supplier_certificates",
+            "certificate_number",
+            "/internal/certificates/{id}",
+        ),
+        RecordType(
             "process_approval", "Process approval", "parts.read", title_key="agreement_reference"
         ),
     )

@@ -41,6 +41,9 @@ SIGNATURE_MEANINGS = (
     "released",
     "responsible for content",
     "audit trail reviewed",
+    # Our QA ending a supplier certificate it had accepted (CERT-01).
+    "suspended",
+    "withdrawn",
 )
 
 # Any constant works; it only has to be the same for every writer of the chain.

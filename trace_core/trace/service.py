@@ -27,6 +27,7 @@ from sqlalchemy import type_coerce as raw_value
 from sqlalchemy.orm import InstrumentedAttribute
 
 from trace_core.attachments.models import Document
+from trace_core.certificates.evidence import certificate_evidence
 from trace_core.db import among_ids, plain_decimal
 from trace_core.errors import NotFound, PermissionDenied, ValidationFailed
 from trace_core.gs1 import ScanError, identifiers_for_trace
@@ -275,6 +276,7 @@ class TraceService:
                 await self._describe({i: r for i, r in refs.items() if i not in details})
             )
             await self._attach_process_runs(actor, refs, details)
+            await self._attach_certificates(actor, refs, details)
             nodes = {
                 node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
                 for node_id, ref in refs.items()
@@ -376,6 +378,7 @@ class TraceService:
                 refs, edges = _external_view(actor, refs, edges)
             details = await self._describe(refs)
             await self._attach_process_runs(actor, refs, details)
+            await self._attach_certificates(actor, refs, details)
             nodes = {
                 node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
                 for node_id, ref in refs.items()
@@ -422,6 +425,9 @@ class TraceService:
         followed = {i: r for i, r in refs.items() if i in more}
         await self._attach_signatures(followed, details)
         await self._attach_process_runs(actor, followed, details)
+        # Certificates go with receipts, which the statement does not flag: one query for
+        # all the supplier lots reached (none when there are none).
+        await self._attach_certificates(actor, refs, details)
         nodes = {
             node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
             for node_id, ref in refs.items()
@@ -479,6 +485,23 @@ class TraceService:
             return
         for lot_id, runs in (await process_evidence(self.session, lots)).items():
             details.setdefault(lots[lot_id], {})["process_runs"] = runs
+
+    async def _attach_certificates(
+        self, actor: Actor, refs: dict[int, NodeRef], details: dict[int, dict[str, Any]]
+    ) -> None:
+        """The supplier's certificate status on each receipt date of the supplier lots among
+        ``refs`` (CERT-01), into their evidence as ``certificates``. A supplier's trace holds
+        only its own lots; the filter says so again rather than trusting that."""
+        lots = {
+            ref.ref_id: node_id
+            for node_id, ref in refs.items()
+            if ref.kind == "supplier_lot"
+            and (actor.is_internal or ref.organization_id == actor.organization_id)
+        }
+        if not lots:
+            return
+        for lot_id, receipts in (await certificate_evidence(self.session, lots)).items():
+            details.setdefault(lots[lot_id], {})["certificates"] = receipts
 
     async def _core(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
         """Runs a trace statement on the unit of work's connection as plain Core: the rows

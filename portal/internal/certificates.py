@@ -1,0 +1,85 @@
+"""QA pages for supplier certificates (CERT-01): the list with lapsed and expiring flags, the
+review page with the certificate PDF, and the signed decision (accept, reject, suspend,
+withdraw)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.response import Redirect, Template
+
+from portal.forms import form_fields, signing_credentials, text
+from trace_core.certificates.models import CERTIFICATE_STATUSES
+from trace_core.certificates.service import QA_DECISIONS, validity_flag
+from trace_core.db import utc_now
+from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
+from trace_core.services import Services
+
+
+@get("/internal/certificates", include_in_schema=False)
+async def certificate_list(services: Services, status: str | None = None) -> Template:
+    today = utc_now().date()
+    chosen = status if status in CERTIFICATE_STATUSES else None
+    found = await services.certificates.list(services.actor, chosen)
+    rows = [(c, validity_flag(c, today)) for c in found]
+    return Template(
+        "internal/certificates.html",
+        context={
+            "rows": rows,
+            "status": chosen,
+            "statuses": CERTIFICATE_STATUSES,
+            "flagged": sum(1 for _, flag in rows if flag in ("lapsed", "expiring")),
+        },
+    )
+
+
+async def _review(
+    services: Services, certificate_id: int, error: str | None, status: int
+) -> Template:
+    detail = await services.certificates.detail(services.actor, certificate_id)
+    certificate = detail.certificate
+    decisions = [d for d, states in QA_DECISIONS.items() if certificate.status in states]
+    return Template(
+        "internal/certificate.html",
+        status_code=status,
+        context={
+            "detail": detail,
+            "certificate": certificate,
+            "flag": validity_flag(certificate, utc_now().date()),
+            "error": error,
+            "decisions": decisions if services.actor.can("lots.approve") else [],
+            "signing": await services.identity.signing_requirements(services.actor),
+        },
+    )
+
+
+@get("/internal/certificates/{certificate_id:int}", include_in_schema=False)
+async def certificate_review(services: Services, certificate_id: int) -> Template:
+    return await _review(services, certificate_id, None, 200)
+
+
+@post("/internal/certificates/{certificate_id:int}/decision", include_in_schema=False)
+async def decide_certificate(
+    request: Request[Any, Any, Any], services: Services, certificate_id: int
+) -> Template | Redirect:
+    fields = await form_fields(request)
+    try:
+        await services.certificates.decide(
+            services.actor,
+            certificate_id,
+            text(fields, "decision"),
+            signing_credentials(fields),
+            text(fields, "comment"),
+            int(text(fields, "version") or 0),
+            text(fields, "ended_on") or None,
+        )
+    except (AuthenticationFailed, ValidationFailed, Conflict) as exc:
+        await services.keeper.rollback()
+        return await _review(
+            services, certificate_id, exc.message, 409 if isinstance(exc, Conflict) else 422
+        )
+    return Redirect(f"/internal/certificates/{certificate_id}", status_code=303)
+
+
+ROUTES = [certificate_list, certificate_review, decide_certificate]

@@ -1,0 +1,110 @@
+"""What the trace shows of supplier certificates (CERT-01): for each supplier lot, each receipt
+of it with the supplier's certificate status on the receipt date — as judged when the receipt
+was posted (and the certificate version that judgement rests on), and as judged now for that
+same day, which differs when a certificate was accepted, suspended or withdrawn afterwards.
+
+Kept apart from ``trace/service.py`` so that the trace only needs a small hook. Three queries
+for any number of lots: the receipts with their recorded check, the suppliers' accepted
+certificates, and those certificates' parts (by plain columns, an array parameter on
+PostgreSQL, IN lists on SQLite, as the trace reads its own evidence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trace_core.certificates.coverage import RECORD, judge, relied_certificates
+from trace_core.db import among_ids
+from trace_core.lots.models import SupplierLot
+from trace_core.parts.models import Part
+from trace_core.receipts.models import Receipt
+from trace_core.records.models import RecordVersion
+
+
+def _receipts_statement() -> Any:
+    return (
+        select(
+            Receipt.supplier_lot_id,
+            Receipt.id,
+            Receipt.number,
+            Receipt.received_at,
+            Receipt.certificate_status,
+            Receipt.certificate_id,
+            Receipt.certificate_version,
+            RecordVersion.content_sha256,
+            SupplierLot.organization_id,
+            SupplierLot.part_id,
+            Part.kind,
+        )
+        .join(SupplierLot, SupplierLot.id == Receipt.supplier_lot_id)
+        .join(Part, Part.id == SupplierLot.part_id)
+        .outerjoin(
+            RecordVersion,
+            and_(
+                RecordVersion.record_type == RECORD,
+                RecordVersion.record_id == Receipt.certificate_id,
+                RecordVersion.version == Receipt.certificate_version,
+            ),
+        )
+        .order_by(Receipt.received_at, Receipt.id)
+    )
+
+
+_RECEIPTS = _receipts_statement()
+
+
+async def certificate_evidence(
+    session: AsyncSession, supplier_lot_ids: Collection[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """Supplier lot id → its receipts, oldest first, each with ``at_receipt`` (what was judged
+    when it was posted: status, the certificate and the exact version relied on; None for a
+    receipt posted before certificates were checked) and ``on_receipt_date`` (the same day
+    judged with what we know now). Lots never received are absent."""
+    if not supplier_lot_ids:
+        return {}
+    dialect = session.get_bind().dialect.name
+    rows: list[Any] = []
+    for condition in among_ids(dialect, Receipt.supplier_lot_id, supplier_lot_ids):
+        rows += (await session.execute(_RECEIPTS.where(condition))).all()
+    if not rows:
+        return {}
+    certificates = await relied_certificates(session, {row.organization_id for row in rows})
+    by_id = {c.id: c for found in certificates.values() for c in found}
+    evidence: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        day = row.received_at.date()
+        now = judge(certificates.get(row.organization_id, []), row.part_id, row.kind, day)
+        at_receipt: dict[str, Any] | None = None
+        if row.certificate_status is not None:
+            relied = by_id.get(row.certificate_id) if row.certificate_id else None
+            at_receipt = {
+                "status": row.certificate_status,
+                "certificate": (
+                    {
+                        **relied.as_dict(),
+                        # The version judged at receipt, not today's.
+                        "record": {
+                            "type": RECORD,
+                            "id": relied.id,
+                            "version": row.certificate_version,
+                            "content_sha256": row.content_sha256,
+                        },
+                    }
+                    if relied
+                    else None
+                ),
+            }
+        evidence.setdefault(row.supplier_lot_id, []).append(
+            {
+                "receipt": {"id": row.id, "number": row.number, "received_on": day},
+                "at_receipt": at_receipt,
+                "on_receipt_date": now.as_dict(),
+                "changed_since_receipt": at_receipt is not None
+                and at_receipt["status"] != now.status,
+            }
+        )
+    return evidence
