@@ -140,10 +140,11 @@ async def relied_certificates(
     if not organization_ids:
         return {}
     dialect = session.get_bind().dialect.name
+    connection = await session.connection()  # plain Core: asked by every backward trace
     rows: list[Any] = []
     for condition in among_ids(dialect, SupplierCertificate.organization_id, organization_ids):
         rows += (
-            await session.execute(
+            await connection.execute(
                 select(
                     SupplierCertificate.id,
                     SupplierCertificate.organization_id,
@@ -176,7 +177,7 @@ async def relied_certificates(
     if not rows:
         return {}
     parts: dict[int, set[int]] = {}
-    for certificate_id, part_id in await session.execute(
+    for certificate_id, part_id in await connection.execute(
         select(CertificatePart.certificate_id, CertificatePart.part_id).where(
             CertificatePart.certificate_id.in_([row.id for row in rows])
         )

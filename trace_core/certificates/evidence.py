@@ -67,9 +67,12 @@ async def certificate_evidence(
     if not supplier_lot_ids:
         return {}
     dialect = session.get_bind().dialect.name
+    # Plain Core on the unit of work's connection, as the trace's own statements run: every
+    # backward trace asks this, and the ORM's per-statement work costs more than the query.
+    connection = await session.connection()
     rows: list[Any] = []
     for condition in among_ids(dialect, Receipt.supplier_lot_id, supplier_lot_ids):
-        rows += (await session.execute(_RECEIPTS.where(condition))).all()
+        rows += (await connection.execute(_RECEIPTS.where(condition))).all()
     if not rows:
         return {}
     certificates = await relied_certificates(session, {row.organization_id for row in rows})
