@@ -12,8 +12,10 @@ On a plant from ``bench.load`` it measures:
 - the **floor**: the SQL of the same answer (``evidence_statement`` seeded by the identifier
   backward, ``scope_statement`` forward) executed alone on the bare driver connection, rows
   fetched and nothing else; the node sets are checked equal;
-- the **per-node walk**: what an ORM walker does, one SELECT of edges per node, breadth
-  first; capped in time and, if cut, extrapolated by nodes (said so in the result);
+- the **per-node walk to the same answer**: what an ORM walker does, breadth first, one query
+  per node reading its edges, the nodes they lead to and the lots' and shipments' rows, checked
+  against the scope; capped in time and, if cut, extrapolated by nodes (said so in the result);
+  for information also the walk collecting node ids only;
 - for information: the full forward trace (every serial a node, ``TraceService.forward``), its
   bare walk statement, the walk statement of the backward traces, and both answers through
   HTTP.
