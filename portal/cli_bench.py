@@ -112,3 +112,37 @@ def bench_trace(
     else:
         for line in iter_report_lines(report):
             click.echo(line)
+
+
+@bench.command("recall")
+@click.option(
+    "--database-url",
+    envvar="TRACEPORT_DATABASE_URL",
+    required=True,
+    help="The benchmark's own database (as for `bench trace`).",
+)
+@click.option(
+    "--serials",
+    type=click.IntRange(min=1000),
+    default=1_000_000,
+    show_default=True,
+    help="Plant size (built if missing, as for `bench trace`).",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the plant.")
+def bench_recall(database_url: str, serials: int, seed: int) -> None:
+    """Time the recall preview and opening a recall of the widest raw lot, then roll both
+    back (the plant is unchanged). Prints one JSON object; progress goes to stderr."""
+    import_bench()
+    from bench.load import PlantError
+    from bench.recall import run_recall_benchmark
+
+    settings = settings_for(database_url)
+    try:
+        report = asyncio.run(
+            run_recall_benchmark(
+                settings, serials, seed, lambda m: click.echo(f"bench: {m}", err=True)
+            )
+        )
+    except PlantError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(report, indent=2, default=str))
