@@ -95,8 +95,7 @@ class AttachmentService:
         Reading needs ``lots.read``: a token narrowed to uploading cannot read documents."""
         actor.require("lots.read")
         query = select(Document).where(Document.id == document_id)
-        if not actor.is_internal:
-            query = query.where(Document.organization_id == actor.organization_id)
+        query = actor.visible(query, Document.organization_id)
         document = await self.session.scalar(query)
         if document is None:
             raise NotFound("No such document.")

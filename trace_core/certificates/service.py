@@ -167,8 +167,7 @@ class CertificateService:
         """The certificate if the actor may see it (scoped in the query); otherwise NotFound."""
         actor.require("lots.read")
         query = select(SupplierCertificate).where(SupplierCertificate.id == certificate_id)
-        if not actor.is_internal:
-            query = query.where(SupplierCertificate.organization_id == actor.organization_id)
+        query = actor.visible(query, SupplierCertificate.organization_id)
         found = await self.session.scalar(query)
         if found is None:
             raise NotFound("No such certificate.")
@@ -195,9 +194,8 @@ class CertificateService:
         query = select(SupplierCertificate).order_by(
             SupplierCertificate.valid_until, SupplierCertificate.id
         )
-        if not actor.is_internal:
-            query = query.where(SupplierCertificate.organization_id == actor.organization_id)
-        elif organization_id is not None:
+        query = actor.visible(query, SupplierCertificate.organization_id)
+        if actor.is_internal and organization_id is not None:
             query = query.where(SupplierCertificate.organization_id == organization_id)
         if status:
             query = query.where(SupplierCertificate.status == status)

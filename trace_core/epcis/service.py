@@ -384,9 +384,7 @@ class EpcisService:
         actor.require("trace.read")
         query = parse_query(params)
         await self.export_postings()
-        statement = select(EpcisEvent)
-        if not actor.is_internal:
-            statement = statement.where(EpcisEvent.organization_id == actor.organization_id)
+        statement = actor.visible(select(EpcisEvent), EpcisEvent.organization_id)
         statement = _filtered(statement, query)
         if query.after is not None:
             moment, row_id = query.after

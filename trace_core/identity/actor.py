@@ -6,9 +6,14 @@ checks are made against it in the domain layer, never in templates.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import Select
 
 from trace_core.errors import PermissionDenied
+
+#: A statement narrowed by ``Actor.visible`` (``Select`` of any row type).
+Q = TypeVar("Q", bound="Select[Any]")
 
 Channel = Literal["ui", "api", "edi", "cli"]
 
@@ -109,6 +114,15 @@ class Actor:
     def require(self, permission: str) -> None:
         if permission not in self.permissions:
             raise PermissionDenied(f"You do not have the permission '{permission}'.")
+
+    def visible(self, query: Q, organization_column: Any) -> Q:
+        """``query`` narrowed to what this actor may see (tenant isolation): everything for
+        our own people, only rows whose ``organization_column`` is its organization for a
+        supplier or contract manufacturer. The filter is in the query, so another tenant's
+        row is simply not found (404, never 403)."""
+        if self.is_internal:
+            return query
+        return query.where(organization_column == self.organization_id)
 
     @classmethod
     def system(cls, channel: Channel = "cli") -> Actor:

@@ -325,8 +325,7 @@ class LotService:
         """The lot if the actor may see it (scoped in the query); otherwise NotFound."""
         actor.require("lots.read")
         query = select(SupplierLot).where(SupplierLot.id == lot_id)
-        if not actor.is_internal:
-            query = query.where(SupplierLot.organization_id == actor.organization_id)
+        query = actor.visible(query, SupplierLot.organization_id)
         lot = await self.session.scalar(query)
         if lot is None:
             raise NotFound("No such lot.")
@@ -345,8 +344,7 @@ class LotService:
     ) -> builtins.list[SupplierLot]:
         actor.require("lots.read")
         query = select(SupplierLot).order_by(SupplierLot.created_at.desc(), SupplierLot.id.desc())
-        if not actor.is_internal:
-            query = query.where(SupplierLot.organization_id == actor.organization_id)
+        query = actor.visible(query, SupplierLot.organization_id)
         if status:
             query = query.where(SupplierLot.status == status)
         return list((await self.session.scalars(query.limit(limit))).unique())

@@ -315,8 +315,7 @@ class ProcessService:
         """Approvals the actor may see: all for our people, its own for a contractor."""
         actor.require("parts.read")
         query = select(ProcessApproval).order_by(ProcessApproval.id.desc())
-        if not actor.is_internal:
-            query = query.where(ProcessApproval.organization_id == actor.organization_id)
+        query = actor.visible(query, ProcessApproval.organization_id)
         return list((await self.session.scalars(query)).unique())
 
     async def approvable_organizations(self, actor: Actor) -> builtins.list[Organization]:
@@ -334,8 +333,7 @@ class ProcessService:
 
     async def approval(self, actor: Actor, approval_id: int) -> ProcessApproval:
         query = select(ProcessApproval).where(ProcessApproval.id == approval_id)
-        if not actor.is_internal:
-            query = query.where(ProcessApproval.organization_id == actor.organization_id)
+        query = actor.visible(query, ProcessApproval.organization_id)
         found = await self.session.scalar(query)
         if found is None:
             raise NotFound("No such process approval.")
@@ -744,8 +742,7 @@ class ProcessService:
         """The run if the actor may see it (scoped in the query); otherwise NotFound."""
         actor.require("lots.read")
         query = select(ProcessRun).where(ProcessRun.id == run_id)
-        if not actor.is_internal:
-            query = query.where(ProcessRun.organization_id == actor.organization_id)
+        query = actor.visible(query, ProcessRun.organization_id)
         run = await self.session.scalar(query)
         if run is None:
             raise NotFound("No such process run.")
@@ -764,8 +761,7 @@ class ProcessService:
     ) -> builtins.list[ProcessRun]:
         actor.require("lots.read")
         query = select(ProcessRun).order_by(ProcessRun.created_at.desc(), ProcessRun.id.desc())
-        if not actor.is_internal:
-            query = query.where(ProcessRun.organization_id == actor.organization_id)
+        query = actor.visible(query, ProcessRun.organization_id)
         if status:
             query = query.where(ProcessRun.status == status)
         return list((await self.session.scalars(query.limit(limit))).unique())
