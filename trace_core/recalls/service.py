@@ -739,8 +739,21 @@ def consignee_csv(recall: Recall) -> str:
     return out.getvalue()
 
 
-def recall_pdf(recall: Recall, opened_by: str, signatures: list[dict[str, Any]]) -> bytes:
+def recall_pdf(
+    recall: Recall,
+    opened_by: str,
+    signatures: list[dict[str, Any]],
+    field_actions: Sequence[FieldActionView] = (),
+    versions: Sequence[tuple[int, str, str, dt.datetime, str | None]] = (),
+    closed_by: str | None = None,
+) -> bytes:
+    """The recall as a printable record: opening, signatures, scope, what happened at each
+    consignee (field actions), the closing, and the record's version history (``versions``:
+    number, status, author, time, reason), so a printout says whether it was changed."""
     from documents.pdf import make_pdf
+
+    def when(moment: dt.datetime | None) -> str:
+        return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "-"
 
     scope = recall.scope
     lines = [
@@ -748,6 +761,10 @@ def recall_pdf(recall: Recall, opened_by: str, signatures: list[dict[str, Any]])
         f"Suspect identifier: {recall.identifier}",
         f"Reason: {recall.reason}",
         f"Opened {recall.opened_at:%Y-%m-%d %H:%M:%S} UTC by {opened_by}",
+    ]
+    if len(versions) > 1:
+        lines.append(f"REVISED: this record has {len(versions)} versions (history below).")
+    lines += [
         "",
         "Signatures:",
         *(
@@ -760,6 +777,28 @@ def recall_pdf(recall: Recall, opened_by: str, signatures: list[dict[str, Any]])
         "",
         "Consignees:",
         *(f"  {c['name']} - {c['address']}".replace("\n", ", ") for c in scope["consignees"]),
+        "",
+        "Field actions (units received / returned / destroyed):",
+    ]
+    for view in field_actions:
+        action = view.action
+        lines.append(
+            f"  {view.name}: {view.status}; notified {when(action.notified_at if action else None)}"
+            f"; acknowledged {when(action.acknowledged_at if action else None)}; "
+            f"{view.serials} / {action.quantity_returned if action else 0} / "
+            f"{action.quantity_destroyed if action else 0}"
+            + (f"; note: {action.note}" if action and action.note else "")
+        )
+    if not field_actions:
+        lines.append("  none recorded")
+    if recall.status == "closed":
+        lines += [
+            "",
+            f"Closed {when(recall.closed_at)} by {closed_by or '-'}: {recall.closing_reason}",
+        ]
+        if recall.closing_justification:
+            lines.append(f"  Closed without every acknowledgement: {recall.closing_justification}")
+    lines += [
         "",
         "Lots (status at opening; quantity of suspect material where recorded):",
         *(
@@ -774,6 +813,12 @@ def recall_pdf(recall: Recall, opened_by: str, signatures: list[dict[str, Any]])
             for s in scope["shipments"]
         ),
     ]
+    if versions:
+        lines += ["", "Record history:"]
+        lines += [
+            f"  v{number} {status} - {author} - {when(at)}" + (f" - {reason}" if reason else "")
+            for number, status, author, at, reason in versions
+        ]
     return make_pdf(f"Recall {recall.number}", lines)
 
 
