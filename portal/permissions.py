@@ -249,7 +249,9 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/supplier/certificates/{certificate_id:int}/withdraw"): _a(
         OWN_ORG, "lots.submit", suppliers_only=True, note="reason required"
     ),
-    ("GET", "/internal/certificates"): _a(INTERNAL, "lots.read"),
+    ("GET", "/internal/certificates"): _a(
+        INTERNAL, "lots.read", note="with the coverage check for any day"
+    ),
     ("GET", "/internal/certificates/{certificate_id:int}"): _a(INTERNAL, "lots.read"),
     ("POST", "/internal/certificates/{certificate_id:int}/decision"): _a(
         INTERNAL,
@@ -262,6 +264,9 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
         API, "lots.submit", suppliers_only=True, note="creates a draft; people sign on the portal"
     ),
     ("GET", "/api/v1/certificates/{certificate_id:int}"): _a(API, "lots.read"),
+    ("GET", "/api/v1/certificates/coverage"): _a(
+        API, "lots.read", note="a supplier asks about itself only"
+    ),
     # -- onboarding: invitations, password resets, people and organizations -------------------
     ("GET", "/invite/{token:str}"): _a(PUBLIC, note="the e-mailed invitation link"),
     ("POST", "/invite/{token:str}"): _a(PUBLIC, note="accepting an invitation"),
