@@ -53,9 +53,10 @@ class LanguageMiddleware(ASGIMiddleware):
 async def switch_language(
     request: Request[Any, Any, Any], lang: str, next: str | None = None
 ) -> Redirect:
-    """Remember the reader's language and go back to the page they were on. A plain link
-    (GET), so that it works without JavaScript and on pages without a form; setting a
-    language preference needs no CSRF protection."""
+    """Remember the reader's language and go back to the page they were on: ``next`` when
+    the link names it, else the page the link was clicked on (the Referer, this site's
+    only), else the start page. A plain link (GET), so that it works without JavaScript and
+    on pages without a form; setting a language preference needs no CSRF protection."""
     if lang not in LANGUAGES:
         raise NotFound(N_("No such language."))
     cookie = Cookie(
@@ -67,17 +68,13 @@ async def switch_language(
         samesite="lax",
         secure=request.app.state.settings.secure_cookies,
     )
-    return Redirect(safe_next(next), status_code=303, cookies=[cookie])
+    target = safe_next(next) if next else _same_site_referer(request)
+    return Redirect(target, status_code=303, cookies=[cookie])
 
 
-def return_path(request: Request[Any, Any, Any] | None) -> str:
-    """Where the switch leads back to: the page itself when it was a GET; after a form was
-    posted, the page the form was on (the Referer, same site only), else the start page."""
-    if request is None:
-        return "/"
-    if request.method == "GET":
-        query = request.url.query
-        return request.url.path + (f"?{query}" if query else "")
+def _same_site_referer(request: Request[Any, Any, Any]) -> str:
+    """The path and query of the page the request came from, if it is one of ours, else
+    the start page. Our Referrer-Policy (same-origin) sends it for exactly those."""
     referer = urlsplit(request.headers.get("referer", ""))
     if referer.netloc == request.url.netloc and referer.path:
         return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
@@ -86,9 +83,18 @@ def return_path(request: Request[Any, Any, Any] | None) -> str:
 
 @pass_context
 def switch_url(context: Context, language: str) -> str:
-    """Template global: the link that switches the page to ``language``."""
-    here = return_path(context.get("request"))
-    return f"{SWITCH_PATH}?lang={language}&next={quote(here, safe='')}"
+    """Template global: the link that switches the page to ``language``.
+
+    The link names no page: the click's Referer is the page itself, and a page never
+    repeats its own address (the invitation and password-reset pages answer every unusable
+    link with the same bytes, and their address holds the token). Only a page that answered
+    a form post names one, the page the form was on: its own address may take no GET."""
+    link = f"{SWITCH_PATH}?lang={language}"
+    request = context.get("request")
+    if request is None or request.method in ("GET", "HEAD"):
+        return link
+    form_page = _same_site_referer(request)
+    return link if form_page == "/" else f"{link}&next={quote(form_page, safe='')}"
 
 
 ROUTES = [switch_language]

@@ -10,7 +10,9 @@ page, supplier and internal pages, error pages and form errors read in Chinese w
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,6 +119,18 @@ def test_the_chinese_catalogue_has_one_plural_form_and_reads_as_chinese(chinese:
         str(m.id) for m in chinese if m.id and not han.search(str(m.string)) and " " in str(m.id)
     }
     assert kept <= {"CoA SHA-256"}, kept
+
+
+def test_the_catalogues_are_package_data() -> None:
+    """A built wheel carries the catalogues (it compiles them when first used, like an
+    editable install): the package-data globs name every file under ``portal/locale``."""
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        globs = tomllib.load(handle)["tool"]["setuptools"]["package-data"]["portal"]
+    package = ROOT / "portal"
+    files = {p.relative_to(package).as_posix() for p in LOCALE_DIR.rglob("*") if p.is_file()}
+    covered = {f for f in files for g in globs if fnmatch.fnmatch(f, g)}
+    assert catalogue_path("zh_CN").relative_to(package).as_posix() in files
+    assert files == covered
 
 
 def _template_calls() -> Iterator[tuple[str, int, str, object]]:
@@ -281,18 +295,34 @@ async def test_the_language_switch_sets_the_cookie_and_returns_to_the_page(
     browser: Browser,
 ) -> None:
     page = await browser.get("/login?next=%2Fsupplier")
-    assert 'href="/language?lang=zh_CN&amp;next=%2Flogin%3Fnext%3D%252Fsupplier"' in page.text
+    # A page never repeats its own address in the link: the click's Referer names it.
+    assert '<a href="/language?lang=zh_CN" lang="zh-CN" hreflang="zh-CN">简体中文</a>' in page.text
     assert '<b lang="en" aria-current="true">English</b>' in page.text
 
-    switched = await browser.get("/language", params={"lang": "zh_CN", "next": "/login"})
+    here = "http://testserver/login?next=%2Fsupplier"
+    switched = await browser.get("/language", params={"lang": "zh_CN"}, headers={"referer": here})
     assert switched.status_code == 303
-    assert switched.headers["location"] == "/login"
+    assert switched.headers["location"] == "/login?next=%2Fsupplier"
     assert "lang=zh_CN" in switched.headers["set-cookie"]
-    assert "登录" in text_of(await browser.get("/login"))
+    chinese = await browser.get("/login")
+    assert "登录" in text_of(chinese)
+    assert '<a href="/language?lang=en" lang="en" hreflang="en">English</a>' in chinese.text
 
-    back = await browser.get("/language", params={"lang": "en", "next": "//evil.example/"})
+    elsewhere = {"referer": "https://evil.example/login"}
+    back = await browser.get("/language", params={"lang": "en"}, headers=elsewhere)
     assert back.headers["location"] == "/"
     assert "Sign in" in text_of(await browser.get("/login"))
+    named = await browser.get("/language", params={"lang": "en", "next": "//evil.example/"})
+    assert named.headers["location"] == "/"
+
+    # A page that answered a form post goes back to the page the form was on.
+    refused = await browser.post(
+        "/login",
+        {"email": ANNA, "password": "wrong", "next": "/"},
+        headers={"referer": "http://testserver/login?next=%2F"},
+    )
+    assert refused.status_code == 401
+    assert 'href="/language?lang=zh_CN&amp;next=%2Flogin%3Fnext%3D%252F"' in refused.text
 
     unknown = await browser.get("/language", params={"lang": "xx"})
     assert unknown.status_code == 404
