@@ -27,25 +27,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select, text, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bench.plant import (
+    CERTIFICATES,
     GENERATOR_VERSION,
+    CertificateIds,
     MasterIds,
     PlantDesign,
     PlantSize,
+    certificate_rows,
     design_plant,
     plant_rows,
 )
+from trace_core.certificates.coverage import FACT_COLUMNS, certificate_facts, judge
 from trace_core.db import create_engine
 from trace_core.identity.actor import Actor
 from trace_core.identity.models import Organization
+from trace_core.lots.models import SupplierLot
 from trace_core.migrate import upgrade_async
 from trace_core.models import Base
 from trace_core.parts.models import Part, Specification
 from trace_core.parts.service import CharacteristicInput
+from trace_core.receipts.models import Receipt
 from trace_core.services import Runtime, provide_services
 
 MARKER = "bench_plant"
@@ -64,6 +82,15 @@ TABLE_STEPS = (
     "shipment_items",
     "trace_nodes",
     "trace_edges",
+)
+#: The tables of the suppliers' certificates, written after the posted rows (a plant built
+#: before them gets them added when reused).
+CERTIFICATES_STEP = "certificates"
+CERTIFICATE_TABLES = (
+    "documents",
+    "supplier_certificates",
+    "supplier_certificate_parts",
+    "record_versions",
 )
 Progress = Callable[[str], None]
 
@@ -136,6 +163,15 @@ async def ensure_plant(
         if marker is not None and marker.parameters == parameters.as_dict() and not rebuild:
             if marker.status == "complete":
                 await upgrade_async(database_url)
+                if CERTIFICATES_STEP not in marker.steps:
+                    # A plant built before the generator wrote certificates: add them.
+                    await engine.dispose()
+                    _runtime, engine = runtime_for()
+                    design = design_plant(size, seed)
+                    await _add_certificates(engine, design, marker, progress)
+                    await _finish(engine, [*CERTIFICATE_TABLES, "receipts"])
+                    async with engine.begin() as conn:
+                        await _save_marker(conn, marker)
                 return _info(parameters, marker, reused=True)
             progress(f"resuming the plant after: {', '.join(marker.steps) or 'nothing'}")
         elif marker is not None:
@@ -185,9 +221,13 @@ async def ensure_plant(
                 timings[table.name] = round(time.perf_counter() - started, 2)
                 marker.steps.append(table.name)
                 await _save_marker(conn, marker)
+        if CERTIFICATES_STEP not in marker.steps:
+            started = time.perf_counter()
+            await _add_certificates(engine, design, marker, progress)
+            timings[CERTIFICATES_STEP] = round(time.perf_counter() - started, 2)
         progress("setting sequences and analysing the tables")
         started = time.perf_counter()
-        await _finish(engine, [t.name for t in rows.tables])
+        await _finish(engine, [*(t.name for t in rows.tables), *CERTIFICATE_TABLES])
         timings["analyse"] = round(time.perf_counter() - started, 2)
         marker.status = "complete"
         marker.facts.update(
@@ -356,6 +396,70 @@ async def _write(
     for start in range(0, len(rows), 5000):
         batch = rows[start : start + 5000]
         await conn.execute(insert(model), [dict(zip(columns, row, strict=True)) for row in batch])
+
+
+async def _add_certificates(
+    engine: AsyncEngine, design: PlantDesign, marker: _Marker, progress: Progress
+) -> None:
+    """The suppliers' accepted certificates (``bench.plant.certificate_rows``), and every
+    receipt's certificate check judged against them for its receipt date, as posting it
+    would have recorded (CERT-01); committed with the marker's step."""
+    ids = await _master_ids(engine, design)
+    async with engine.begin() as conn:
+        starts = []
+        for name in CERTIFICATE_TABLES:
+            column = Base.metadata.tables[name].c.id
+            starts.append(
+                int(await conn.scalar(select(func.coalesce(func.max(column), 0))) or 0) + 1
+            )
+        tables = certificate_rows(design, ids, CertificateIds(*starts))
+        for written in tables:
+            progress(f"writing {len(written.rows):,} rows into {written.name}")
+            model = Base.metadata.tables[written.name]
+            rows = [dict(zip(written.columns, row, strict=True)) for row in written.rows]
+            await conn.execute(insert(model), rows)
+        certificates = next(t for t in tables if t.name == "supplier_certificates")
+        named = [dict(zip(CERTIFICATES, row, strict=True)) for row in certificates.rows]
+        facts = certificate_facts(
+            [tuple(c.get(name) for name in FACT_COLUMNS) for c in named],
+            [
+                (row[1], row[2])
+                for row in next(t for t in tables if t.name == "supplier_certificate_parts").rows
+            ],
+        )
+        progress("judging every receipt against the certificates")
+        receipts = await conn.execute(
+            select(Receipt.id, Receipt.received_at, SupplierLot.organization_id, Part.id, Part.kind)
+            .join(SupplierLot, SupplierLot.id == Receipt.supplier_lot_id)
+            .join(Part, Part.id == SupplierLot.part_id)
+        )
+        checks = []
+        for receipt_id, received_at, organization_id, part_id, kind in receipts:
+            found = judge(facts.get(organization_id, []), part_id, kind, received_at.date())
+            checks.append(
+                {
+                    "receipt": receipt_id,
+                    "check": found.status,
+                    "relied": found.certificate.id if found.certificate else None,
+                    "relied_version": found.certificate.version if found.certificate else None,
+                }
+            )
+        receipts_table = Base.metadata.tables["receipts"]
+        for start in range(0, len(checks), 20_000):
+            await conn.execute(
+                update(receipts_table)
+                .where(receipts_table.c.id == bindparam("receipt"))
+                .values(
+                    certificate_status=bindparam("check"),
+                    certificate_id=bindparam("relied"),
+                    certificate_version=bindparam("relied_version"),
+                ),
+                checks[start : start + 20_000],
+            )
+        marker.steps.append(CERTIFICATES_STEP)
+        marker.facts["certificates"] = len(certificates.rows)
+        marker.facts["receipts_flagged"] = sum(c["check"] != "covered" for c in checks)
+        await _save_marker(conn, marker)
 
 
 async def _finish(engine: AsyncEngine, tables: list[str]) -> None:

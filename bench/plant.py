@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from trace_core.records.canonical import canonical_hash
+
 #: Bump when the rows for a given size and seed change: a stored plant of another generator
 #: version is rebuilt rather than reused.
 GENERATOR_VERSION = 2
@@ -889,3 +891,197 @@ def sample_serials(serials: int, count: int, seed: int) -> Iterator[str]:
     rng = random.Random(f"traceport-bench:{seed}:sample")
     for _ in range(count):
         yield f"SN-{rng.randrange(serials) + 1:08d}"
+
+
+@dataclass(frozen=True)
+class CertificateIds:
+    """Where the plant's certificate rows start: the ids after the rows already there."""
+
+    document: int
+    certificate: int
+    certificate_part: int
+    record_version: int
+
+
+CERTIFICATES = (
+    "id",
+    "organization_id",
+    "standard",
+    "certificate_number",
+    "issuer",
+    "sites",
+    "product_scope",
+    "part_kinds",
+    "valid_from",
+    "valid_until",
+    "document_id",
+    "status",
+    "ended_on",
+    "version",
+    "created_by_kind",
+    "created_by_id",
+    "created_at",
+    "accepted_at",
+)
+CERTIFICATE_PARTS = ("id", "certificate_id", "part_id", "position")
+RECORD_VERSIONS = (
+    "id",
+    "record_type",
+    "record_id",
+    "version",
+    "status",
+    "content",
+    "content_sha256",
+    "data_sha256",
+    "prev_sha256",
+    "action",
+    "reason",
+    "author_kind",
+    "author_id",
+    "author_name",
+    "channel",
+    "created_at",
+)
+
+
+def certificate_rows(design: PlantDesign, ids: MasterIds, first: CertificateIds) -> list[Table]:
+    """Every supplier's accepted certificates, as a real supplier base has them:
+
+    - an ISO 13485 certificate covering every material it sells us, valid over the plant's
+      two years — except every tenth supplier, whose certificate lapsed at mid-period and
+      was renewed five weeks later (receipts in between were not covered);
+    - for the suppliers of sterilization, an ISO 11137 certificate naming those parts.
+
+    Each with its document row and one record version (no stored file, no signatures: as
+    the plant's other posted rows). ``bench.load`` judges the receipts against them."""
+    documents: list[tuple[Any, ...]] = []
+    certificates: list[tuple[Any, ...]] = []
+    parts: list[tuple[Any, ...]] = []
+    versions: list[tuple[Any, ...]] = []
+    sterilized: dict[int, list[int]] = {}
+    for index, part in enumerate(design.parts):
+        if part.role == "sterilization":
+            for supplier in part.suppliers:
+                sterilized.setdefault(supplier, []).append(index)
+    accepted_at = START - dt.timedelta(days=60)
+    ever_from = (START - dt.timedelta(days=365)).date()
+    ever_until = (START + SPAN + dt.timedelta(days=365)).date()
+
+    def add(
+        supplier_index: int,
+        standard: str,
+        number: str,
+        valid: tuple[dt.date, dt.date],
+        kinds: str,
+        part_indexes: list[int],
+    ) -> None:
+        supplier = design.suppliers[supplier_index]
+        org_id = ids.organizations[supplier_index]
+        document_id = first.document + len(documents)
+        certificate_id = first.certificate + len(certificates)
+        documents.append(
+            (
+                document_id,
+                org_id,
+                hashlib.sha256(f"{design.seed}:certificate:{number}".encode()).hexdigest(),
+                f"{number}.pdf",
+                "application/pdf",
+                120_000,
+                2,
+                None,
+                "client",
+                None,
+                f"{supplier.name} integration",
+                "api",
+                accepted_at,
+            )
+        )
+        sites = f"{supplier.name}, {supplier.address}"
+        scope = f"Design and manufacture of {kinds or 'sterilization services'}"
+        certificates.append(
+            (
+                certificate_id,
+                org_id,
+                standard,
+                number,
+                "Bench Notified Body 0999",
+                sites,
+                scope,
+                kinds,
+                valid[0],
+                valid[1],
+                document_id,
+                "accepted",
+                None,
+                1,
+                "client",
+                None,
+                accepted_at,
+                accepted_at,
+            )
+        )
+        for position, part_index in enumerate(part_indexes):
+            parts.append(
+                (
+                    first.certificate_part + len(parts),
+                    certificate_id,
+                    ids.parts[part_index],
+                    position,
+                )
+            )
+        data = {
+            "standard": standard,
+            "certificate_number": number,
+            "sites": sites,
+            "part_kinds": kinds,
+            "part_numbers": [design.parts[i].number for i in part_indexes],
+            "valid_from": valid[0].isoformat(),
+            "valid_until": valid[1].isoformat(),
+            "document_id": document_id,
+        }
+        content = {
+            "record_type": "supplier_certificate",
+            "record_id": certificate_id,
+            "version": 1,
+            "status": "accepted",
+            "data": data,
+        }
+        versions.append(
+            (
+                first.record_version + len(versions),
+                "supplier_certificate",
+                certificate_id,
+                1,
+                "accepted",
+                data,
+                canonical_hash(content),
+                canonical_hash(data),
+                None,
+                "bench_load",
+                None,
+                "system",
+                None,
+                "benchmark plant",
+                "cli",
+                accepted_at,
+            )
+        )
+
+    lapse = timestamp(0.5).date()
+    renewal = lapse + dt.timedelta(days=35)
+    for index in range(len(design.suppliers)):
+        number = f"BN-13485-{index:04d}"
+        if index % 10 == 3:
+            add(index, "ISO 13485:2016", number, (ever_from, lapse), "material", [])
+            add(index, "ISO 13485:2016", number + "-R", (renewal, ever_until), "material", [])
+        else:
+            add(index, "ISO 13485:2016", number, (ever_from, ever_until), "material", [])
+        if index in sterilized:
+            number = f"BN-11137-{index:04d}"
+            add(index, "ISO 11137-1:2006", number, (ever_from, ever_until), "", sterilized[index])
+    return [
+        Table("documents", DOCUMENTS, documents),
+        Table("supplier_certificates", CERTIFICATES, certificates),
+        Table("supplier_certificate_parts", CERTIFICATE_PARTS, parts),
+        Table("record_versions", RECORD_VERSIONS, versions),
+    ]

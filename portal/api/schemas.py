@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from trace_core.attachments.models import Document
+from trace_core.certificates.coverage import Coverage
 from trace_core.certificates.service import CertificateDetail
 from trace_core.lots.service import LotDetail
 from trace_core.parts.models import Part, Specification
@@ -403,6 +404,55 @@ class CertificateOut(msgspec.Struct):
     signatures: list[SignatureOut]
     created_at: dt.datetime
     accepted_at: dt.datetime | None
+
+
+class CoveringCertificateOut(msgspec.Struct):
+    id: int
+    standard: str
+    certificate_number: str
+    issuer: str
+    valid_from: dt.date
+    valid_until: dt.date
+    status: str
+    ended_on: dt.date | None
+    version: int
+
+
+class CoverageOut(msgspec.Struct):
+    """Was the part from this supplier covered on the day, with what we know now (CERT-01)."""
+
+    supplier: str
+    part_number: str
+    day: dt.date
+    #: covered, lapsed, not_covered or none (docs/CERTIFICATES.md).
+    status: str
+    explanation: str
+    #: The certificate the answer rests on (None when the supplier had none).
+    certificate: CoveringCertificateOut | None
+
+
+def coverage_out(supplier: str, part_number: str, coverage: Coverage) -> CoverageOut:
+    c = coverage.certificate
+    return CoverageOut(
+        supplier,
+        part_number.strip(),
+        coverage.day,
+        coverage.status,
+        coverage.explanation(),
+        CoveringCertificateOut(
+            c.id,
+            c.standard,
+            c.certificate_number,
+            c.issuer,
+            c.valid_from,
+            c.valid_until,
+            c.status,
+            c.ended_on,
+            c.version,
+        )
+        if c
+        else None,
+    )
 
 
 def certificate_out(detail: CertificateDetail) -> CertificateOut:

@@ -13,6 +13,7 @@ from litestar.params import Body, QueryParameter
 from portal.api.schemas import (
     CertificateIn,
     CertificateOut,
+    CoverageOut,
     DocumentOut,
     LotIn,
     LotOut,
@@ -28,6 +29,7 @@ from portal.api.schemas import (
     UnpackIn,
     VoidIn,
     certificate_out,
+    coverage_out,
     document_out,
     event_out,
     lot_out,
@@ -504,6 +506,24 @@ async def list_certificates(services: Services, status: str | None = None) -> li
 
 
 @get(
+    "/api/v1/certificates/coverage",
+    tags=["certificates"],
+    security=BEARER,
+    summary="Was a part from a supplier covered by an accepted certificate on a day?",
+    description=(
+        "`supplier` (name; a supplier's client asks about itself and may leave it out), "
+        "`part` (our part number), `date` (YYYY-MM-DD, any day). Judged with what we know "
+        "now: covered, lapsed, not_covered or none, with the certificate it rests on."
+    ),
+)
+async def certificate_coverage(
+    services: Services, part: str = "", date: str = "", supplier: str | None = None
+) -> CoverageOut:
+    organization, coverage = await services.certificates.check(services.actor, supplier, part, date)
+    return coverage_out(organization.name, part, coverage)
+
+
+@get(
     "/api/v1/certificates/{certificate_id:int}",
     tags=["certificates"],
     security=BEARER,
@@ -676,6 +696,7 @@ ROUTES = [
     get_process_run,
     submit_certificate,
     list_certificates,
+    certificate_coverage,
     get_certificate,
     list_shipping_units,
     pack_shipping_unit,

@@ -8,28 +8,54 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
+from sqlalchemy import select
 
 from portal.forms import form_fields, signing_credentials, text
 from trace_core.certificates.models import CERTIFICATE_STATUSES
 from trace_core.certificates.service import QA_DECISIONS, validity_flag
 from trace_core.db import utc_now
 from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
+from trace_core.identity.models import Organization
 from trace_core.services import Services
 
 
 @get("/internal/certificates", include_in_schema=False)
-async def certificate_list(services: Services, status: str | None = None) -> Template:
+async def certificate_list(
+    services: Services,
+    status: str | None = None,
+    supplier: str | None = None,
+    part: str | None = None,
+    date: str | None = None,
+) -> Template:
     today = utc_now().date()
     chosen = status if status in CERTIFICATE_STATUSES else None
     found = await services.certificates.list(services.actor, chosen)
     rows = [(c, validity_flag(c, today)) for c in found]
+    # "Was this part from this supplier covered on that day?" — asked when the form is sent.
+    check: dict[str, Any] = {"supplier": supplier or "", "part": part or "", "date": date}
+    status_code = 200
+    if supplier is not None or part is not None or date is not None:
+        try:
+            _organization, coverage = await services.certificates.check(
+                services.actor, supplier, part or "", date or ""
+            )
+            check["answer"] = coverage
+        except ValidationFailed as exc:
+            check["errors"], status_code = exc.errors, 422
+    suppliers = await services.session.scalars(
+        select(Organization.name).where(Organization.kind != "internal").order_by(Organization.name)
+    )
     return Template(
         "internal/certificates.html",
+        status_code=status_code,
         context={
             "rows": rows,
             "status": chosen,
             "statuses": CERTIFICATE_STATUSES,
             "flagged": sum(1 for _, flag in rows if flag in ("lapsed", "expiring")),
+            "check": check,
+            "today": today,
+            "suppliers": list(suppliers),
         },
     )
 

@@ -167,7 +167,15 @@ async def recall_csv(services: Services, recall_id: int) -> Response[str]:
 async def recall_pdf_page(services: Services, recall_id: int) -> Response[bytes]:
     recall = await services.recalls.get(services.actor, recall_id)
     view = await services.records.record(services.actor, "recall", recall.id)
-    body = recall_pdf(recall, view.versions[0].author_name, [s.as_dict() for s in view.signatures])
+    closing = next((v for v in reversed(view.versions) if v.status == "closed"), None)
+    body = recall_pdf(
+        recall,
+        view.versions[0].author_name,
+        [s.as_dict() for s in view.signatures],
+        await services.recalls.field_actions(services.actor, recall),
+        [(v.version, v.status, v.author_name, v.created_at, v.reason) for v in view.versions],
+        closing.author_name if closing else None,
+    )
     return Response(
         body,
         media_type="application/pdf",

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select, text, update
 
+import bench.load
 from bench.load import MARKER_TABLE, PlantError, PlantInfo, ensure_plant
 from bench.plant import (
     REFERENCE_COUNTS,
@@ -267,6 +268,99 @@ async def test_a_plant_is_reused_and_an_interrupted_build_resumed(
     rebuilt = await build(bench_url, bench_settings, rebuild=True)
     assert not rebuilt.reused
     assert rebuilt.counts == first.counts
+
+
+async def _certificate_facts(url: str) -> dict[str, Any]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {
+                "certificates": await conn.scalar(
+                    text("SELECT count(*) FROM supplier_certificates")
+                ),
+                "named_parts": await conn.scalar(
+                    text("SELECT count(*) FROM supplier_certificate_parts")
+                ),
+                "versions": await conn.scalar(
+                    text(
+                        "SELECT count(*) FROM record_versions v JOIN supplier_certificates c "
+                        "ON v.record_type = 'supplier_certificate' AND v.record_id = c.id "
+                        "AND v.version = c.version"
+                    )
+                ),
+                "checks": dict(
+                    (
+                        await conn.execute(
+                            text(
+                                "SELECT coalesce(certificate_status, 'unchecked'), count(*) "
+                                "FROM receipts GROUP BY 1"
+                            )
+                        )
+                    ).all()
+                ),
+            }
+    finally:
+        await engine.dispose()
+
+
+async def test_suppliers_have_certificates_and_every_receipt_was_judged_against_them(
+    bench_url: str, bench_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CERT-01 in the plant: every supplier holds an accepted ISO 13485 certificate (every
+    tenth one's lapsed at mid-period and was renewed five weeks later), sterilizers an ISO
+    11137 one naming their parts; every receipt records its check, and the backward trace
+    shows it at each supplier lot. A plant built before certificates gets them when reused."""
+
+    async def before_certificates(*_args: Any) -> None:
+        """The generator of a plant built before it wrote certificates."""
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bench.load, "_add_certificates", before_certificates)
+        await build(bench_url, bench_settings)
+    older = await _certificate_facts(bench_url)
+    assert older["certificates"] == 0 and list(older["checks"]) == ["unchecked"]
+
+    messages: list[str] = []
+    plant = await build(bench_url, bench_settings, progress=messages.append)
+    assert plant.reused
+    size = PlantSize.for_serials(SERIALS)
+    design = design_plant(size, SEED)
+    sterilizers = {
+        s for part in design.parts if part.role == "sterilization" for s in part.suppliers
+    }
+    renewed = sum(1 for i in range(size.suppliers) if i % 10 == 3)
+    found = await _certificate_facts(bench_url)
+    assert found["certificates"] == size.suppliers + renewed + len(sterilizers)
+    assert f"writing {found['certificates']:,} rows into supplier_certificates" in messages
+    assert found["versions"] == found["certificates"]
+    assert found["named_parts"] >= len(sterilizers) > 0
+    checks = found["checks"]
+    assert "unchecked" not in checks and sum(checks.values()) == plant.counts["receipts"]
+    assert checks["covered"] > 0
+    assert (
+        sum(n for status, n in checks.items() if status != "covered")
+        == (plant.facts["receipts_flagged"])
+    )
+    # Reused again: nothing more is written.
+    again = await build(bench_url, bench_settings, progress=messages.append)
+    assert again.reused and (await _certificate_facts(bench_url)) == found
+    runtime, engine = build_runtime(dataclasses.replace(bench_settings, database_url=bench_url))
+    try:
+        actor = Actor.system("cli")
+        async with provide_services(runtime, actor) as services:
+            trace = await services.trace.backward(actor, "SN-00000001")
+    finally:
+        await engine.dispose()
+    lots = [n for n in trace.nodes.values() if n.kind == "supplier_lot"]
+    assert lots
+    for lot in lots:
+        for check in lot.details["certificates"]:
+            assert check["at_receipt"]["status"] == check["on_receipt_date"]["status"]
+            assert check["at_receipt"]["certificate"]["standard"] in (
+                "ISO 13485:2016",
+                "ISO 11137-1:2006",
+            )
+            assert not check["changed_since_receipt"]
 
 
 async def test_a_database_with_other_data_is_refused(

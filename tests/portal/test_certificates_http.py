@@ -271,3 +271,61 @@ async def test_the_api_creates_drafts_only(client: httpx.AsyncClient, runtime: R
     assert {"DE-13485-2291", "DE-13485-2292", "SP-11137-0042"} <= {
         c["certificate_number"] for c in listed.json()
     }
+
+
+async def test_coverage_on_any_day_on_the_page_and_through_the_api(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """ "Was this part from this supplier covered on that day?" for any day, judged with what
+    we know now: QA's form on the certificates page and GET /api/v1/certificates/coverage. Bad
+    questions are answered with what is wrong; a supplier asks only about itself."""
+    erp = bearer(await api_token(client, "traceport-erp", "traceport-erp-secret"))
+
+    async def ask(headers: dict[str, str], **params: str) -> httpx.Response:
+        return await client.get("/api/v1/certificates/coverage", params=params, headers=headers)
+
+    day = TODAY.isoformat()
+    covered = await ask(erp, supplier="Acme Polymers", part="RES-100", date=day)
+    assert covered.status_code == 200, covered.text
+    answer = covered.json()
+    assert (answer["supplier"], answer["part_number"], answer["day"]) == (
+        "Acme Polymers",
+        "RES-100",
+        day,
+    )
+    assert answer["status"] == "covered" and answer["explanation"].startswith("Covered on")
+    assert answer["certificate"]["certificate_number"] == "DE-13485-2291"
+    later = (TODAY + dt.timedelta(days=800)).isoformat()
+    assert (await ask(erp, supplier="Acme Polymers", part="RES-100", date=later)).json()[
+        "status"
+    ] == "lapsed"
+    outside = await ask(erp, supplier="Acme Polymers", part="STE-200", date=day)
+    assert outside.json()["status"] == "not_covered"
+    assert "does not cover this part" in outside.json()["explanation"]
+    for params, field, message in (
+        ({"supplier": "Acme Polymers", "part": "RES-100", "date": "25.11.2026"}, "date", "YYYY"),
+        ({"supplier": "Acme Polymer", "part": "RES-100", "date": day}, "supplier", "no supplier"),
+        ({"supplier": "Acme Polymers", "part": "", "date": day}, "part_number", "Name the part"),
+        ({"supplier": "Acme Polymers", "part": "NOPE-1", "date": day}, "part_number", "NOPE-1"),
+        ({"part": "RES-100", "date": day}, "supplier", "Name the supplier"),
+    ):
+        refused = await ask(erp, **params)
+        assert refused.status_code == 422, (params, refused.text)
+        assert message in refused.json()["fields"][field], refused.json()
+    # A supplier's client asks about itself, with or without its name; never about another.
+    acme = bearer(await api_token(client, "acme-edi", "acme-edi-secret"))
+    own = await ask(acme, part="RES-100", date=day)
+    assert own.status_code == 200 and own.json()["supplier"] == "Acme Polymers"
+    other = await ask(acme, supplier="SteriPro", part="STE-200", date=day)
+    assert other.status_code == 404
+
+    qa = Browser(client)
+    await qa.login(QA)
+    page = await qa.get(f"/internal/certificates?supplier=Acme+Polymers&part=RES-100&date={later}")
+    assert page.status_code == 200
+    assert "Was a part covered on a day?" in page.text
+    assert re.search(r"DE-13485-2291.{0,80}lapsed on", page.text, re.S), page.text
+    bad = await qa.get("/internal/certificates?supplier=Acme+Polymers&part=RES-100&date=soon")
+    assert bad.status_code == 422 and "write it as YYYY-MM-DD" in bad.text
+    plain = await qa.get("/internal/certificates")
+    assert plain.status_code == 200 and "coverage-answer" not in plain.text

@@ -6,10 +6,12 @@ actions and the signed closing in the browser and through the API."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import httpx
 import pytest
+from pypdf import PdfReader
 
 from tests.conftest import Browser, api_token
 from tests.epcis.conftest import capture, document
@@ -292,6 +294,14 @@ async def test_recall_field_actions_and_closing_in_the_browser_and_api(
     assert closed.status_code == 303, closed.text
     page = await qa.get(url)
     assert "all units returned" in page.text and "read-only" in page.text
+    # The printout tells the whole story: field actions, the closing, the revised record.
+    printed = await qa.get(f"{url}/recall.pdf")
+    assert printed.status_code == 200, printed.text
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(printed.content)).pages)
+    assert "REVISED: this record has 2 versions" in text
+    assert "acknowledged" in text and "all back" in text and "8 / 8 / 0" in text
+    assert "by Quinn Avery: all units returned" in text
+    assert "v1 open - Quinn Avery" in text and "v2 closed - Quinn Avery" in text
     assert 'action="' + url + '/close"' not in page.text
     late = await qa.post(f"{url}/field-actions/0", {"notified_at": now, "note": "late"})
     assert late.status_code == 409 and "read-only" in late.text

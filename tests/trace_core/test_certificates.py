@@ -6,6 +6,7 @@ leave nothing behind."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -127,6 +128,20 @@ async def accepted(
     made = await submit(runtime, actor, data or certificate(await upload(runtime, actor)))
     signed = await sign(runtime, actor, email, made.id, made.version)
     return await decide(runtime, made.id, "accept", signed.version)
+
+
+async def same_in_one_statement(runtime: Runtime, *identifiers: str) -> None:
+    """Our staff's backward trace judges certificates within its one evidence statement; the
+    answer equals the trace that reads receipts and certificates by separate queries."""
+    system = Actor.system()
+    async with provide_services(runtime, system) as s:
+        for identifier in identifiers:
+            one = (await s.trace.backward(system, identifier)).as_dict()
+            separate = (await s.trace._trace(system, identifier, "backward")).as_dict()
+            assert json.loads(json.dumps(one, default=str)) == json.loads(
+                json.dumps(separate, default=str)
+            ), identifier
+            assert any(n.get("certificates") for n in one["nodes"]), identifier
 
 
 async def demo_certificate(runtime: Runtime, number: str) -> SupplierCertificate:
@@ -350,6 +365,7 @@ async def test_a_lot_received_after_the_certificate_was_suspended_is_flagged_not
     (old,) = next(iter(back.nodes.values())).details["certificates"]
     assert earlier.certificate_status == "covered" and old["at_receipt"]["status"] == "covered"
     assert old["on_receipt_date"]["status"] == "lapsed" and old["changed_since_receipt"]
+    await same_in_one_statement(runtime, "IL-RES-T1", "AP-24-0815", "SN-DEMO-0001")
 
 
 async def test_a_part_outside_the_certificate_scope_is_flagged_not_covered(
@@ -453,6 +469,7 @@ async def test_a_certificate_accepted_late_still_answers_for_the_receipt_date(
     assert check["on_receipt_date"]["certificate"]["certificate_number"] == "SP-11137-0043"
     assert check["changed_since_receipt"] is True
     assert stored is not None and stored.certificate_status == "lapsed"  # never rewritten
+    await same_in_one_statement(runtime, "SP-24-0117", "SN-DEMO-0001")
 
 
 # -- the record: versions, signatures, audit ---------------------------------------------------

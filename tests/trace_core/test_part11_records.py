@@ -429,3 +429,49 @@ async def test_failed_signing_attempts_lock_the_account(runtime: Runtime) -> Non
         locked = await s.session.get(User, anna.id)
         assert locked is not None and locked.locked_at is not None
     assert await _events(runtime, "account_locked", anna.id) == 1
+
+
+@pytest.mark.req("P11-01")
+async def test_versions_of_many_records_at_once_need_a_reason_and_chain_each_record(
+    runtime: Runtime, signing_key: ServerSigningKey
+) -> None:
+    """``write_versions`` (a recall's thousands of lots): without a reason nothing is written;
+    with one, each record gets the version after its own latest, chained to it, with its own
+    audit event, and a record with no version yet starts at 1."""
+    system = Actor.system()
+
+    async def counts() -> tuple[int, int]:
+        async with runtime.sessions() as session:
+            versions = await session.scalar(select(func.count()).select_from(RecordVersion))
+            events = await session.scalar(select(func.count()).select_from(AuditEvent))
+        return versions or 0, events or 0
+
+    before = await counts()
+    async with provide_services(runtime, system) as s:
+        with pytest.raises(ValidationFailed, match="Say why"):
+            await s.keeper.write_versions(
+                "internal_lot", [(1, "quarantine", {"a": 1})], action="status", reason="  "
+            )
+    assert await counts() == before
+    async with provide_services(runtime, system) as s:
+        latest = {
+            record_id: await s.keeper.latest_version("internal_lot", record_id)
+            for record_id in (1, 2, 987_654)
+        }
+        assert latest[1] is not None and latest[987_654] is None
+        written = await s.keeper.write_versions(
+            "internal_lot",
+            [(record_id, "quarantine", {"n": record_id}) for record_id in latest],
+            action="status",
+            reason="batch test",
+        )
+        await s.keeper.commit()
+    for row in written:
+        previous = latest[row.record_id]
+        assert row.version == (previous.version + 1 if previous else 1)
+        assert row.prev_sha256 == (previous.content_sha256 if previous else None)
+        assert row.reason == "batch test"
+    assert await counts() == (before[0] + 3, before[1] + 3)
+    async with runtime.sessions() as session:
+        report = await verify_records(session, [signing_key.public_pem])
+    assert report.ok, report.summary_lines()

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import String, select
 
 from trace_core.db import among_ids
+from trace_core.demo import DEMO_CASE_SSCC, DEMO_PALLET_SSCC
 from trace_core.errors import (
     AuthenticationFailed,
     Conflict,
@@ -21,7 +22,15 @@ from trace_core.errors import (
 )
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
-from trace_core.recalls.service import consignee_csv, recall_epcis, recall_pdf
+from trace_core.recalls.service import (
+    consignee_csv,
+    recall_epcis,
+    recall_pdf,
+    recall_scope,
+)
+from trace_core.records.keys import ServerSigningKey
+from trace_core.records.models import AuditEvent
+from trace_core.records.verify import verify_records
 from trace_core.services import Runtime, provide_services
 from trace_core.shipments.service import ShipmentInput
 
@@ -60,8 +69,36 @@ async def test_scope_of_a_suspect_supplier_lot(runtime: Runtime) -> None:
 
 
 @pytest.mark.req("QMS-14")
+async def test_the_recall_scope_from_the_scope_statement_equals_the_full_trace_s(
+    runtime: Runtime,
+) -> None:
+    """Previews and openings read the scope and the serials in two statements, never a node
+    per serial; the content equals ``recall_scope`` of the full forward trace, from any kind
+    of identifier: supplier lot, internal lot, finished lot, a serial, a pallet's SSCC."""
+    qa = await user(runtime, "qa@traceport.example")
+    identifiers = (
+        "AP-24-0815",
+        "SP-24-0117",
+        "IL-RES-0001",
+        "FG-LOT-0001",
+        "SN-DEMO-0009",
+        DEMO_PALLET_SSCC,
+        DEMO_CASE_SSCC,
+    )
+    async with provide_services(runtime, qa) as s:
+        for identifier in identifiers:
+            preview = await s.recalls.preview(qa, identifier)
+            assert preview == recall_scope(await s.trace.forward(qa, identifier)), identifier
+            assert preview["suspect"], identifier
+        wide = await s.recalls.preview(qa, "AP-24-0815")
+        assert wide["counts"]["serials"] == 10 and wide["serials"][0]["gtin"]
+
+
+@pytest.mark.req("QMS-14")
 @pytest.mark.req("QMS-10")
-async def test_opening_a_recall_is_signed_marks_lots_and_holds_stock(runtime: Runtime) -> None:
+async def test_opening_a_recall_is_signed_marks_lots_and_holds_stock(
+    runtime: Runtime, signing_key: ServerSigningKey
+) -> None:
     qa = await user(runtime, "qa@traceport.example")
     ops = await user(runtime, "ops@traceport.example")
     anna = await user(runtime, "anna@acme-polymers.example")
@@ -94,6 +131,28 @@ async def test_opening_a_recall_is_signed_marks_lots_and_holds_stock(runtime: Ru
         )
         lot_view = await s.records.record(qa, "internal_lot", resin_id or 0)
         assert (lot_view.current.reason or "").startswith("recall RC-000001")
+        # Both lots' versions were written together: each chained to its own previous one,
+        # each with its own audit event, and the record layer verifies whole.
+        for lot_number in ("IL-RES-0001", "FG-LOT-0001"):
+            lot_id = await s.session.scalar(
+                select(InternalLot.id).where(InternalLot.lot_number == lot_number)
+            )
+            versions = (await s.records.record(qa, "internal_lot", lot_id or 0)).versions
+            before, after = versions[-2], versions[-1]
+            assert (after.status, after.version) == ("recalled", before.version + 1)
+            assert after.prev_sha256 == before.content_sha256
+            events = await s.session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.record_type == "internal_lot",
+                    AuditEvent.record_id == lot_id,
+                    AuditEvent.version == after.version,
+                )
+            )
+            assert [(e.action, e.new_values) for e in events] == [
+                ("status", {"status": "recalled"})
+            ]
+        report = await verify_records(s.session, [signing_key.public_pem])
+        assert report.ok, report.summary_lines()
         rows = list(csv.DictReader(io.StringIO(consignee_csv(recall))))
         assert [r["serial"] for r in rows] == [
             f"SN-DEMO-{i:04d}" for i in (1, 2, 3, 4, 5, 8, 9, 10)

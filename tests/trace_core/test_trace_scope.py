@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import edges_with_wrong_end_kinds
+from trace_core.certificates.evidence import certificate_evidence
 from trace_core.errors import NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
 from trace_core.identity.service import actor_for_user
@@ -285,8 +286,8 @@ async def test_evidence_in_one_statement_equals_evidence_per_kind(runtime: Runti
         for identifier in IDENTIFIERS:
             roots = [n.id for n in await s.trace.resolve(qa, identifier)]
             for direction in ("forward", "backward"):
-                refs, edges, details, more = await s.trace._walk_with_evidence(
-                    evidence_statement(direction),  # type: ignore[arg-type]
+                refs, edges, details, more, judged = await s.trace._walk_with_evidence(
+                    evidence_statement(direction),
                     {"roots": roots},
                     direction,  # type: ignore[arg-type]
                 )
@@ -300,13 +301,19 @@ async def test_evidence_in_one_statement_equals_evidence_per_kind(runtime: Runti
                 )
                 rest = {i: r for i, r in refs.items() if i not in details}
                 details.update(await s.trace._describe(rest))  # shipping units
-                walked, walked_edges = await s.trace._walk(roots, direction)  # type: ignore[arg-type]
+                walked, walked_edges = await s.trace._walk(roots, direction)
                 assert refs == walked, (identifier, direction)
                 assert sorted(edges) == sorted(walked_edges), (identifier, direction)
                 assert document(details) == document(await s.trace._describe(walked))
                 assert any(d.get("signatures") for d in details.values()) == (
                     any(r.kind == "supplier_lot" for r in refs.values())
                 )
+                # The certificate status on each receipt date: as the separate queries judge it.
+                lots = {r.ref_id: i for i, r in refs.items() if r.kind == "supplier_lot"}
+                separately = await certificate_evidence(s.session, lots)
+                assert document(judged) == document(
+                    {lots[lot_id]: receipts for lot_id, receipts in separately.items()}
+                ), (identifier, direction)
 
 
 async def test_backward_seeded_by_the_identifier_equals_backward_from_resolved_roots(

@@ -17,7 +17,7 @@ Only certificates our QA accepted count. A suspension or withdrawal ends a certi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,31 +176,74 @@ async def relied_certificates(
         ).all()
     if not rows:
         return {}
-    parts: dict[int, set[int]] = {}
-    for certificate_id, part_id in await connection.execute(
-        select(CertificatePart.certificate_id, CertificatePart.part_id).where(
-            CertificatePart.certificate_id.in_([row.id for row in rows])
+    parts: list[tuple[int, int]] = list(
+        await connection.execute(
+            select(CertificatePart.certificate_id, CertificatePart.part_id).where(
+                CertificatePart.certificate_id.in_([row.id for row in rows])
+            )
         )
-    ):
-        parts.setdefault(certificate_id, set()).add(part_id)
+    )
+    return certificate_facts(rows, parts)
+
+
+#: The columns ``certificate_facts`` reads from each certificate row, in this order.
+FACT_COLUMNS = (
+    "id",
+    "organization_id",
+    "standard",
+    "certificate_number",
+    "issuer",
+    "valid_from",
+    "valid_until",
+    "status",
+    "ended_on",
+    "version",
+    "content_sha256",
+    "part_kinds",
+)
+
+
+def certificate_facts(
+    rows: Iterable[Sequence[Any]], parts: Iterable[tuple[int, int]]
+) -> dict[int, list[CertificateFacts]]:
+    """Organization id → its certificates, from certificate rows (``FACT_COLUMNS`` in order)
+    and (certificate id, part id) pairs: as ``relied_certificates`` reads them, or as the
+    trace's evidence statement carries them."""
+    part_ids: dict[int, set[int]] = {}
+    for certificate_id, part_id in parts:
+        part_ids.setdefault(certificate_id, set()).add(part_id)
     found: dict[int, list[CertificateFacts]] = {}
     for row in rows:
+        (
+            id_,
+            organization_id,
+            standard,
+            number,
+            issuer,
+            valid_from,
+            valid_until,
+            status,
+            ended_on,
+            version,
+            content_sha256,
+            part_kinds,
+        ) = row[: len(FACT_COLUMNS)]
         facts = CertificateFacts(
-            id=row.id,
-            organization_id=row.organization_id,
-            standard=row.standard,
-            certificate_number=row.certificate_number,
-            issuer=row.issuer,
-            valid_from=row.valid_from,
-            valid_until=row.valid_until,
-            status=row.status,
-            ended_on=row.ended_on,
-            version=row.version,
-            content_sha256=row.content_sha256,
-            part_ids=frozenset(parts.get(row.id, ())),
-            kinds=frozenset(k for k in row.part_kinds.split(",") if k),
+            id=id_,
+            organization_id=organization_id,
+            standard=standard,
+            certificate_number=number,
+            issuer=issuer,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            status=status,
+            ended_on=ended_on,
+            version=version,
+            content_sha256=content_sha256,
+            part_ids=frozenset(part_ids.get(id_, ())),
+            kinds=frozenset(k for k in (part_kinds or "").split(",") if k),
         )
-        found.setdefault(facts.organization_id, []).append(facts)
+        found.setdefault(organization_id, []).append(facts)
     return found
 
 

@@ -11,13 +11,18 @@ PostgreSQL, IN lists on SQLite, as the trace reads its own evidence).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trace_core.certificates.coverage import RECORD, judge, relied_certificates
+from trace_core.certificates.coverage import (
+    RECORD,
+    CertificateFacts,
+    judge,
+    relied_certificates,
+)
 from trace_core.db import among_ids
 from trace_core.lots.models import SupplierLot
 from trace_core.parts.models import Part
@@ -76,16 +81,39 @@ async def certificate_evidence(
     if not rows:
         return {}
     certificates = await relied_certificates(session, {row.organization_id for row in rows})
+    return receipts_evidence(rows, certificates)
+
+
+def receipts_evidence(
+    rows: Iterable[Sequence[Any]], certificates: dict[int, list[CertificateFacts]]
+) -> dict[int, list[dict[str, Any]]]:
+    """Key → the receipts of that supplier lot, oldest first, judged against the suppliers'
+    ``certificates``. Each row: the key (the supplier lot id, or the trace node id), then the
+    receipt's id, number, received_at, recorded certificate status, certificate id and version,
+    that version's content hash, the lot's organization, part and part kind."""
     by_id = {c.id: c for found in certificates.values() for c in found}
     evidence: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        day = row.received_at.date()
-        now = judge(certificates.get(row.organization_id, []), row.part_id, row.kind, day)
+    ordered = sorted(rows, key=lambda row: (row[0], row[3], row[1]))
+    for (
+        key,
+        receipt_id,
+        number,
+        received_at,
+        status,
+        certificate_id,
+        certificate_version,
+        content_sha256,
+        organization_id,
+        part_id,
+        kind,
+    ) in ordered:
+        day = received_at.date()
+        now = judge(certificates.get(organization_id, []), part_id, kind, day)
         at_receipt: dict[str, Any] | None = None
-        if row.certificate_status is not None:
-            relied = by_id.get(row.certificate_id) if row.certificate_id else None
+        if status is not None:
+            relied = by_id.get(certificate_id) if certificate_id else None
             at_receipt = {
-                "status": row.certificate_status,
+                "status": status,
                 "certificate": (
                     {
                         **relied.as_dict(),
@@ -93,17 +121,17 @@ async def certificate_evidence(
                         "record": {
                             "type": RECORD,
                             "id": relied.id,
-                            "version": row.certificate_version,
-                            "content_sha256": row.content_sha256,
+                            "version": certificate_version,
+                            "content_sha256": content_sha256,
                         },
                     }
                     if relied
                     else None
                 ),
             }
-        evidence.setdefault(row.supplier_lot_id, []).append(
+        evidence.setdefault(key, []).append(
             {
-                "receipt": {"id": row.id, "number": row.number, "received_on": day},
+                "receipt": {"id": receipt_id, "number": number, "received_on": day},
                 "at_receipt": at_receipt,
                 "on_receipt_date": now.as_dict(),
                 "changed_since_receipt": at_receipt is not None

@@ -218,6 +218,41 @@ class CertificateService:
             raise ValidationFailed({"part_number": f"We have no part {part_number}."})
         return await coverage_on(self.session, organization_id, part.id, part.kind, day)
 
+    async def check(
+        self, actor: Actor, supplier: str | None, part_number: str, day: str
+    ) -> tuple[Organization, Coverage]:
+        """``coverage`` asked as a person or a client asks it: the supplier by name (a
+        supplier asks about itself and may leave it out), our part number, and any day as
+        ``YYYY-MM-DD`` — past, today or ahead. Every missing or unknown input is named."""
+        actor.require("lots.read")
+        errors: dict[str, str] = {}
+        when: dt.date | None = None
+        try:
+            when = dt.date.fromisoformat((day or "").strip())
+        except ValueError:
+            errors["date"] = f"{day.strip()!r} is not a date; write it as YYYY-MM-DD."
+        if not (part_number or "").strip():
+            errors["part_number"] = "Name the part (our part number)."
+        name = (supplier or "").strip()
+        organization: Organization | None = None
+        if not actor.is_internal:
+            organization = await self.session.get(Organization, actor.organization_id)
+            if organization is None or (name and name != organization.name):
+                raise NotFound("You may ask only about your own certificates.")
+        elif not name:
+            errors["supplier"] = "Name the supplier."
+        else:
+            organization = await self.session.scalar(
+                select(Organization).where(
+                    Organization.name == name, Organization.kind != "internal"
+                )
+            )
+            if organization is None:
+                errors["supplier"] = f"We have no supplier named {name!r}."
+        if errors or organization is None or when is None:
+            raise ValidationFailed(errors)
+        return organization, await self.coverage(actor, organization.id, part_number, when)
+
     async def for_supplier_lot(self, actor: Actor, lot: SupplierLot) -> dict[str, Any]:
         """For a lot's review page: each receipt's check (``evidence.certificate_evidence``)
         and, for a lot not received yet, what a receipt today would find."""

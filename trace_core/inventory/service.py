@@ -3,6 +3,7 @@ rules every consumer of material must respect (QMS-10)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,20 @@ class InventoryService:
             data=internal_lot_content(lot),
             reason=reason,
         )
+
+    async def set_statuses(self, lots: Sequence[InternalLot], status: str, reason: str) -> int:
+        """``set_status`` for many lots in one go (a recall's thousands): each lot whose status
+        changes gets its new version and audit event; the count of those."""
+        changed = [lot for lot in lots if lot.status != status]
+        for lot in changed:
+            lot.status = status
+        await self.keeper.write_versions(
+            "internal_lot",
+            [(lot.id, status, internal_lot_content(lot)) for lot in changed],
+            action="status",
+            reason=reason,
+        )
+        return len(changed)
 
     async def lot_by_number(self, actor: Actor, lot_number: str) -> InternalLot:
         if not actor.is_internal:

@@ -17,22 +17,29 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, func, select, update
+from sqlalchemy import BindParameter, String, and_, bindparam, func, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import aliased
 
-from trace_core.db import among_ids, utc_now
+from trace_core.db import among_ids, plain_decimal, utc_now
 from trace_core.epcis.event_hash import event_hash
 from trace_core.epcis.identifiers import private_uri
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
+from trace_core.parts.models import Part
 from trace_core.recalls.models import FieldAction, Recall, SuspectReport
 from trace_core.records.canonical import plain
-from trace_core.trace.service import TraceResult
+from trace_core.trace.models import TraceEdge, TraceNode
+from trace_core.trace.scope import TraceScope
+from trace_core.trace.service import NodeView, TraceResult, collector_paused
+from trace_core.trace.statements import reach
 
 if TYPE_CHECKING:
     from trace_core.identity.service import SigningCredentials
@@ -78,7 +85,9 @@ class FieldActionView:
 
 
 def recall_scope(result: TraceResult) -> dict[str, Any]:
-    """What a forward trace puts in scope, as plain data (the recall record's content)."""
+    """What a forward trace puts in scope, as plain data (the recall record's content): the
+    definition, from a full trace. Recalls compute the same with ``scope_for_recall``, which
+    the tests hold equal to this."""
     # Quantities: how much in-scope material each lot received or consumed, where the posting
     # recorded it (a forward walk only follows edges out of in-scope nodes).
     received: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
@@ -132,6 +141,15 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
                 }
             )
     roots = [result.nodes[r] for r in result.roots if r in result.nodes]
+    return _scope_content(roots, lots, serials, shipments)
+
+
+def _scope_content(
+    roots: list[NodeView],
+    lots: list[dict[str, Any]],
+    serials: list[dict[str, Any]],
+    shipments: list[dict[str, Any]],
+) -> dict[str, Any]:
     consignees = sorted(
         {(s["consignee_name"], s["consignee_address"]) for s in shipments},
         key=lambda pair: (str(pair[0]), str(pair[1])),
@@ -156,6 +174,117 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
     return scope
 
 
+def _serials_statement() -> Any:
+    """Every serial a forward walk from the expanding parameter ``roots`` reaches, with what
+    the recall record keeps of it (status, part, GTIN, lot), one row per edge leaving it (the
+    shipment that carried it; anything it went into, with the quantity), or one row with no
+    edge. The listed part of the scope (lots, shipments) comes from ``scope_statement``."""
+    roots: BindParameter[list[int]] = bindparam("roots", expanding=True)
+    reached = reach("forward", TraceNode.id.in_(roots), kinds=True)
+    lot, part = aliased(InternalLot), aliased(Part)
+    serial_node, after = aliased(TraceNode), aliased(TraceNode)
+    return (
+        select(
+            serial_node.id,
+            serial_node.identifier,
+            Serial.status,
+            part.number,
+            part.gtin,
+            lot.lot_number,
+            TraceEdge.kind,
+            TraceEdge.target_id,
+            TraceEdge.target_kind,
+            after.identifier,
+            sql_cast(TraceEdge.quantity, String),
+            TraceEdge.unit,
+        )
+        .select_from(reached)
+        .join(serial_node, serial_node.id == reached.c.id)
+        .outerjoin(Serial, Serial.id == serial_node.ref_id)
+        .outerjoin(lot, lot.id == Serial.lot_id)
+        .outerjoin(part, part.id == lot.part_id)
+        .outerjoin(TraceEdge, TraceEdge.source_id == serial_node.id)
+        .outerjoin(
+            after, and_(after.id == TraceEdge.target_id, TraceEdge.target_kind == "shipment")
+        )
+        .where(reached.c.kind == "serial")
+    )
+
+
+_SERIALS = _serials_statement()
+
+
+def scope_for_recall(scope: TraceScope, serial_rows: Iterable[Sequence[Any]]) -> dict[str, Any]:
+    """``recall_scope`` computed from the forward scope (lots, shipments and the edges between
+    them, from one statement) and the rows of ``_serials_statement``: the same content,
+    without building a node for each of a hundred thousand serials."""
+    received: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for link in scope.links:
+        if link.quantity is not None and link.unit:
+            received[link.target][link.unit] += link.quantity
+    serials: dict[int, dict[str, Any]] = {}
+    shipped_in: dict[int, int] = {}
+    carried: dict[int, list[str]] = defaultdict(list)
+    for (
+        node_id,
+        identifier,
+        status,
+        part_number,
+        gtin,
+        lot_number,
+        edge_kind,
+        target,
+        target_kind,
+        shipment,
+        quantity,
+        unit,
+    ) in serial_rows:
+        if node_id not in serials:
+            serials[node_id] = {
+                "serial": identifier,
+                "part_number": part_number,
+                "gtin": gtin,
+                "lot_number": lot_number,
+                "status": status,
+                "shipment": None,
+            }
+        if edge_kind == "shipment" and target_kind == "shipment":
+            shipped_in[node_id] = target
+            serials[node_id]["shipment"] = shipment
+            carried[target].append(identifier)
+        if quantity is not None and unit:
+            received[target][unit] += plain_decimal(Decimal(str(quantity)))
+    lots, shipments = [], []
+    for node in sorted(scope.nodes.values(), key=lambda n: (n.kind, n.identifier)):
+        details = node.details
+        if node.kind == "internal_lot":
+            lots.append(
+                {
+                    "lot_number": node.identifier,
+                    "part_number": details.get("part_number"),
+                    "kind": details.get("lot_kind"),
+                    "status": details.get("status"),
+                    "quantity": details.get("quantity"),
+                    "unit": details.get("unit"),
+                    "from_suspect_material": dict(sorted(received[node.id].items())),
+                }
+            )
+        elif node.kind == "shipment":
+            shipments.append(
+                {
+                    "shipment": node.identifier,
+                    "consignee_name": details.get("consignee_name"),
+                    "consignee_address": details.get("consignee_address"),
+                    "shipped_at": details.get("shipped_at"),
+                    "serials": sorted(carried[node.id]),
+                }
+            )
+    ordered = sorted(serials.values(), key=lambda s: str(s["serial"]))
+    return _scope_content(
+        [scope.nodes[r] for r in scope.roots if r in scope.nodes], lots, ordered, shipments
+    )
+
+
 class RecallService:
     def __init__(self, services: Services) -> None:
         self.s = services
@@ -169,7 +298,16 @@ class RecallService:
     async def preview(self, actor: Actor, identifier: str) -> dict[str, Any]:
         """The scope a recall from ``identifier`` would have now (nothing is written)."""
         self._require_internal(actor)
-        return recall_scope(await self.s.trace.forward(actor, identifier))
+        return await self._scope(actor, identifier)
+
+    async def _scope(self, actor: Actor, identifier: str) -> dict[str, Any]:
+        """The recall's content: the forward scope (one statement) and its serials (one
+        more), never a node object per serial."""
+        with collector_paused():
+            scope = await self.s.trace.scope(actor, identifier, "forward")
+            connection = await self.session.connection()
+            rows = await connection.execute(_SERIALS, {"roots": scope.roots})
+            return scope_for_recall(scope, rows.all())
 
     async def open(
         self,
@@ -195,8 +333,7 @@ class RecallService:
                 raise NotFound("No such suspect-lot report.")
             if report.status != "open":
                 raise Conflict("This suspect-lot report was already handled.")
-        result = await self.s.trace.forward(actor, identifier)
-        scope = recall_scope(result)
+        scope = await self._scope(actor, identifier)
         signer = await self.s.identity.reauthenticate(actor, credentials, "open a recall")
         count = await self.session.scalar(select(func.count()).select_from(Recall)) or 0
         recall = Recall(
@@ -229,11 +366,12 @@ class RecallService:
         # one statement may bind as separate parameters (asyncpg: 32,767).
         dialect = self.session.get_bind().dialect.name
         lot_numbers = [lot["lot_number"] for lot in scope["lots"]]
+        lots: builtins.list[InternalLot] = []
         for condition in among_ids(dialect, InternalLot.lot_number, lot_numbers, String):
-            for lot in await self.session.scalars(
+            lots += await self.session.scalars(
                 select(InternalLot).where(condition).order_by(InternalLot.lot_number)
-            ):
-                await self.s.inventory.set_status(lot, "recalled", why)
+            )
+        await self.s.inventory.set_statuses(lots, "recalled", why)
         serial_numbers = [s["serial"] for s in scope["serials"] if s["status"] == "in_stock"]
         for condition in among_ids(dialect, Serial.serial, serial_numbers, String):
             await self.session.execute(
@@ -601,8 +739,21 @@ def consignee_csv(recall: Recall) -> str:
     return out.getvalue()
 
 
-def recall_pdf(recall: Recall, opened_by: str, signatures: list[dict[str, Any]]) -> bytes:
+def recall_pdf(
+    recall: Recall,
+    opened_by: str,
+    signatures: list[dict[str, Any]],
+    field_actions: Sequence[FieldActionView] = (),
+    versions: Sequence[tuple[int, str, str, dt.datetime, str | None]] = (),
+    closed_by: str | None = None,
+) -> bytes:
+    """The recall as a printable record: opening, signatures, scope, what happened at each
+    consignee (field actions), the closing, and the record's version history (``versions``:
+    number, status, author, time, reason), so a printout says whether it was changed."""
     from documents.pdf import make_pdf
+
+    def when(moment: dt.datetime | None) -> str:
+        return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "-"
 
     scope = recall.scope
     lines = [
@@ -610,6 +761,10 @@ def recall_pdf(recall: Recall, opened_by: str, signatures: list[dict[str, Any]])
         f"Suspect identifier: {recall.identifier}",
         f"Reason: {recall.reason}",
         f"Opened {recall.opened_at:%Y-%m-%d %H:%M:%S} UTC by {opened_by}",
+    ]
+    if len(versions) > 1:
+        lines.append(f"REVISED: this record has {len(versions)} versions (history below).")
+    lines += [
         "",
         "Signatures:",
         *(
@@ -622,6 +777,28 @@ def recall_pdf(recall: Recall, opened_by: str, signatures: list[dict[str, Any]])
         "",
         "Consignees:",
         *(f"  {c['name']} - {c['address']}".replace("\n", ", ") for c in scope["consignees"]),
+        "",
+        "Field actions (units received / returned / destroyed):",
+    ]
+    for view in field_actions:
+        action = view.action
+        lines.append(
+            f"  {view.name}: {view.status}; notified {when(action.notified_at if action else None)}"
+            f"; acknowledged {when(action.acknowledged_at if action else None)}; "
+            f"{view.serials} / {action.quantity_returned if action else 0} / "
+            f"{action.quantity_destroyed if action else 0}"
+            + (f"; note: {action.note}" if action and action.note else "")
+        )
+    if not field_actions:
+        lines.append("  none recorded")
+    if recall.status == "closed":
+        lines += [
+            "",
+            f"Closed {when(recall.closed_at)} by {closed_by or '-'}: {recall.closing_reason}",
+        ]
+        if recall.closing_justification:
+            lines.append(f"  Closed without every acknowledgement: {recall.closing_justification}")
+    lines += [
         "",
         "Lots (status at opening; quantity of suspect material where recorded):",
         *(
@@ -636,6 +813,12 @@ def recall_pdf(recall: Recall, opened_by: str, signatures: list[dict[str, Any]])
             for s in scope["shipments"]
         ),
     ]
+    if versions:
+        lines += ["", "Record history:"]
+        lines += [
+            f"  v{number} {status} - {author} - {when(at)}" + (f" - {reason}" if reason else "")
+            for number, status, author, at, reason in versions
+        ]
     return make_pdf(f"Recall {recall.number}", lines)
 
 

@@ -9,14 +9,15 @@ few statements between reading the head and COMMIT, never for a whole request (i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, any_, bindparam, select, text
+from sqlalchemy import ARRAY, BigInteger, and_, any_, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from trace_core.db import utc_now
+from trace_core.db import among_ids, utc_now
 from trace_core.errors import ValidationFailed
 from trace_core.identity.actor import Actor
 from trace_core.identity.models import User
@@ -288,6 +289,66 @@ class RecordKeeper:
         previous = await self.latest_version(record_type, record_id)
         if previous is not None and action == "revise" and not (reason and reason.strip()):
             raise ValidationFailed({"reason": "A reason is required to revise a record."})
+        row = self._next_version(record_type, record_id, previous, status, data, action, reason)
+        await self.session.flush()
+        return row
+
+    async def write_versions(
+        self,
+        record_type: str,
+        changes: Sequence[tuple[int, str, dict[str, Any]]],
+        *,
+        action: str,
+        reason: str,
+    ) -> list[RecordVersion]:
+        """A new version of each of many records of one type — (record id, status, data)
+        each — with its audit event, as ``write_version`` writes one: the latest versions
+        are read in one query per few thousand records and the rows flushed together (a
+        recall sets thousands of lots to ``recalled`` in one decision)."""
+        if not reason.strip():
+            raise ValidationFailed({"reason": "Say why these records change."})
+        ids = [record_id for record_id, _status, _data in changes]
+        latest: dict[int, RecordVersion] = {}
+        dialect = self.session.get_bind().dialect.name
+        for condition in among_ids(dialect, RecordVersion.record_id, ids):
+            newest = (
+                select(RecordVersion.record_id, func.max(RecordVersion.version).label("version"))
+                .where(RecordVersion.record_type == record_type, condition)
+                .group_by(RecordVersion.record_id)
+                .subquery()
+            )
+            for version in await self.session.scalars(
+                select(RecordVersion).join(
+                    newest,
+                    and_(
+                        RecordVersion.record_type == record_type,
+                        RecordVersion.record_id == newest.c.record_id,
+                        RecordVersion.version == newest.c.version,
+                    ),
+                )
+            ):
+                latest[version.record_id] = version
+        rows = [
+            self._next_version(
+                record_type, record_id, latest.get(record_id), status, data, action, reason
+            )
+            for record_id, status, data in changes
+        ]
+        await self.session.flush()
+        return rows
+
+    def _next_version(
+        self,
+        record_type: str,
+        record_id: int,
+        previous: RecordVersion | None,
+        status: str,
+        data: dict[str, Any],
+        action: str,
+        reason: str | None,
+    ) -> RecordVersion:
+        """The version after ``previous`` (chained to it by hash) and its audit event, added
+        to the unit of work."""
         number = previous.version + 1 if previous else 1
         content = plain(data)
         row = RecordVersion(
@@ -319,7 +380,6 @@ class RecordKeeper:
             reason=reason,
             record_sha256=row.content_sha256,
         )
-        await self.session.flush()
         return row
 
     def audit(

@@ -27,7 +27,8 @@ from sqlalchemy import type_coerce as raw_value
 from sqlalchemy.orm import InstrumentedAttribute
 
 from trace_core.attachments.models import Document
-from trace_core.certificates.evidence import certificate_evidence
+from trace_core.certificates.coverage import certificate_facts
+from trace_core.certificates.evidence import certificate_evidence, receipts_evidence
 from trace_core.db import among_ids, plain_decimal
 from trace_core.errors import NotFound, PermissionDenied, ValidationFailed
 from trace_core.gs1 import ScanError, identifiers_for_trace
@@ -412,7 +413,7 @@ class TraceService:
         direction: Direction,
         found: Evidence,
     ) -> TraceResult:
-        refs, edges, details, more = found
+        refs, edges, details, more, _ = found
         if not actor.is_internal:
             refs, edges = _external_view(actor, refs, edges)
         # Kinds the statement carries no evidence for (shipping units): read as a full trace
@@ -425,9 +426,13 @@ class TraceService:
         followed = {i: r for i, r in refs.items() if i in more}
         await self._attach_signatures(followed, details)
         await self._attach_process_runs(actor, followed, details)
-        # Certificates go with receipts, which the statement does not flag: one query for
-        # all the supplier lots reached (none when there are none).
-        await self._attach_certificates(actor, refs, details)
+        # The statement judged the certificate status on every receipt date already.
+        for node_id, receipts in found.certificates.items():
+            lot = refs.get(node_id)
+            if lot is not None and (
+                actor.is_internal or lot.organization_id == actor.organization_id
+            ):
+                details.setdefault(node_id, {})["certificates"] = receipts
         nodes = {
             node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
             for node_id, ref in refs.items()
@@ -443,21 +448,60 @@ class TraceService:
         edges: list[EdgeView] = []
         details: dict[int, dict[str, Any]] = {}
         more: set[int] = set()
+        receipts: list[tuple[Any, ...]] = []
+        certificates: list[tuple[Any, ...]] = []
+        certificate_parts: list[tuple[int, int]] = []
         quantity_of = _quantities()
         for row in await self._core(statement, parameters):
             # By position (``EVIDENCE_COLUMNS`` after the tag): a trace reads its rows once.
             tag, near, kind, ref_id, identifier, organization_id, far, event_type = row[:8]
-            if tag == "edge":
+            if tag == "node":
+                refs[near] = NodeRef(kind, ref_id, identifier, organization_id)
+                if (described := _evidence(row, quantity_of)) is not None:
+                    details[near] = described
+                if row[_MORE_EVIDENCE]:
+                    more.add(near)
+            elif tag == "edge":
                 source, target = (near, far) if forward else (far, near)
                 amount = quantity_of(row[9])
                 edges.append(EdgeView(source, target, kind, event_type, row[8], amount, row[10]))
-                continue
-            refs[near] = NodeRef(kind, ref_id, identifier, organization_id)
-            if (described := _evidence(row, quantity_of)) is not None:
-                details[near] = described
-            if row[_MORE_EVIDENCE]:
-                more.add(near)
-        return Evidence(refs, edges, details, more)
+            elif tag == "receipt":
+                receipts.append(
+                    (
+                        near,
+                        ref_id,
+                        identifier,
+                        row.received_at,
+                        row.status,
+                        row.certificate_id,
+                        row.certificate_version,
+                        row.certificate_sha256,
+                        organization_id,
+                        row.part_id,
+                        row.part_kind,
+                    )
+                )
+            elif tag == "certificate":
+                certificates.append(
+                    (
+                        near,
+                        organization_id,
+                        row.standard,
+                        row.certificate_number,
+                        row.issuer,
+                        row.valid_from,
+                        row.valid_until,
+                        row.status,
+                        row.ended_on,
+                        row.version,
+                        row.certificate_sha256,
+                        row.part_kinds,
+                    )
+                )
+            else:  # certificate_part
+                certificate_parts.append((near, row.part_id))
+        judged = receipts_evidence(receipts, certificate_facts(certificates, certificate_parts))
+        return Evidence(refs, edges, details, more, judged)
 
     async def _attach_signatures(
         self, refs: dict[int, NodeRef], details: dict[int, dict[str, Any]]
@@ -799,6 +843,9 @@ class Evidence(NamedTuple):
     details: dict[int, dict[str, Any]]
     #: The nodes with more evidence to read: signatures, process runs.
     more: set[int]
+    #: Each supplier lot's receipts with the certificate status on each receipt date, by
+    #: node id (CERT-01).
+    certificates: dict[int, list[dict[str, Any]]]
 
 
 def walk_statement(direction: Direction) -> AnySelect:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     bindparam,
     exists,
     literal,
@@ -36,12 +37,16 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import aliased
 
 from trace_core.attachments.models import Document
+from trace_core.certificates.coverage import RECORD as CERTIFICATE_RECORD
+from trace_core.certificates.coverage import RELIED_STATUSES
+from trace_core.certificates.models import CertificatePart, SupplierCertificate
 from trace_core.identity.models import Organization
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
 from trace_core.parts.models import Part, Specification
 from trace_core.processes.models import ProcessRun, ProcessRunLot
-from trace_core.records.models import Signature
+from trace_core.receipts.models import Receipt
+from trace_core.records.models import RecordVersion, Signature
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
 
@@ -148,6 +153,23 @@ EVIDENCE_COLUMNS: Columns = (
     # Whether a follow-up query has more to read for the node: a supplier lot's signatures,
     # an internal lot's posted process runs (most have none; the service then asks nothing).
     ("more_evidence", Boolean),
+    # Receipt rows (``id`` the supplier lot's node, ``ref_id`` the receipt, ``identifier`` its
+    # number, ``status`` the certificate check recorded at receipt) and certificate rows
+    # (``id`` the certificate, ``status`` its own): the supplier's certificate status on each
+    # receipt date (CERT-01), judged in the same round trip as the rest of the trace.
+    ("received_at", Receipt.received_at.type),
+    ("part_id", BigInteger),
+    ("part_kind", String),
+    ("certificate_id", BigInteger),
+    ("certificate_version", Integer),
+    ("certificate_sha256", String),
+    ("standard", String),
+    ("certificate_number", String),
+    ("issuer", String),
+    ("valid_from", Date),
+    ("valid_until", Date),
+    ("ended_on", Date),
+    ("part_kinds", String),
 )
 
 
@@ -264,8 +286,112 @@ def _evidence_statement(direction: Direction, by_identifier: bool) -> AnySelect:
         .select_from(found)
         .join(TraceEdge, near == found.c.id)
     )
-    branches = (supplier_lots, internal_lots, serials, shipments, others, edges)
+    receipts, certificates, certificate_parts = _certificate_branches(found)
+    branches = (
+        supplier_lots,
+        internal_lots,
+        serials,
+        shipments,
+        others,
+        edges,
+        receipts,
+        certificates,
+        certificate_parts,
+    )
     return union_all(*branches).subquery("trace").select()
+
+
+def _certificate_branches(found: CTE) -> tuple[AnySelect, AnySelect, AnySelect]:
+    """The receipts of the supplier lots found, with the certificate check recorded at each
+    (and the content hash of the certificate version it relied on); the certificates our QA
+    accepted of those lots' suppliers; and the parts those certificates name. What
+    ``trace_core.certificates.evidence.receipts_evidence`` judges."""
+    relied_version = aliased(RecordVersion)
+    receipts = (
+        select(
+            *tagged(
+                "receipt",
+                EVIDENCE_COLUMNS,
+                id=found.c.id,
+                ref_id=Receipt.id,
+                identifier=Receipt.number,
+                organization_id=SupplierLot.organization_id,
+                received_at=Receipt.received_at,
+                status=Receipt.certificate_status,
+                certificate_id=Receipt.certificate_id,
+                certificate_version=Receipt.certificate_version,
+                certificate_sha256=relied_version.content_sha256,
+                part_id=SupplierLot.part_id,
+                part_kind=Part.kind,
+            )
+        )
+        .select_from(found)
+        .join(Receipt, Receipt.supplier_lot_id == found.c.ref_id)
+        .join(SupplierLot, SupplierLot.id == found.c.ref_id)
+        .join(Part, Part.id == SupplierLot.part_id)
+        .outerjoin(
+            relied_version,
+            and_(
+                relied_version.record_type == CERTIFICATE_RECORD,
+                relied_version.record_id == Receipt.certificate_id,
+                relied_version.version == Receipt.certificate_version,
+            ),
+        )
+        .where(found.c.kind == "supplier_lot")
+    )
+    suppliers = (
+        select(SupplierLot.organization_id)
+        .join(found, found.c.ref_id == SupplierLot.id)
+        .where(found.c.kind == "supplier_lot")
+    )
+    relied = (
+        SupplierCertificate.organization_id.in_(suppliers),
+        SupplierCertificate.accepted_at.is_not(None),
+        SupplierCertificate.status.in_(RELIED_STATUSES),
+    )
+    current_version = aliased(RecordVersion)
+    certificates = (
+        select(
+            *tagged(
+                "certificate",
+                EVIDENCE_COLUMNS,
+                id=SupplierCertificate.id,
+                organization_id=SupplierCertificate.organization_id,
+                standard=SupplierCertificate.standard,
+                certificate_number=SupplierCertificate.certificate_number,
+                issuer=SupplierCertificate.issuer,
+                valid_from=SupplierCertificate.valid_from,
+                valid_until=SupplierCertificate.valid_until,
+                status=SupplierCertificate.status,
+                ended_on=SupplierCertificate.ended_on,
+                version=SupplierCertificate.version,
+                certificate_sha256=current_version.content_sha256,
+                part_kinds=SupplierCertificate.part_kinds,
+            )
+        )
+        .outerjoin(
+            current_version,
+            and_(
+                current_version.record_type == CERTIFICATE_RECORD,
+                current_version.record_id == SupplierCertificate.id,
+                current_version.version == SupplierCertificate.version,
+            ),
+        )
+        .where(*relied)
+    )
+    certificate_parts = (
+        select(
+            *tagged(
+                "certificate_part",
+                EVIDENCE_COLUMNS,
+                id=CertificatePart.certificate_id,
+                part_id=CertificatePart.part_id,
+            )
+        )
+        .join(SupplierCertificate, SupplierCertificate.id == CertificatePart.certificate_id)
+        .where(*relied)
+    )
+    return receipts, certificates, certificate_parts
 
 
 #: The node kinds whose evidence the trace statements read (others carry none).
