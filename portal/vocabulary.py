@@ -45,6 +45,11 @@ STATUSES = (
     N_("closed"),
     # A suspect-lot report once QA opened a recall from it.
     N_("recall opened"),
+    # A part's certificate coverage on a day (``certificates.models.COVERAGE_STATUSES``).
+    N_("covered"),
+    N_("lapsed"),
+    N_("not covered"),
+    N_("none"),
     # A recall's field action per consignee.
     N_("not notified"),
     N_("notified"),

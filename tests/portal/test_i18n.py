@@ -29,7 +29,7 @@ from portal.domain_messages import DOMAIN_ERRORS
 from portal.i18n import LOCALE_DIR, catalogue_path, choose_language, current_language, gettext_
 from portal.vocabulary import WORDS
 from tests.conftest import Browser
-from trace_core.certificates.models import CERTIFICATE_STATUSES
+from trace_core.certificates.models import CERTIFICATE_STATUSES, COVERAGE_STATUSES
 from trace_core.certificates.service import DECISION_MEANINGS
 from trace_core.identity.access import VERIFICATION_METHODS
 from trace_core.identity.roles import KIND_LABELS, ROLE_LABELS
@@ -207,6 +207,7 @@ def _enumerated() -> set[str]:
         *LOT_STATUSES,
         *RUN_STATUSES,
         *CERTIFICATE_STATUSES,
+        *COVERAGE_STATUSES,
         *APPROVAL_STATUSES,
         *UNIT_STATUSES,
         *INTERNAL_LOT_STATUSES,
