@@ -3,10 +3,12 @@ of it with the supplier's certificate status on the receipt date — as judged w
 was posted (and the certificate version that judgement rests on), and as judged now for that
 same day, which differs when a certificate was accepted, suspended or withdrawn afterwards.
 
-Kept apart from ``trace/service.py`` so that the trace only needs a small hook. Three queries
-for any number of lots: the receipts with their recorded check, the suppliers' accepted
-certificates, and those certificates' parts (by plain columns, an array parameter on
-PostgreSQL, IN lists on SQLite, as the trace reads its own evidence).
+``receipts_evidence`` judges receipt rows against the suppliers' certificates, wherever the
+rows come from: our staff's backward traces carry them as branches of their one evidence
+statement (``trace/statements.py``); ``certificate_evidence`` reads them by three queries for
+any number of lots (the receipts with their recorded check, the suppliers' accepted
+certificates, and those certificates' parts; plain columns, an array parameter on PostgreSQL,
+IN lists on SQLite) for forward traces, the scope, suppliers' traces and the lot pages.
 """
 
 from __future__ import annotations
