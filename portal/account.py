@@ -17,6 +17,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from portal.forms import form_fields, text
+from portal.i18n import N_
 from portal.second_factor import second_factor_missing
 from trace_core.errors import AuthenticationFailed, PermissionDenied, ValidationFailed
 from trace_core.identity.models import User
@@ -28,7 +29,7 @@ async def _user(services: Services) -> User:
     actor = services.actor
     user = await services.session.get(User, actor.id) if actor.kind == "user" else None
     if user is None:
-        raise PermissionDenied("Only a person has security settings.")
+        raise PermissionDenied(N_("Only a person has security settings."))
     return user
 
 

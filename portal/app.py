@@ -7,9 +7,8 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -25,6 +24,7 @@ from portal import (
     account,
     api,
     internal,
+    language,
     onboarding,
     pages,
     passwords,
@@ -35,7 +35,7 @@ from portal import (
 )
 from portal.auth import ActorMiddleware
 from portal.files import document_content
-from portal.i18n import LANGUAGES, choose_language, current_language, gettext_, ngettext_
+from portal.i18n import HTML_LANG, LANGUAGES, current_language, gettext_, ngettext_, translate
 from portal.runtime import build_runtime
 from portal.settings import Settings
 from portal.web import (
@@ -58,17 +58,15 @@ def _configure_templates(engine: JinjaTemplateEngine) -> None:
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(gettext_, ngettext_, newstyle=True)  # type: ignore[attr-defined]
     env.globals["LANGUAGES"] = LANGUAGES
+    env.globals["HTML_LANG"] = HTML_LANG
+    env.globals["language"] = current_language.get
+    env.globals["switch_language_url"] = language.switch_url
+    env.filters["translate"] = translate
     env.globals["version"] = VERSION
     env.filters["utc"] = lambda value: (
         value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
     )
     env.filters["short"] = lambda value, n=12: (value or "")[:n]
-
-
-async def _before_request(request: Request[Any, Any, Any]) -> None:
-    current_language.set(
-        choose_language(request.cookies.get("lang"), request.headers.get("accept-language"))
-    )
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Litestar:
@@ -92,6 +90,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             pages.login,
             pages.logout,
             pages.home,
+            *language.ROUTES,
             *sso.ROUTES,
             *second_factor.ROUTES,
             *onboarding.ROUTES,
@@ -110,11 +109,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         dependencies={"services": Provide(provide_services), "actor": Provide(provide_actor)},
         middleware=[
             SecurityHeadersMiddleware(settings.secure_cookies),
+            language.LanguageMiddleware(),
             ActorMiddleware(),
             passwords.PasswordAgeMiddleware(),
             second_factor.SecondFactorPolicyMiddleware(),
         ],
-        before_request=_before_request,
         exception_handlers={DomainError: domain_error_handler, HTTPException: http_error_handler},
         template_config=TemplateConfig(
             directory=PACKAGE / "templates",

@@ -37,6 +37,8 @@ SESSION_COOKIE = "traceport_session"
 #: Routes anyone may reach. Everything else requires a person or a machine.
 PUBLIC_PATHS = re.compile(
     r"^/(static/.*|healthz|login(/sso(/callback)?|/totp)?|oauth/token|schema(/.*)?|favicon\.ico"
+    # The language switch: the sign-in page has it too.
+    r"|language"
     # Onboarding (docs/IDENTITY.md): the e-mailed invitation and password-reset links.
     r"|invite/[A-Za-z0-9_-]{1,100}|password/forgot|password/reset/[A-Za-z0-9_-]{1,100})$"
 )

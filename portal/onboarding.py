@@ -10,6 +10,7 @@ from litestar import Request, get, post
 from litestar.response import Template
 
 from portal.forms import form_fields, text
+from portal.i18n import N_, gettext_
 from portal.passwords import link_not_valid, public_services
 from trace_core.errors import ValidationFailed
 from trace_core.identity.models import Organization
@@ -72,9 +73,11 @@ async def accept_invitation(request: Request[Any, Any, Any], token: str) -> Temp
     return Template(
         "onboarding/notice.html",
         context={
-            "title": "Your account is ready",
-            "message": f"Welcome, {user.full_name}. Sign in with {user.email} and the password "
-            "you chose.",
+            "title": N_("Your account is ready"),
+            "message": gettext_(
+                "Welcome, %(name)s. Sign in with %(email)s and the password you chose."
+            )
+            % {"name": user.full_name, "email": user.email},
             "error": False,
             "sign_in": True,
         },

@@ -21,6 +21,7 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from portal.forms import form_fields, text
+from portal.i18n import N_
 from portal.web import send_redirect
 from trace_core.errors import AuthenticationFailed, ValidationFailed
 from trace_core.identity.credentials import PasswordService, password_expired_for
@@ -48,7 +49,7 @@ def link_not_valid(message: str) -> Template:
     return Template(
         "onboarding/notice.html",
         status_code=410,
-        context={"title": "This link cannot be used", "message": message, "error": True},
+        context={"title": N_("This link cannot be used"), "message": message, "error": True},
     )
 
 
@@ -66,7 +67,7 @@ async def forgot(request: Request[Any, Any, Any]) -> Template:
         return Template(
             "passwords/forgot.html",
             status_code=422,
-            context={"email": "", "errors": {"email": "Enter your e-mail address."}},
+            context={"email": "", "errors": {"email": N_("Enter your e-mail address.")}},
         )
     async with public_services(request) as services:
         message = await PasswordService(services).request_reset(
@@ -77,9 +78,11 @@ async def forgot(request: Request[Any, Any, Any]) -> Template:
     return Template(
         "onboarding/notice.html",
         context={
-            "title": "Check your e-mail",
-            "message": "If an active account uses this address, we have sent it a link to "
-            "choose a new password. The link works once and for a limited time.",
+            "title": N_("Check your e-mail"),
+            "message": N_(
+                "If an active account uses this address, we have sent it a link to "
+                "choose a new password. The link works once and for a limited time."
+            ),
             "error": False,
         },
         background=BackgroundTask(deliver_later, runtime, message) if message else None,
@@ -120,9 +123,10 @@ async def reset(request: Request[Any, Any, Any], token: str) -> Template:
     return Template(
         "onboarding/notice.html",
         context={
-            "title": "Your password was changed",
-            "message": "Sign in with your new password. Every other session of your account "
-            "was ended.",
+            "title": N_("Your password was changed"),
+            "message": N_(
+                "Sign in with your new password. Every other session of your account was ended."
+            ),
             "error": False,
             "sign_in": True,
         },

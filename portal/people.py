@@ -12,6 +12,7 @@ from typing import Any
 from litestar.response import Redirect, Template
 
 from portal.forms import text
+from portal.i18n import N_
 from trace_core.errors import PermissionDenied, ValidationFailed
 from trace_core.identity.access import VERIFICATION_METHODS, AccessService
 from trace_core.identity.onboarding import OnboardingService
@@ -116,12 +117,12 @@ def invitation_notice(invited: str | None, mail: str | None) -> str | None:
     if not invited:
         return None
     if mail == "mail_failed":
-        return (
+        return N_(
             "The invitation was saved, but the e-mail could not be sent (it is kept in the "
             "outbox's undelivered folder and the failure is in the audit trail). Withdraw it "
             "and invite again once mail works."
         )
-    return "The invitation was sent."
+    return N_("The invitation was sent.")
 
 
 async def member_action(
@@ -150,7 +151,7 @@ async def member_action(
                 method = text(fields, "other_method")
             await access.record_verification(actor, user_id, method, text(fields, "note"))
         else:
-            raise PermissionDenied("Unknown action.")
+            raise PermissionDenied(N_("Unknown action."))
     except ValidationFailed as exc:
         errors = {f"{action}_{field}": message for field, message in exc.errors.items()}
         return await member_page(services, template, user_id, paths, errors=errors, status=422)

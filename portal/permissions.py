@@ -119,6 +119,7 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/login/sso"): _a(PUBLIC, note="starts OpenID Connect sign-in"),
     ("GET", "/login/sso/callback"): _a(PUBLIC, note="OpenID Connect redirect back"),
     ("GET", "/healthz"): _a(PUBLIC, note="database and object store reachable; no data"),
+    ("GET", "/language"): _a(PUBLIC, note="sets the language cookie, back to the page"),
     ("POST", "/oauth/token"): _a(PUBLIC, note="client credentials grant (client id and secret)"),
     ("GET", "/static/{file_path:path}"): _a(PUBLIC),
     ("HEAD", "/static/{file_path:path}"): _a(PUBLIC),

@@ -16,6 +16,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.i18n import N_, gettext_
 from trace_core.errors import (
     AuthenticationFailed,
     Conflict,
@@ -41,7 +42,7 @@ STATUS_OF: dict[type[DomainError], int] = {
 async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
     actor = request.state.get("actor")
     if actor is None:  # only public routes lack an actor, and they don't ask for one
-        raise HTTPException(status_code=401, detail="Not signed in.")
+        raise HTTPException(status_code=401, detail=N_("Not signed in."))
     return actor  # type: ignore[no-any-return]
 
 
@@ -78,6 +79,10 @@ def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Respo
     if status == 413:
         limit = request.app.state.runtime.limits.max_upload_bytes // (1024 * 1024)
         message = f"The upload is larger than the limit of {limit} MiB."
+        if not is_api(request):
+            message = gettext_("The upload is larger than the limit of %(limit)s MiB.") % {
+                "limit": limit
+            }
     if is_api(request) or status >= HTTP_500_INTERNAL_SERVER_ERROR:
         body: dict[str, Any] = {"error": "http_error", "message": message}
         if getattr(exc, "extra", None):
@@ -109,7 +114,7 @@ def internal_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
         return  # Litestar's automatic answer: the allowed methods, no data
     actor = connection.scope.get("state", {}).get("actor")
     if actor is None or not actor.is_internal:
-        raise PermissionDenied("This page is for our own staff.")
+        raise PermissionDenied(N_("This page is for our own staff."))
 
 
 class SecurityHeadersMiddleware(ASGIMiddleware):

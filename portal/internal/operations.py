@@ -8,6 +8,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from portal.forms import form_fields, text
+from portal.i18n import N_
 from trace_core.errors import Conflict, ValidationFailed
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
 from trace_core.receipts.service import ReceiptInput
@@ -56,7 +57,7 @@ async def post_receipt(request: Request[Any, Any, Any], services: Services) -> T
             ),
         )
     except ValueError:
-        return await _receipts(services, values, {"supplier_lot_id": "Choose a lot."}, 422)
+        return await _receipts(services, values, {"supplier_lot_id": N_("Choose a lot.")}, 422)
     except ValidationFailed as exc:
         return await _receipts(services, values, exc.errors, 422)
     except Conflict as exc:

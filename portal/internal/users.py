@@ -10,6 +10,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from portal.forms import form_fields, text
+from portal.i18n import N_
 from portal.people import (
     Paths,
     invitation_notice,
@@ -39,7 +40,7 @@ PATHS = Paths(
 def _internal(services: Services) -> Services:
     """These pages are for our own admins; a supplier's admin has ``/supplier/team``."""
     if not services.actor.is_internal:
-        raise PermissionDenied("This page is for Traceport's own administrators.")
+        raise PermissionDenied(N_("This page is for Traceport's own administrators."))
     return services
 
 

@@ -11,6 +11,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from portal.forms import form_fields
+from portal.i18n import N_
 from portal.people import (
     Paths,
     invitation_notice,
@@ -35,7 +36,7 @@ PATHS = Paths(
 def _own_organization(services: Services) -> int:
     actor = services.actor
     if actor.organization_id is None or not actor.can("users.invite"):
-        raise PermissionDenied("Only your organization's administrator manages its team.")
+        raise PermissionDenied(N_("Only your organization's administrator manages its team."))
     return actor.organization_id
 
 
