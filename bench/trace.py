@@ -134,28 +134,31 @@ async def _measure(
                 return await services.trace.backward(actor, identifier)
             return await services.trace.forward(actor, identifier)
 
-    progress(f"backward: {options.samples} random serials through the service layer")
+    progress(
+        f"backward: {options.samples} random serials, each through the service layer and "
+        "then by the bare SQL of its answer (floor)"
+    )
+    floor = _Floor(engine)
+    # The service seeds a backward trace with the identifier typed: so does its floor.
+    by_identifier = evidence_statement("backward", by_identifier=True)
     for identifier in warm:
-        await trace("backward", identifier)
+        warmed = (await trace("backward", identifier)).query
+        await floor.run(floor.statement(by_identifier, warmed))
+    # Service and floor are timed by turns, serial by serial: this machine's speed drifts by
+    # the minute (the evidence statement alone took 3.4 ms and 5.7 ms ten minutes apart), and
+    # a ratio of two phases run minutes apart measured the drift as much as the service.
+    # No result is kept (only its size), so later samples do not pay the collector for the
+    # earlier ones.
     service_ms: list[float] = []
-    results: list[TraceResult] = []
+    floor_ms: list[float] = []
+    walk_only_ms: list[float] = []
+    node_counts: list[float] = []
     for identifier in timed:
         t0 = time.perf_counter()
         result = await trace("backward", identifier)
         service_ms.append(_ms(time.perf_counter() - t0))
-        results.append(result)
         if not any(n.kind == "supplier_lot" for n in result.nodes.values()):
             raise AssertionError(f"the backward trace of {identifier} reaches no supplier lot")
-
-    progress("backward: the same serials by the bare SQL of the answer (floor)")
-    floor = _Floor(engine)
-    # The service seeds a backward trace with the identifier typed: so does its floor.
-    by_identifier = evidence_statement("backward", by_identifier=True)
-    for result in results[: options.warmup]:
-        await floor.run(floor.statement(by_identifier, result.query))
-    floor_ms: list[float] = []
-    walk_only_ms: list[float] = []
-    for result in results:
         statement = floor.statement(by_identifier, result.query)
         t0 = time.perf_counter()
         rows = await floor.run(statement)
@@ -166,6 +169,8 @@ async def _measure(
         t0 = time.perf_counter()
         await floor.run(bare_walk)
         walk_only_ms.append(_ms(time.perf_counter() - t0))
+        node_counts.append(float(len(result.nodes)))
+        del result, rows
 
     http_ms: list[float] = []
     http_scope: list[float] = []
@@ -197,10 +202,7 @@ async def _measure(
             full_json_bytes = len(response.content)
             del response
 
-    # The backward results are not needed any more; the forward runs should not pay for
-    # the collector walking them.
-    backward_nodes_p50 = percentile([float(len(r.nodes)) for r in results], 0.5)
-    del results
+    backward_nodes_p50 = percentile(node_counts, 0.5)
     gc.collect()
 
     progress(f"forward scope and recall from the widest raw lot {plant.widest_lot}")
