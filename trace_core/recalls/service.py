@@ -107,17 +107,7 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
     for node in sorted(result.nodes.values(), key=lambda n: (n.kind, n.identifier)):
         details = node.details
         if node.kind == "internal_lot":
-            lots.append(
-                {
-                    "lot_number": node.identifier,
-                    "part_number": details.get("part_number"),
-                    "kind": details.get("lot_kind"),
-                    "status": details.get("status"),
-                    "quantity": details.get("quantity"),
-                    "unit": details.get("unit"),
-                    "from_suspect_material": dict(sorted(received[node.id].items())),
-                }
-            )
+            lots.append(_lot_entry(node, received))
         elif node.kind == "serial":
             shipment = result.nodes.get(shipped_in.get(node.id, -1))
             serials.append(
@@ -131,17 +121,35 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
                 }
             )
         elif node.kind == "shipment":
-            shipments.append(
-                {
-                    "shipment": node.identifier,
-                    "consignee_name": details.get("consignee_name"),
-                    "consignee_address": details.get("consignee_address"),
-                    "shipped_at": details.get("shipped_at"),
-                    "serials": sorted(carried[node.id]),
-                }
-            )
+            shipments.append(_shipment_entry(node, carried))
     roots = [result.nodes[r] for r in result.roots if r in result.nodes]
     return _scope_content(roots, lots, serials, shipments)
+
+
+def _lot_entry(node: NodeView, received: dict[int, dict[str, Decimal]]) -> dict[str, Any]:
+    """An internal lot of the recall, with how much suspect material went into it."""
+    details = node.details
+    return {
+        "lot_number": node.identifier,
+        "part_number": details.get("part_number"),
+        "kind": details.get("lot_kind"),
+        "status": details.get("status"),
+        "quantity": details.get("quantity"),
+        "unit": details.get("unit"),
+        "from_suspect_material": dict(sorted(received[node.id].items())),
+    }
+
+
+def _shipment_entry(node: NodeView, carried: dict[int, list[str]]) -> dict[str, Any]:
+    """A shipment of the recall, with its consignee and the serials in scope it carried."""
+    details = node.details
+    return {
+        "shipment": node.identifier,
+        "consignee_name": details.get("consignee_name"),
+        "consignee_address": details.get("consignee_address"),
+        "shipped_at": details.get("shipped_at"),
+        "serials": sorted(carried[node.id]),
+    }
 
 
 def _scope_content(
@@ -236,7 +244,6 @@ def scope_for_recall(scope: TraceScope, serial_rows: Iterable[Sequence[Any]]) ->
         if link.quantity is not None and link.unit:
             received[link.target][link.unit] += link.quantity
     serials: dict[int, dict[str, Any]] = {}
-    shipped_in: dict[int, int] = {}
     carried: dict[int, list[str]] = defaultdict(list)
     for (
         node_id,
@@ -262,36 +269,16 @@ def scope_for_recall(scope: TraceScope, serial_rows: Iterable[Sequence[Any]]) ->
                 "shipment": None,
             }
         if edge_kind == "shipment" and target_kind == "shipment":
-            shipped_in[node_id] = target
             serials[node_id]["shipment"] = shipment
             carried[target].append(identifier)
         if quantity is not None and unit:
             received[target][unit] += plain_decimal(Decimal(str(quantity)))
     lots, shipments = [], []
     for node in sorted(scope.nodes.values(), key=lambda n: (n.kind, n.identifier)):
-        details = node.details
         if node.kind == "internal_lot":
-            lots.append(
-                {
-                    "lot_number": node.identifier,
-                    "part_number": details.get("part_number"),
-                    "kind": details.get("lot_kind"),
-                    "status": details.get("status"),
-                    "quantity": details.get("quantity"),
-                    "unit": details.get("unit"),
-                    "from_suspect_material": dict(sorted(received[node.id].items())),
-                }
-            )
+            lots.append(_lot_entry(node, received))
         elif node.kind == "shipment":
-            shipments.append(
-                {
-                    "shipment": node.identifier,
-                    "consignee_name": details.get("consignee_name"),
-                    "consignee_address": details.get("consignee_address"),
-                    "shipped_at": details.get("shipped_at"),
-                    "serials": sorted(carried[node.id]),
-                }
-            )
+            shipments.append(_shipment_entry(node, carried))
     ordered = sorted(serials.values(), key=lambda s: str(s["serial"]))
     return _scope_content(
         [scope.nodes[r] for r in scope.roots if r in scope.nodes], lots, ordered, shipments
