@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import UploadFile
 
+from trace_core.errors import Conflict, DomainError
 from trace_core.identity.service import SigningCredentials
 
 
@@ -43,3 +44,10 @@ def signing_credentials(fields: dict[str, Any]) -> SigningCredentials:
         user_id=text(fields, "user_id") or None,
         totp=text(fields, "totp") or None,
     )
+
+
+def refused_status(exc: DomainError) -> int:
+    """The status of a page shown again after a refused form: 409 when the record moved on
+    (a stale version, a step no longer allowed), otherwise 422 — a wrong password on a signing
+    form included, which re-shows the form rather than answering 401."""
+    return 409 if isinstance(exc, Conflict) else 422

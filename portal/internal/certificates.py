@@ -8,14 +8,12 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 
-from portal.forms import form_fields, signing_credentials, text
+from portal.forms import form_fields, refused_status, signing_credentials, text
 from trace_core.certificates.models import CERTIFICATE_STATUSES
 from trace_core.certificates.service import QA_DECISIONS, validity_flag
 from trace_core.db import utc_now
 from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
-from trace_core.identity.models import Organization
 from trace_core.services import Services
 
 
@@ -42,9 +40,6 @@ async def certificate_list(
             check["answer"] = coverage
         except ValidationFailed as exc:
             check["errors"], status_code = exc.errors, 422
-    suppliers = await services.session.scalars(
-        select(Organization.name).where(Organization.kind != "internal").order_by(Organization.name)
-    )
     return Template(
         "internal/certificates.html",
         status_code=status_code,
@@ -55,7 +50,7 @@ async def certificate_list(
             "flagged": sum(1 for _, flag in rows if flag in ("lapsed", "expiring")),
             "check": check,
             "today": today,
-            "suppliers": list(suppliers),
+            "suppliers": await services.certificates.supplier_names(services.actor),
         },
     )
 
@@ -102,9 +97,7 @@ async def decide_certificate(
         )
     except (AuthenticationFailed, ValidationFailed, Conflict) as exc:
         await services.keeper.rollback()
-        return await _review(
-            services, certificate_id, exc.message, 409 if isinstance(exc, Conflict) else 422
-        )
+        return await _review(services, certificate_id, exc.message, refused_status(exc))
     return Redirect(f"/internal/certificates/{certificate_id}", status_code=303)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
-from portal.forms import form_fields, signing_credentials, text
+from portal.forms import form_fields, refused_status, signing_credentials, text
 from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
 from trace_core.processes.models import APPROVAL_STATUSES, PROCESS_KINDS
 from trace_core.processes.service import ApprovalInput
@@ -65,9 +65,7 @@ async def decide_run(
         )
     except (AuthenticationFailed, ValidationFailed, Conflict) as exc:
         await services.keeper.rollback()
-        return await _review(
-            services, run_id, exc.message, 409 if isinstance(exc, Conflict) else 422
-        )
+        return await _review(services, run_id, exc.message, refused_status(exc))
     return Redirect(f"/internal/process-runs/{run_id}", status_code=303)
 
 
@@ -135,7 +133,7 @@ async def approval_status(
         )
     except (ValidationFailed, Conflict) as exc:
         await services.keeper.rollback()
-        status = 409 if isinstance(exc, Conflict) else 422
+        status = refused_status(exc)
         return await _approvals(services, {}, {"status": exc.message}, status)
     return Redirect("/internal/process-approvals", status_code=303)
 

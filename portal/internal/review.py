@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
-from portal.forms import form_fields, signing_credentials, text
+from portal.forms import form_fields, refused_status, signing_credentials, text
 from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
 from trace_core.services import Services
 
@@ -70,9 +70,7 @@ async def decide(
             int(text(fields, "version") or 0),
         )
     except (AuthenticationFailed, ValidationFailed, Conflict) as exc:
-        return await _review(
-            services, lot_id, exc.message, 409 if isinstance(exc, Conflict) else 422
-        )
+        return await _review(services, lot_id, exc.message, refused_status(exc))
     return Redirect(f"/internal/lots/{lot_id}", status_code=303)
 
 

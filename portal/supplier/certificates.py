@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 
-from portal.forms import form_fields, signing_credentials, text
+from portal.forms import form_fields, refused_status, signing_credentials, text
 from trace_core.certificates.models import STANDARDS
 from trace_core.certificates.service import CertificateInput, validity_flag
 from trace_core.db import utc_now
@@ -143,9 +143,7 @@ async def sign_certificate(
         )
     except (AuthenticationFailed, ValidationFailed, Conflict) as exc:
         await services.keeper.rollback()
-        return await _page(
-            services, certificate_id, exc.message, 409 if isinstance(exc, Conflict) else 422
-        )
+        return await _page(services, certificate_id, exc.message, refused_status(exc))
     return Redirect(f"/supplier/certificates/{certificate_id}", status_code=303)
 
 
@@ -164,9 +162,7 @@ async def withdraw_certificate(
         )
     except (ValidationFailed, Conflict) as exc:
         await services.keeper.rollback()
-        return await _page(
-            services, certificate_id, exc.message, 409 if isinstance(exc, Conflict) else 422
-        )
+        return await _page(services, certificate_id, exc.message, refused_status(exc))
     return Redirect(f"/supplier/certificates/{certificate_id}", status_code=303)
 
 

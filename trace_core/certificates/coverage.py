@@ -132,6 +132,46 @@ def judge(
     return Coverage("none", day, None)
 
 
+def version_join(version: Any, certificate_id: Any, number: Any) -> Any:
+    """The join condition of ``version`` (an alias of ``RecordVersion``) onto version
+    ``number`` of certificate ``certificate_id``."""
+    return and_(
+        version.record_type == RECORD,
+        version.record_id == certificate_id,
+        version.version == number,
+    )
+
+
+def relied_on() -> tuple[Any, ...]:
+    """The conditions of a certificate our QA relied on: accepted once (also those ended
+    since)."""
+    return (
+        SupplierCertificate.accepted_at.is_not(None),
+        SupplierCertificate.status.in_(RELIED_STATUSES),
+    )
+
+
+def fact_columns(version: Any) -> dict[str, Any]:
+    """The columns ``certificate_facts`` reads, by ``FACT_COLUMNS`` name, the content hash from
+    ``version`` joined by ``version_join`` onto the certificate's current version."""
+    columns = {
+        "id": SupplierCertificate.id,
+        "organization_id": SupplierCertificate.organization_id,
+        "standard": SupplierCertificate.standard,
+        "certificate_number": SupplierCertificate.certificate_number,
+        "issuer": SupplierCertificate.issuer,
+        "valid_from": SupplierCertificate.valid_from,
+        "valid_until": SupplierCertificate.valid_until,
+        "status": SupplierCertificate.status,
+        "ended_on": SupplierCertificate.ended_on,
+        "version": SupplierCertificate.version,
+        "content_sha256": version.content_sha256,
+        "part_kinds": SupplierCertificate.part_kinds,
+    }
+    assert tuple(columns) == FACT_COLUMNS
+    return columns
+
+
 async def relied_certificates(
     session: AsyncSession, organization_ids: Collection[int]
 ) -> dict[int, list[CertificateFacts]]:
@@ -145,33 +185,14 @@ async def relied_certificates(
     for condition in among_ids(dialect, SupplierCertificate.organization_id, organization_ids):
         rows += (
             await connection.execute(
-                select(
-                    SupplierCertificate.id,
-                    SupplierCertificate.organization_id,
-                    SupplierCertificate.standard,
-                    SupplierCertificate.certificate_number,
-                    SupplierCertificate.issuer,
-                    SupplierCertificate.valid_from,
-                    SupplierCertificate.valid_until,
-                    SupplierCertificate.status,
-                    SupplierCertificate.ended_on,
-                    SupplierCertificate.version,
-                    RecordVersion.content_sha256,
-                    SupplierCertificate.part_kinds,
-                )
+                select(*fact_columns(RecordVersion).values())
                 .outerjoin(
                     RecordVersion,
-                    and_(
-                        RecordVersion.record_type == RECORD,
-                        RecordVersion.record_id == SupplierCertificate.id,
-                        RecordVersion.version == SupplierCertificate.version,
+                    version_join(
+                        RecordVersion, SupplierCertificate.id, SupplierCertificate.version
                     ),
                 )
-                .where(
-                    condition,
-                    SupplierCertificate.accepted_at.is_not(None),
-                    SupplierCertificate.status.in_(RELIED_STATUSES),
-                )
+                .where(condition, *relied_on())
             )
         ).all()
     if not rows:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trace_core.certificates.coverage import (
@@ -24,6 +24,7 @@ from trace_core.certificates.coverage import (
     CertificateFacts,
     judge,
     relied_certificates,
+    version_join,
 )
 from trace_core.db import among_ids
 from trace_core.lots.models import SupplierLot
@@ -51,11 +52,7 @@ def _receipts_statement() -> Any:
         .join(Part, Part.id == SupplierLot.part_id)
         .outerjoin(
             RecordVersion,
-            and_(
-                RecordVersion.record_type == RECORD,
-                RecordVersion.record_id == Receipt.certificate_id,
-                RecordVersion.version == Receipt.certificate_version,
-            ),
+            version_join(RecordVersion, Receipt.certificate_id, Receipt.certificate_version),
         )
         .order_by(Receipt.received_at, Receipt.id)
     )

@@ -218,6 +218,19 @@ class CertificateService:
             raise ValidationFailed({"part_number": f"We have no part {part_number}."})
         return await coverage_on(self.session, organization_id, part.id, part.kind, day)
 
+    async def supplier_names(self, actor: Actor) -> builtins.list[str]:
+        """The names ``check`` takes: every supplier and contract manufacturer (our staff's
+        choice; a supplier asks about itself only)."""
+        actor.require("lots.read")
+        if not actor.is_internal:
+            return []
+        names = await self.session.scalars(
+            select(Organization.name)
+            .where(Organization.kind != "internal")
+            .order_by(Organization.name)
+        )
+        return list(names)
+
     async def check(
         self, actor: Actor, supplier: str | None, part_number: str, day: str
     ) -> tuple[Organization, Coverage]:

@@ -26,7 +26,7 @@ from sqlalchemy import BindParameter, String, and_, bindparam, func, select, upd
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import aliased
 
-from trace_core.db import among_ids, plain_decimal, utc_now
+from trace_core.db import among_ids, utc_now
 from trace_core.epcis.event_hash import event_hash
 from trace_core.epcis.identifiers import private_uri
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -38,7 +38,7 @@ from trace_core.recalls.models import FieldAction, Recall, SuspectReport
 from trace_core.records.canonical import plain
 from trace_core.trace.models import TraceEdge, TraceNode
 from trace_core.trace.scope import TraceScope
-from trace_core.trace.service import NodeView, TraceResult, collector_paused
+from trace_core.trace.service import NodeView, TraceResult, collector_paused, quantity_reader
 from trace_core.trace.statements import reach
 
 if TYPE_CHECKING:
@@ -245,6 +245,7 @@ def scope_for_recall(scope: TraceScope, serial_rows: Iterable[Sequence[Any]]) ->
             received[link.target][link.unit] += link.quantity
     serials: dict[int, dict[str, Any]] = {}
     carried: dict[int, list[str]] = defaultdict(list)
+    quantity_of = quantity_reader()
     for (
         node_id,
         identifier,
@@ -271,8 +272,8 @@ def scope_for_recall(scope: TraceScope, serial_rows: Iterable[Sequence[Any]]) ->
         if edge_kind == "shipment" and target_kind == "shipment":
             serials[node_id]["shipment"] = shipment
             carried[target].append(identifier)
-        if quantity is not None and unit:
-            received[target][unit] += plain_decimal(Decimal(str(quantity)))
+        if (amount := quantity_of(quantity)) is not None and unit:
+            received[target][unit] += amount
     lots, shipments = [], []
     for node in sorted(scope.nodes.values(), key=lambda n: (n.kind, n.identifier)):
         if node.kind == "internal_lot":

@@ -31,8 +31,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    literal,
-    null,
     or_,
     select,
     union_all,
@@ -44,7 +42,7 @@ from trace_core.inventory.models import InternalLot
 from trace_core.parts.models import Part
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import NODE_KINDS, TraceEdge, TraceNode
-from trace_core.trace.statements import AnySelect, Direction, reach
+from trace_core.trace.statements import AnySelect, Direction, reach, tagged
 
 if TYPE_CHECKING:
     from trace_core.trace.service import EdgeView, NodeView, TraceResult
@@ -293,11 +291,7 @@ def _scope_statement(direction: Direction) -> AnySelect:
     to_serial_in_scope = and_(far_kind == "serial", e_far.not_in(roots))
 
     def row(tag: str, **values: Any) -> list[Any]:
-        columns = []
-        for name, kind in _SCOPE_COLUMNS:
-            value = values.get(name)
-            columns.append((sql_cast(null(), kind) if value is None else value).label(name))
-        return [literal(tag, String).label("tag"), *columns]
+        return tagged(tag, _SCOPE_COLUMNS, **values)
 
     counts = select(*row("count", a=func.count(), kind=reached.c.kind)).group_by(reached.c.kind)
     node = {

@@ -247,7 +247,7 @@ class TraceService:
             refs: dict[int, NodeRef] = {}
             links: list[EdgeView] = []
             bundles: list[SerialBundle] = []
-            quantity_of = _quantities()
+            quantity_of = quantity_reader()
             forward = direction == "forward"
             details: dict[int, dict[str, Any]] = {}
             for row in (await self._core(scope_statement(direction), {"roots": root_ids})).all():
@@ -393,7 +393,7 @@ class TraceService:
         forward = direction == "forward"
         refs: dict[int, NodeRef] = {}
         edges: list[EdgeView] = []
-        quantity_of = _quantities()
+        quantity_of = quantity_reader()
         for row in await self._core(walk_statement(direction), {"roots": root_ids}):
             node_id, far = row[0], row[5]
             if node_id not in refs:
@@ -451,7 +451,7 @@ class TraceService:
         receipts: list[tuple[Any, ...]] = []
         certificates: list[tuple[Any, ...]] = []
         certificate_parts: list[tuple[int, int]] = []
-        quantity_of = _quantities()
+        quantity_of = quantity_reader()
         for row in await self._core(statement, parameters):
             # By position (``EVIDENCE_COLUMNS`` after the tag): a trace reads its rows once.
             tag, near, kind, ref_id, identifier, organization_id, far, event_type = row[:8]
@@ -805,7 +805,7 @@ def collector_paused() -> Iterator[None]:
                     gc.enable()
 
 
-def _quantities() -> Callable[[Any], Decimal | None]:
+def quantity_reader() -> Callable[[Any], Decimal | None]:
     """Converts raw quantity values (text or numeric) to plain decimals, each distinct value
     once: a recall's 128,249 production edges all say 1."""
     seen: dict[Any, Decimal] = {}

@@ -25,7 +25,6 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    and_,
     bindparam,
     exists,
     literal,
@@ -37,8 +36,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import aliased
 
 from trace_core.attachments.models import Document
-from trace_core.certificates.coverage import RECORD as CERTIFICATE_RECORD
-from trace_core.certificates.coverage import RELIED_STATUSES
+from trace_core.certificates.coverage import fact_columns, relied_on, version_join
 from trace_core.certificates.models import CertificatePart, SupplierCertificate
 from trace_core.identity.models import Organization
 from trace_core.inventory.models import InternalLot, Serial
@@ -331,11 +329,7 @@ def _certificate_branches(found: CTE) -> tuple[AnySelect, AnySelect, AnySelect]:
         .join(Part, Part.id == SupplierLot.part_id)
         .outerjoin(
             relied_version,
-            and_(
-                relied_version.record_type == CERTIFICATE_RECORD,
-                relied_version.record_id == Receipt.certificate_id,
-                relied_version.version == Receipt.certificate_version,
-            ),
+            version_join(relied_version, Receipt.certificate_id, Receipt.certificate_version),
         )
         .where(found.c.kind == "supplier_lot")
     )
@@ -344,38 +338,16 @@ def _certificate_branches(found: CTE) -> tuple[AnySelect, AnySelect, AnySelect]:
         .join(found, found.c.ref_id == SupplierLot.id)
         .where(found.c.kind == "supplier_lot")
     )
-    relied = (
-        SupplierCertificate.organization_id.in_(suppliers),
-        SupplierCertificate.accepted_at.is_not(None),
-        SupplierCertificate.status.in_(RELIED_STATUSES),
-    )
+    relied = (SupplierCertificate.organization_id.in_(suppliers), *relied_on())
     current_version = aliased(RecordVersion)
+    facts = fact_columns(current_version)
+    # The evidence statement calls the certificate version's hash ``certificate_sha256``.
+    facts["certificate_sha256"] = facts.pop("content_sha256")
     certificates = (
-        select(
-            *tagged(
-                "certificate",
-                EVIDENCE_COLUMNS,
-                id=SupplierCertificate.id,
-                organization_id=SupplierCertificate.organization_id,
-                standard=SupplierCertificate.standard,
-                certificate_number=SupplierCertificate.certificate_number,
-                issuer=SupplierCertificate.issuer,
-                valid_from=SupplierCertificate.valid_from,
-                valid_until=SupplierCertificate.valid_until,
-                status=SupplierCertificate.status,
-                ended_on=SupplierCertificate.ended_on,
-                version=SupplierCertificate.version,
-                certificate_sha256=current_version.content_sha256,
-                part_kinds=SupplierCertificate.part_kinds,
-            )
-        )
+        select(*tagged("certificate", EVIDENCE_COLUMNS, **facts))
         .outerjoin(
             current_version,
-            and_(
-                current_version.record_type == CERTIFICATE_RECORD,
-                current_version.record_id == SupplierCertificate.id,
-                current_version.version == SupplierCertificate.version,
-            ),
+            version_join(current_version, SupplierCertificate.id, SupplierCertificate.version),
         )
         .where(*relied)
     )
