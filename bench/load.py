@@ -164,14 +164,11 @@ async def ensure_plant(
             if marker.status == "complete":
                 await upgrade_async(database_url)
                 if CERTIFICATES_STEP not in marker.steps:
-                    # A plant built before the generator wrote certificates: add them.
-                    await engine.dispose()
-                    _runtime, engine = runtime_for()
+                    # A plant built before the generator wrote certificates: add them (the
+                    # step commits with its marker).
                     design = design_plant(size, seed)
                     await _add_certificates(engine, design, marker, progress)
                     await _finish(engine, [*CERTIFICATE_TABLES, "receipts"])
-                    async with engine.begin() as conn:
-                        await _save_marker(conn, marker)
                 return _info(parameters, marker, reused=True)
             progress(f"resuming the plant after: {', '.join(marker.steps) or 'nothing'}")
         elif marker is not None:
@@ -227,7 +224,8 @@ async def ensure_plant(
             timings[CERTIFICATES_STEP] = round(time.perf_counter() - started, 2)
         progress("setting sequences and analysing the tables")
         started = time.perf_counter()
-        await _finish(engine, [*(t.name for t in rows.tables), *CERTIFICATE_TABLES])
+        written = [t.name for t in rows.tables]
+        await _finish(engine, [*written, *(t for t in CERTIFICATE_TABLES if t not in written)])
         timings["analyse"] = round(time.perf_counter() - started, 2)
         marker.status = "complete"
         marker.facts.update(
