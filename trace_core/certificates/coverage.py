@@ -25,7 +25,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trace_core.certificates.models import CertificatePart, SupplierCertificate
-from trace_core.db import among_ids
+from trace_core.db import among_ids, constants
 from trace_core.records.models import RecordVersion
 
 RECORD = "supplier_certificate"
@@ -104,12 +104,16 @@ class Coverage:
             return f"{named} became valid only on {c.valid_from}, after {day}."
         return f"{named} lapsed on {c.valid_until}, before {day}."
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, certificate: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The answer as evidence; ``certificate`` is the certificate's ``as_dict`` when the
+        caller has it already."""
+        if certificate is None and self.certificate is not None:
+            certificate = self.certificate.as_dict()
         return {
             "status": self.status,
             "day": self.day,
             "explanation": self.explanation(),
-            "certificate": self.certificate.as_dict() if self.certificate else None,
+            "certificate": certificate,
         }
 
 
@@ -121,7 +125,7 @@ def judge(
     certificates: Iterable[CertificateFacts], part_id: int, part_kind: str, day: dt.date
 ) -> Coverage:
     """The supplier's coverage of one part on one day, from its accepted certificates."""
-    relied = list(certificates)
+    relied = certificates if isinstance(certificates, (list, tuple)) else list(certificates)
     scoped = [c for c in relied if c.covers_part(part_id, part_kind)]
     if found := _latest(c for c in scoped if c.holds_on(day)):
         return Coverage("covered", day, found)
@@ -147,7 +151,7 @@ def relied_on() -> tuple[Any, ...]:
     since)."""
     return (
         SupplierCertificate.accepted_at.is_not(None),
-        SupplierCertificate.status.in_(RELIED_STATUSES),
+        SupplierCertificate.status.in_(constants(RELIED_STATUSES)),
     )
 
 

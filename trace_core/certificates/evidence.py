@@ -91,6 +91,19 @@ def receipts_evidence(
     receipt's id, number, received_at, recorded certificate status, certificate id and version,
     that version's content hash, the lot's organization, part and part kind."""
     by_id = {c.id: c for found in certificates.values() for c in found}
+    # A trace judges tens of receipts against a handful of certificates: each certificate is
+    # shown once (the same dict wherever it answers; nobody changes evidence), and the same
+    # supplier, part and day is judged once.
+    shown: dict[int, dict[str, Any]] = {}
+    judged: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def show(certificate: CertificateFacts | None) -> dict[str, Any] | None:
+        if certificate is None:
+            return None
+        if (view := shown.get(certificate.id)) is None:
+            view = shown[certificate.id] = certificate.as_dict()
+        return view
+
     evidence: dict[int, list[dict[str, Any]]] = {}
     ordered = sorted(rows, key=lambda row: (row[0], row[3], row[1]))
     for (
@@ -107,7 +120,9 @@ def receipts_evidence(
         kind,
     ) in ordered:
         day = received_at.date()
-        now = judge(certificates.get(organization_id, []), part_id, kind, day)
+        if (now := judged.get(question := (organization_id, part_id, kind, day))) is None:
+            coverage = judge(certificates.get(organization_id, ()), part_id, kind, day)
+            now = judged[question] = coverage.as_dict(show(coverage.certificate))
         at_receipt: dict[str, Any] | None = None
         if status is not None:
             relied = by_id.get(certificate_id) if certificate_id else None
@@ -115,7 +130,7 @@ def receipts_evidence(
                 "status": status,
                 "certificate": (
                     {
-                        **relied.as_dict(),
+                        **(show(relied) or {}),
                         # The version judged at receipt, not today's.
                         "record": {
                             "type": RECORD,
@@ -132,9 +147,9 @@ def receipts_evidence(
             {
                 "receipt": {"id": receipt_id, "number": number, "received_on": day},
                 "at_receipt": at_receipt,
-                "on_receipt_date": now.as_dict(),
+                "on_receipt_date": now,
                 "changed_since_receipt": at_receipt is not None
-                and at_receipt["status"] != now.status,
+                and at_receipt["status"] != now["status"],
             }
         )
     return evidence

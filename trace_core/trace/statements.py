@@ -27,7 +27,6 @@ from sqlalchemy import (
     String,
     bindparam,
     exists,
-    literal,
     null,
     select,
     union_all,
@@ -38,6 +37,7 @@ from sqlalchemy.orm import aliased
 from trace_core.attachments.models import Document
 from trace_core.certificates.coverage import fact_columns, relied_on, version_join
 from trace_core.certificates.models import CertificatePart, SupplierCertificate
+from trace_core.db import constant, constants
 from trace_core.identity.models import Organization
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
@@ -59,7 +59,7 @@ def tagged(tag: str, columns: Columns, **values: Any) -> list[Any]:
     unknown = set(values) - {name for name, _ in columns}
     if unknown:
         raise TypeError(f"no columns {sorted(unknown)}")
-    selected = [literal(tag, String).label("tag")]
+    selected = [constant(tag).label("tag")]
     for name, kind in columns:
         value = values.get(name)
         selected.append((sql_cast(null(), kind) if value is None else value).label(name))
@@ -265,7 +265,7 @@ def _evidence_statement(direction: Direction, by_identifier: bool) -> AnySelect:
         .outerjoin(Shipment, Shipment.id == found.c.ref_id)
         .where(found.c.kind == "shipment")
     )
-    others = nodes_with().where(found.c.kind.not_in(DESCRIBED_KINDS))
+    others = nodes_with().where(found.c.kind.not_in(constants(DESCRIBED_KINDS)))
     near, far, _ = ends(direction)
     edges = (
         select(
