@@ -12,10 +12,13 @@ import re
 import httpx
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
-from tests.conftest import Browser, api_token
+from tests.conftest import Browser, api_token, edges_with_wrong_end_kinds
 from tests.epcis.conftest import capture, document
 from trace_core.demo import DEMO_CASE_SSCC, DEMO_PALLET_SSCC, DEMO_PASSWORD, DEMO_SSCC_RANGE
+from trace_core.records.models import AuditEvent
+from trace_core.services import Runtime
 
 OPS = "ops@traceport.example"
 QA = "qa@traceport.example"
@@ -249,6 +252,60 @@ async def test_a_captured_aggregation_naming_our_sscc_joins_our_unit(
     )
     kinds = {n["kind"] for n in backward.json()["nodes"] if n["identifier"] == DEMO_PALLET_SSCC}
     assert kinds == {"shipping_unit"}  # no second, EPCIS-only node for our own SSCC
+
+
+@pytest.mark.req("QMS-11")
+@pytest.mark.req("QMS-14")
+async def test_an_sscc_captured_before_we_pack_it_becomes_our_units_node(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """A forwarder's EPCIS event ships SSCC X onward before our ERP packs X: the packing takes
+    over the capture's node, so the serial packed in X reaches the forwarder's consignee and
+    a trace of X has one root; the takeover is in the audit trail."""
+    erp = bearer(await api_token(client, "traceport-erp", "traceport-erp-secret"))
+    case = DEMO_SSCC_RANGE.make(77)
+    onward = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-24T12:00:00.000Z",
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": [f"https://id.gs1.org/00/{case}"],
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "destinationList": [
+            {"type": "owning_party", "destination": "urn:epc:id:pgln:4012345.00001"}
+        ],
+    }
+    stored = await capture(client, erp, document(onward))
+    assert stored.status_code == 201, stored.text
+    before = await client.get("/api/v1/trace/forward", params={"id": case}, headers=erp)
+    assert {n["kind"] for n in before.json()["nodes"] if n["identifier"] == case} == {"sscc"}
+
+    packed = await client.post(
+        "/api/v1/shipping-units",
+        headers=erp,
+        json={"sscc": case, "level": "case", "serials": ["SN-DEMO-0006"]},
+    )
+    assert packed.status_code == 201, packed.text
+
+    forward = await client.get("/api/v1/trace/forward", params={"id": "SN-DEMO-0006"}, headers=erp)
+    reached = {(n["kind"], n["identifier"]) for n in forward.json()["nodes"]}
+    assert ("shipping_unit", case) in reached
+    assert ("consignee", "https://id.gs1.org/417/4012345000016") in reached
+    assert not any(kind == "sscc" for kind, _ in reached)
+    roots = await client.get("/api/v1/trace/backward", params={"id": case}, headers=erp)
+    assert [n["kind"] for n in roots.json()["nodes"] if n["identifier"] == case] == [
+        "shipping_unit"
+    ]
+    assert await edges_with_wrong_end_kinds(runtime) == []
+    async with runtime.sessions() as session:
+        adopted = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "genealogy_adopted")
+            )
+        ).all()
+    assert len(adopted) == 1
+    assert adopted[0].record_type == "shipping_unit"
+    assert adopted[0].old_values["kind"] == "sscc" and adopted[0].old_values["epcis_object"]
 
 
 @pytest.mark.req("QMS-14")

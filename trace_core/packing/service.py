@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from trace_core.services import Services
 
 NODE_KIND = "shipping_unit"
+#: The node kind an EPCIS capture gives an SSCC it does not know (``trace_core.epcis.genealogy``).
+CAPTURED_SSCC_KIND = "sscc"
 EDGE_EVENT_TYPE = "packing"
 #: SQLite refuses statements with more than 32,766 bound values.
 _CHUNK = 5_000
@@ -341,9 +343,50 @@ class PackingService:
             raise Conflict(
                 f"SSCC {sscc} was just taken by another packing; repeat the packing."
             ) from exc
-        self.session.add(TraceNode(kind=NODE_KIND, ref_id=unit.id, identifier=sscc))
-        await self.session.flush()
+        await self._unit_node(unit)
         return unit
+
+    async def _unit_node(self, unit: ShippingUnit) -> None:
+        """The unit's trace node. When a captured EPCIS event named this SSCC before we packed
+        it (a forwarder's or a customer's event), the capture made a node for the bare SSCC:
+        the unit takes that node over, so what the capture linked to it (a receipt, a
+        shipping onward) and what our packing links to it are one genealogy, and a trace of
+        the SSCC has one root. The takeover is audited with the EPCIS object it was."""
+        captured = await self.session.scalar(
+            select(TraceNode).where(
+                TraceNode.kind == CAPTURED_SSCC_KIND, TraceNode.identifier == unit.sscc
+            )
+        )
+        if captured is None:
+            self.session.add(TraceNode(kind=NODE_KIND, ref_id=unit.id, identifier=unit.sscc))
+            await self.session.flush()
+            return
+        epcis_object = captured.ref_id
+        captured.kind, captured.ref_id = NODE_KIND, unit.id
+        # Edges carry their ends' kinds (for the walk's index): they follow the node.
+        await self.session.execute(
+            update(TraceEdge)
+            .where(TraceEdge.source_id == captured.id)
+            .values(source_kind=NODE_KIND)
+        )
+        await self.session.execute(
+            update(TraceEdge)
+            .where(TraceEdge.target_id == captured.id)
+            .values(target_kind=NODE_KIND)
+        )
+        await self.session.flush()
+        self.keeper.audit(
+            "genealogy_adopted",
+            "shipping_unit",
+            unit.id,
+            old={
+                "trace_node": captured.id,
+                "kind": CAPTURED_SSCC_KIND,
+                "epcis_object": epcis_object,
+            },
+            new={"trace_node": captured.id, "kind": NODE_KIND, "shipping_unit": unit.id},
+            reason=f"SSCC {unit.sscc} was named in a captured EPCIS event before it was packed",
+        )
 
     async def _allocate(self) -> str:
         """The next SSCC of our range: one more than the highest serial reference used. A
