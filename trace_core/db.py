@@ -177,8 +177,8 @@ async def fetch_rows(
     """All rows of a read-only ``statement`` built once at import (a trace statement), to be
     read by position.
 
-    On PostgreSQL the statement goes to asyncpg directly, prepared once per connection by
-    asyncpg's own statement cache, and its records are the rows: SQLAlchemy's result
+    On PostgreSQL the statement goes to asyncpg directly, prepared once per connection
+    (``_PREPARED``), and its records are the rows: SQLAlchemy's result
     machinery (a Python call per row, type processors per column, a greenlet hop) cost about
     a third of a backward trace's own time. It runs in the unit of work's transaction when
     one has begun; alone, one statement is its own consistent snapshot, and the BEGIN and
@@ -186,19 +186,24 @@ async def fetch_rows(
     work (text, ids). Elsewhere (SQLite) it is an ordinary execution."""
     if connection.dialect.name != "postgresql":
         return (await connection.execute(statement, parameters)).all()
-    # An expanding parameter (``IN`` a list) is written out for the list given: a statement
-    # text per list length, each prepared once.
-    expanded = _for_asyncpg(statement, connection.dialect).construct_expanded_state(parameters)
+    compiled, names, fixed = _for_asyncpg(statement, connection.dialect)
+    if names is None:
+        # An expanding parameter (``IN`` a list) is written out for the list given: a
+        # statement text per list length, each prepared once.
+        expanded = compiled.construct_expanded_state(parameters)
+        sql, values = expanded.statement, expanded.positional_parameters
+    else:
+        sql = compiled.string
+        values = [parameters[n] if n in parameters else fixed[n] for n in names]
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     prepared = _PREPARED.setdefault(driver, {})
-    sql = expanded.statement
     if (ready := prepared.get(sql)) is None:
         if len(prepared) >= _PREPARED_PER_CONNECTION:
             prepared.clear()
         ready = prepared[sql] = await driver.prepare(sql)
     try:
-        records: Sequence[Sequence[Any]] = await ready.fetch(*expanded.positional_parameters)
+        records: Sequence[Sequence[Any]] = await ready.fetch(*values)
     except driver_errors.InvalidCachedStatementError:
         # The schema changed under the prepared statement (a migration while running):
         # this request fails as it would through SQLAlchemy; the next one prepares afresh.
@@ -215,12 +220,23 @@ _PREPARED_PER_CONNECTION = 64
 
 
 @functools.lru_cache(maxsize=32)
-def _for_asyncpg(statement: Any, dialect: Dialect) -> Any:
-    """``statement`` compiled for asyncpg, once."""
+def _for_asyncpg(
+    statement: Any, dialect: Dialect
+) -> tuple[Any, tuple[str, ...] | None, dict[str, Any]]:
+    """``statement`` compiled for asyncpg, once; without expanding parameters also its
+    parameter names in ``$n`` order and the values of those fixed in the statement."""
     compiled: Any = statement.compile(dialect=dialect)
     if any(bind.type.bind_processor(dialect) for bind in compiled.binds.values()):
         raise ValueError("fetch_rows takes statements whose parameters need no conversion")
-    return compiled
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        return compiled, None, {}
+    # A parameter the caller must give is absent here: leaving it out is a KeyError, not NULL.
+    fixed = {
+        name: bind.effective_value
+        for bind, name in compiled.bind_names.items()
+        if not bind.required
+    }
+    return compiled, tuple(compiled.positiontup or ()), fixed
 
 
 def among_ids(

@@ -63,6 +63,13 @@ postgresql_only = pytest.mark.parametrize("engine", ["postgresql"], indirect=Tru
 
 
 @postgresql_only
+async def test_a_parameter_left_out_is_an_error_not_null(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        with pytest.raises(KeyError, match="identifier"):
+            await fetch_rows(connection, _BY_IDENTIFIER, {})
+
+
+@postgresql_only
 async def test_a_parameter_that_needs_converting_is_refused(engine: AsyncEngine) -> None:
     stamped = (
         select(column("x"))
