@@ -35,7 +35,8 @@ DECLARE
         'epcis_events',
         'epcis_event_identifiers',
         'epcis_objects',
-        'packing_events'
+        'packing_events',
+        'ended_trace_edges'
     ];
     -- Tables the app reads but never writes: the schema version belongs to the migrations.
     read_only CONSTANT text[] := ARRAY['alembic_version'];

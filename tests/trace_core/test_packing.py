@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from trace_core.demo import DEMO_CASE_SSCC, DEMO_PALLET_SSCC, DEMO_SSCC_RANGE
 from trace_core.epcis.event_hash import event_hash
@@ -25,7 +26,7 @@ from trace_core.records.models import AuditEvent, RecordVersion
 from trace_core.services import Runtime, provide_services
 from trace_core.shipments.models import Shipment, ShipmentItem
 from trace_core.shipments.service import ShipmentInput
-from trace_core.trace.models import TraceEdge, TraceNode
+from trace_core.trace.models import EndedTraceEdge, TraceEdge, TraceNode
 
 from .test_slice_services import QA, user
 
@@ -327,6 +328,20 @@ async def test_unpacking_is_a_posting_with_a_reason_and_unlinks_the_trace(
             )
         )
         assert unlinked is not None and unlinked.new_values["serials"] == ["SN-DEMO-0006"]
+        # The ended edge is kept whole, with the unpacking that ended it and why.
+        ended = (await s.session.scalars(select(EndedTraceEdge))).all()
+        assert [e.id for e in ended] == unlinked.new_values["trace_edges_ended"]
+        assert len(ended) == 1
+        edge = ended[0]
+        assert (edge.kind, edge.source_kind, edge.target_kind) == (
+            "packing",
+            "serial",
+            "shipping_unit",
+        )
+        assert (edge.event_type, edge.ended_by_type) == ("packing", "packing")
+        assert edge.ended_by_id == history[1].id and edge.reason == "wrong serial packed"
+        assert edge.ended_at >= edge.created_at
+        assert await s.session.get(TraceEdge, edge.id) is None
         forward = await s.trace.forward(ops, "SN-DEMO-0006")
         assert case.sscc not in {n.identifier for n in forward.nodes.values()}
         backward = await s.trace.backward(ops, case.sscc)
@@ -336,6 +351,26 @@ async def test_unpacking_is_a_posting_with_a_reason_and_unlinks_the_trace(
     # Free to be packed again, elsewhere.
     again = await pack(runtime, ops, PackInput("", "case", ["SN-DEMO-0006"]))
     assert again.sscc != case.sscc
+
+
+@pytest.mark.req("P11-05")
+async def test_ended_edges_cannot_be_changed_or_deleted(runtime: Runtime) -> None:
+    """The database itself refuses to rewrite the history of the genealogy."""
+    ops = await user(runtime, OPS)
+    case = await pack(runtime, ops, PackInput("", "case", ["SN-DEMO-0006"]))
+    async with provide_services(runtime, ops) as s:
+        await s.packing.unpack(ops, case.sscc, ["SN-DEMO-0006"], [], "wrong case")
+    for statement in (
+        update(EndedTraceEdge).values(reason="nothing happened"),
+        delete(EndedTraceEdge),
+    ):
+        async with runtime.sessions() as session:
+            with pytest.raises(DBAPIError, match="append-only"):
+                await session.execute(statement)
+            await session.rollback()
+    async with runtime.sessions() as session:
+        reasons = (await session.scalars(select(EndedTraceEdge.reason))).all()
+    assert reasons == ["wrong case"]
 
 
 async def test_shipping_units_refusals(runtime: Runtime) -> None:

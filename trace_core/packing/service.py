@@ -7,11 +7,12 @@ Every posting is one unit of work with the record invariants: a ``packing_events
 ``shipping_unit`` record with its audit event, and the genealogy edges ``packing`` from each
 serial (or case) to the unit's trace node (kind ``shipping_unit``, identifier the SSCC).
 
-Unpacking removes the edge its packing wrote, in the same transaction, and says so in the
+Unpacking ends the edge its packing wrote, in the same transaction, and says so in the
 audit trail: a serial taken out of a case before the case ships did not go where the case
 went, and a trace that kept the edge would name a consignee who never received it. The
-packing history itself is never changed: the packing events, the unit's versions and the
-EPCIS ADD/DELETE events keep both postings.
+ended edge is kept whole in the append-only ``ended_trace_edges`` (when, by which unpacking,
+why); the packing history itself is never changed: the packing events, the unit's versions
+and the EPCIS ADD/DELETE events keep both postings.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -32,7 +33,7 @@ from trace_core.inventory.models import Serial
 from trace_core.packing.models import UNIT_LEVELS, PackingEvent, ShippingUnit, ShippingUnitItem
 from trace_core.packing.sscc import SsccProblem, read_sscc
 from trace_core.shipments.models import Shipment
-from trace_core.trace.models import TraceEdge, TraceNode, node_id
+from trace_core.trace.models import TraceEdge, TraceNode, end_edges, node_id
 
 if TYPE_CHECKING:
     from trace_core.services import Services
@@ -505,8 +506,7 @@ class PackingService:
             item.unpacked_by_id = event.id
         for child in children:
             child.parent_id = None
-        if edges:
-            await self.session.execute(delete(TraceEdge).where(TraceEdge.id.in_(edges)))
+        await end_edges(self.session, edges, "packing", event.id, reason)
         await self.session.flush()
         self.keeper.audit(
             "genealogy_unlinked",
@@ -516,7 +516,7 @@ class PackingService:
                 "packing_event": event.id,
                 "serials": sorted(serial_names),
                 "units": sorted(case_ssccs),
-                "trace_edges_removed": sorted(edges),
+                "trace_edges_ended": sorted(edges),
             },
             reason=reason,
         )
