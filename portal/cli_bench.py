@@ -146,3 +146,61 @@ def bench_recall(database_url: str, serials: int, seed: int) -> None:
     except PlantError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(report, indent=2, default=str))
+
+
+@bench.command("concurrency")
+@click.option(
+    "--database-url",
+    envvar="TRACEPORT_DATABASE_URL",
+    required=True,
+    help="The benchmark's own database (as for `bench trace`).",
+)
+@click.option(
+    "--serials",
+    type=click.IntRange(min=1000),
+    default=1_000_000,
+    show_default=True,
+    help="Plant size (built if missing, as for `bench trace`).",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the plant.")
+@click.option(
+    "--clients",
+    default="1,4,16",
+    show_default=True,
+    help="Comma-separated numbers of concurrent clients, one run each.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=1),
+    default=20.0,
+    show_default=True,
+    help="Length of each run.",
+)
+@click.option("--no-recall", is_flag=True, help="Skip the runs with a recall scope alongside.")
+def bench_concurrency(
+    database_url: str, serials: int, seed: int, clients: str, seconds: float, no_recall: bool
+) -> None:
+    """Backward traces through HTTP from several clients at once against `traceport serve` in
+    its own process, alone and with a recall scope running alongside. Prints one JSON object;
+    progress goes to stderr."""
+    import_bench()
+    from bench.concurrency import ConcurrencyOptions, run_concurrency_benchmark
+    from bench.load import PlantError
+
+    try:
+        counts = tuple(int(c) for c in clients.split(",") if c.strip())
+    except ValueError as exc:
+        raise click.BadParameter("give whole numbers, e.g. 1,4,16", param_hint="--clients") from exc
+    if not counts or min(counts) < 1:
+        raise click.BadParameter("give at least one count of 1 or more", param_hint="--clients")
+    settings = settings_for(database_url)
+    options = ConcurrencyOptions(serials, seed, counts, seconds, with_recall=not no_recall)
+    try:
+        report = asyncio.run(
+            run_concurrency_benchmark(
+                settings, options, lambda m: click.echo(f"bench: {m}", err=True)
+            )
+        )
+    except PlantError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(report, indent=2, default=str))
