@@ -5,7 +5,7 @@ re-authenticates and signs the latest version with a meaning from the controlled
 
 A domain service keeps what differs — who may take a step, what it checks first, what a
 decision does to other records — and calls these steps for the rest (``SigningFlow``).
-Supplier certificates and outsourced process runs use it.
+Supplier lots, supplier certificates and outsourced process runs use it.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def require_signing_person(actor: Actor) -> None:
 class SigningFlow(Generic[Record]):
     """One kind of signed record: its record type, the word people know it by (``noun``, in
     messages and in the purpose a signature is asked for), its legal transitions and what a
-    refused step is called in the past tense, and its versions' content."""
+    refused step is called in the past tense, its versions' content, and what a person whose
+    view went stale is asked to do."""
 
     services: Services
     record_type: str
@@ -66,6 +67,7 @@ class SigningFlow(Generic[Record]):
     transitions: Mapping[tuple[str, str], str]
     past: Mapping[str, str]
     content: Callable[[Record], dict[str, Any]]
+    look_again: str = "look at it again"
 
     def allowed(self, record: Record, action: str, expected_version: int) -> Record:
         """``record`` if ``action`` is legal from its state and it is still the version the
@@ -77,7 +79,7 @@ class SigningFlow(Generic[Record]):
         if record.version != expected_version:
             raise Conflict(
                 f"The {self.noun} changed while you were looking at it (now version "
-                f"{record.version}, you saw {expected_version}); look at it again."
+                f"{record.version}, you saw {expected_version}); {self.look_again}."
             )
         return record
 
