@@ -1,10 +1,12 @@
-"""A step taken from a record's page — sign, decide, withdraw, void — answered the same way on
-every such page: 303 back to the page once it is done (POST → redirect → GET); a refused step
-is rolled back and the page is shown again with the refusal where the form was."""
+"""A record's page with its signing forms, and a step taken from it — sign, decide, withdraw,
+void — answered the same way on every such page: 303 back to the page once it is done (POST →
+redirect → GET); a refused step is rolled back and the page is shown again with the refusal
+where the form was."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from litestar.response import Redirect, Template
 
@@ -36,3 +38,15 @@ async def take_step(
         await services.keeper.rollback()
         return await reshow(exc.message, refused_status(exc))
     return Redirect(page, status_code=303)
+
+
+async def record_page(
+    services: Services, template: str, status: int, error: str | None, context: dict[str, Any]
+) -> Template:
+    """A record's page with its signing forms: the page's own ``context``, the refusal to show
+    where the form was (``error``), and which signature components the person must give
+    (``signing``, read by ``_sign_fields.html``)."""
+    signing = await services.identity.signing_requirements(services.actor)
+    return Template(
+        template, status_code=status, context={**context, "error": error, "signing": signing}
+    )

@@ -11,7 +11,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from portal.forms import expected_version, form_fields, signing_credentials, text
-from portal.record_steps import take_step
+from portal.record_steps import record_page, take_step
 from trace_core.certificates.models import CERTIFICATE_STATUSES
 from trace_core.certificates.service import QA_DECISIONS, validity_flag
 from trace_core.db import utc_now
@@ -63,16 +63,16 @@ async def _review(
     detail = await services.certificates.detail(services.actor, certificate_id)
     certificate = detail.certificate
     decisions = [d for d, states in QA_DECISIONS.items() if certificate.status in states]
-    return Template(
+    return await record_page(
+        services,
         "internal/certificate.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "certificate": certificate,
             "flag": validity_flag(certificate, utc_now().date()),
-            "error": error,
             "decisions": decisions if services.actor.can("lots.approve") else [],
-            "signing": await services.identity.signing_requirements(services.actor),
         },
     )
 

@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from portal.forms import expected_version, form_fields, refused_status, signing_credentials, text
-from portal.record_steps import take_step
+from portal.record_steps import record_page, take_step
 from trace_core.errors import Conflict, ValidationFailed
 from trace_core.processes.models import APPROVAL_STATUSES, PROCESS_KINDS
 from trace_core.processes.service import ApprovalInput
@@ -33,15 +33,15 @@ async def run_queue(services: Services) -> Template:
 
 async def _review(services: Services, run_id: int, error: str | None, status: int) -> Template:
     detail = await services.processes.detail(services.actor, run_id)
-    return Template(
+    return await record_page(
+        services,
         "internal/process_run.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "run": detail.run,
-            "error": error,
             "can_decide": services.actor.can("lots.approve") and detail.run.status == "submitted",
-            "signing": await services.identity.signing_requirements(services.actor),
         },
     )
 

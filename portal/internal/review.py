@@ -9,7 +9,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from portal.forms import expected_version, form_fields, signing_credentials, text
-from portal.record_steps import take_step
+from portal.record_steps import record_page, take_step
 from trace_core.errors import AuthenticationFailed, ValidationFailed
 from trace_core.services import Services
 
@@ -38,18 +38,18 @@ async def review_page(services: Services, lot_id: int) -> Template:
 
 async def _review(services: Services, lot_id: int, error: str | None, status: int) -> Template:
     detail = await services.lots.detail(services.actor, lot_id)
-    return Template(
+    return await record_page(
+        services,
         "internal/review.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "lot": detail.lot,
-            "error": error,
             "can_decide": services.actor.can("lots.approve") and detail.lot.status == "submitted",
             "can_review_audit": services.actor.can("lots.review")
             and detail.lot.status == "submitted"
             and detail.revised,
-            "signing": await services.identity.signing_requirements(services.actor),
             "certificates": await services.certificates.for_supplier_lot(
                 services.actor, detail.lot
             ),

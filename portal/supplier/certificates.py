@@ -19,7 +19,7 @@ from portal.forms import (
     text,
     uploaded_pdf,
 )
-from portal.record_steps import take_step
+from portal.record_steps import record_page, take_step
 from trace_core.certificates.models import STANDARDS
 from trace_core.certificates.service import CertificateInput, validity_flag
 from trace_core.db import utc_now
@@ -105,19 +105,19 @@ async def _page(
     detail = await services.certificates.detail(services.actor, certificate_id)
     actor, certificate = services.actor, detail.certificate
     supplier = not actor.is_internal
-    return Template(
+    return await record_page(
+        services,
         "supplier/certificate.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "certificate": certificate,
             "flag": validity_flag(certificate, utc_now().date()),
-            "error": error,
             "can_sign": supplier and actor.can("lots.sign") and certificate.status == "draft",
             "can_withdraw": supplier
             and actor.can("lots.submit")
             and certificate.status in WITHDRAWABLE,
-            "signing": await services.identity.signing_requirements(actor),
         },
     )
 

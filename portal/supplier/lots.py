@@ -16,7 +16,7 @@ from portal.forms import (
     text,
     uploaded_pdf,
 )
-from portal.record_steps import take_step
+from portal.record_steps import record_page, take_step
 from trace_core.db import plain_decimal
 from trace_core.errors import AuthenticationFailed, ValidationFailed
 from trace_core.lots.models import SupplierLot
@@ -167,18 +167,18 @@ async def lot_page(services: Services, lot_id: int) -> Template:
 
 async def _lot_page(services: Services, lot_id: int, error: str | None, status: int) -> Template:
     detail = await services.lots.detail(services.actor, lot_id)
-    return Template(
+    return await record_page(
+        services,
         "supplier/lot.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "lot": detail.lot,
-            "error": error,
             "can_sign": services.actor.can("lots.sign") and detail.lot.status == "draft",
             "can_revise": services.actor.can("lots.submit")
             and detail.lot.status in ("draft", "submitted"),
             "meanings": SIGNATURE_MEANINGS,
-            "signing": await services.identity.signing_requirements(services.actor),
             "suspect_reports": await services.recalls.reports_for(services.actor, lot_id),
         },
     )

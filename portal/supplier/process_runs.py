@@ -17,7 +17,7 @@ from portal.forms import (
     text,
     uploaded_pdf,
 )
-from portal.record_steps import take_step
+from portal.record_steps import record_page, take_step
 from trace_core.errors import ValidationFailed
 from trace_core.processes.models import PROCESS_KINDS
 from trace_core.processes.service import LotLine, MeasuredValue, RunSubmission
@@ -146,20 +146,20 @@ async def submit_process_run(
 async def _page(services: Services, run_id: int, error: str | None, status: int) -> Template:
     detail = await services.processes.detail(services.actor, run_id)
     actor = services.actor
-    return Template(
+    return await record_page(
+        services,
         "supplier/process_run.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "run": detail.run,
-            "error": error,
             "can_sign": actor.can("lots.sign")
             and not actor.is_internal
             and detail.run.status == "draft",
             "can_void": actor.can("lots.submit")
             and not actor.is_internal
             and detail.run.status == "draft",
-            "signing": await services.identity.signing_requirements(actor),
         },
     )
 
