@@ -13,17 +13,13 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from tests.conftest import Browser, api_token
+from tests.conftest import Browser, api_token, bearer
 from tests.epcis.conftest import capture, document
 from trace_core.demo import DEMO_CASE_SSCC, DEMO_PALLET_SSCC, DEMO_PASSWORD, DEMO_SSCC_RANGE
 
 OPS = "ops@traceport.example"
 QA = "qa@traceport.example"
 ST_MARYS = "St. Mary's Hospital, Central Sterile Supply"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.req("QMS-11")
