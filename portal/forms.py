@@ -7,8 +7,9 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import UploadFile
 
-from trace_core.errors import Conflict, DomainError
+from trace_core.errors import Conflict, DomainError, ValidationFailed
 from trace_core.identity.service import SigningCredentials
+from trace_core.services import Services
 
 
 async def form_fields(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -28,6 +29,32 @@ def text(fields: dict[str, Any], name: str) -> str:
     if isinstance(value, list):
         value = value[-1]
     return value.strip() if isinstance(value, str) else ""
+
+
+def expected_version(fields: dict[str, Any]) -> int:
+    """The record version the person was looking at when the form was sent (P11-08)."""
+    return int(text(fields, "version") or 0)
+
+
+async def uploaded_pdf(services: Services, fields: dict[str, Any], name: str) -> int | None:
+    """The id of the PDF chosen in the file field ``name``, or None if none was chosen. It is
+    vetted like a CoA (PDF only, size and parse limits) and joins this unit of work, so a
+    refused form leaves no document behind."""
+    upload = fields.get(name)
+    if isinstance(upload, UploadFile) and upload.filename:
+        document = await services.attachments.upload_pdf(
+            services.actor, upload.filename, await upload.read(), commit=False
+        )
+        return document.id
+    return None
+
+
+def form_errors(exc: ValidationFailed, file_field: str) -> dict[str, str]:
+    """The per-field messages of a refused form, a refused upload's under its file field."""
+    errors = dict(exc.errors)
+    if "file" in errors:
+        errors[file_field] = errors.pop("file")
+    return errors
 
 
 def safe_next(target: str | None) -> str:

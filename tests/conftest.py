@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from documents import LocalObjectStore
@@ -24,9 +24,11 @@ from portal.app import create_app
 from portal.settings import Settings
 from trace_core.db import create_engine, session_maker
 from trace_core.demo import DEMO_PASSWORD, DEMO_SSCC_RANGE, seed_demo
+from trace_core.identity.actor import Actor
+from trace_core.identity.service import actor_for_user
 from trace_core.migrate import upgrade_async
 from trace_core.records.keys import ServerSigningKey
-from trace_core.services import Limits, Runtime
+from trace_core.services import Limits, Runtime, provide_services
 
 PG_URL = os.environ.get("TRACEPORT_TEST_DATABASE_URL", "")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -172,6 +174,46 @@ class Browser:
     async def login(self, email: str, password: str = DEMO_PASSWORD) -> httpx.Response:
         await self.http.get("/login")
         return await self.post("/login", {"email": email, "password": password, "next": "/"})
+
+    async def logout(self) -> None:
+        """Sign out and forget the cookies, so that the next person signs in afresh."""
+        await self.http.post("/logout", data={"_csrf_token": self.csrf})
+        self.http.cookies.clear()
+
+    async def sign(
+        self, action: str, page: str, email: str, password: str = DEMO_PASSWORD, **fields: str
+    ) -> httpx.Response:
+        """Send a signing form of a record's ``page`` (sign and submit, QA's decision): the
+        version the page shows (unless ``fields`` names another), the signature components and
+        the form's own ``fields``."""
+        data = {"version": version_of(page), **fields, "password": password, "user_id": email}
+        return await self.post(action, data)
+
+
+def version_of(page: str) -> str:
+    """The record version a page's form posts (the first ``version`` field)."""
+    found = re.search(r'name="version" value="(\d+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def person(runtime: Runtime, email: str) -> Actor:
+    """The demo person with this e-mail, acting through the web pages."""
+    async with provide_services(runtime, Actor.system()) as s:
+        return actor_for_user(await s.identity.user_by_email(email), "ui")
+
+
+async def row_counts(runtime: Runtime, tables: tuple[str, ...]) -> dict[str, int]:
+    """How many rows each table holds: a refused request must leave them as they were."""
+    async with runtime.sessions() as session:
+        return {
+            name: int(await session.scalar(select(func.count()).select_from(table(name))) or 0)
+            for name in tables
+        }
 
 
 @pytest.fixture

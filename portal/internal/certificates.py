@@ -4,16 +4,18 @@ withdraw)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
-from portal.forms import form_fields, refused_status, signing_credentials, text
+from portal.forms import expected_version, form_fields, signing_credentials, text
+from portal.record_steps import record_page, take_step
 from trace_core.certificates.models import CERTIFICATE_STATUSES
 from trace_core.certificates.service import QA_DECISIONS, validity_flag
 from trace_core.db import utc_now
-from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
+from trace_core.errors import ValidationFailed
 from trace_core.services import Services
 
 
@@ -61,16 +63,16 @@ async def _review(
     detail = await services.certificates.detail(services.actor, certificate_id)
     certificate = detail.certificate
     decisions = [d for d, states in QA_DECISIONS.items() if certificate.status in states]
-    return Template(
+    return await record_page(
+        services,
         "internal/certificate.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "certificate": certificate,
             "flag": validity_flag(certificate, utc_now().date()),
-            "error": error,
             "decisions": decisions if services.actor.can("lots.approve") else [],
-            "signing": await services.identity.signing_requirements(services.actor),
         },
     )
 
@@ -85,20 +87,20 @@ async def decide_certificate(
     request: Request[Any, Any, Any], services: Services, certificate_id: int
 ) -> Template | Redirect:
     fields = await form_fields(request)
-    try:
-        await services.certificates.decide(
+    return await take_step(
+        services,
+        services.certificates.decide(
             services.actor,
             certificate_id,
             text(fields, "decision"),
             signing_credentials(fields),
             text(fields, "comment"),
-            int(text(fields, "version") or 0),
+            expected_version(fields),
             text(fields, "ended_on") or None,
-        )
-    except (AuthenticationFailed, ValidationFailed, Conflict) as exc:
-        await services.keeper.rollback()
-        return await _review(services, certificate_id, exc.message, refused_status(exc))
-    return Redirect(f"/internal/certificates/{certificate_id}", status_code=303)
+        ),
+        f"/internal/certificates/{certificate_id}",
+        partial(_review, services, certificate_id),
+    )
 
 
 ROUTES = [certificate_list, certificate_review, decide_certificate]

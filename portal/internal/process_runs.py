@@ -3,13 +3,15 @@ the signed decision, and the process approvals (quality agreements) runs are che
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
-from portal.forms import form_fields, refused_status, signing_credentials, text
-from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
+from portal.forms import expected_version, form_fields, refused_status, signing_credentials, text
+from portal.record_steps import record_page, take_step
+from trace_core.errors import Conflict, ValidationFailed
 from trace_core.processes.models import APPROVAL_STATUSES, PROCESS_KINDS
 from trace_core.processes.service import ApprovalInput
 from trace_core.services import Services
@@ -31,15 +33,15 @@ async def run_queue(services: Services) -> Template:
 
 async def _review(services: Services, run_id: int, error: str | None, status: int) -> Template:
     detail = await services.processes.detail(services.actor, run_id)
-    return Template(
+    return await record_page(
+        services,
         "internal/process_run.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "run": detail.run,
-            "error": error,
             "can_decide": services.actor.can("lots.approve") and detail.run.status == "submitted",
-            "signing": await services.identity.signing_requirements(services.actor),
         },
     )
 
@@ -54,19 +56,19 @@ async def decide_run(
     request: Request[Any, Any, Any], services: Services, run_id: int
 ) -> Template | Redirect:
     fields = await form_fields(request)
-    try:
-        await services.processes.decide(
+    return await take_step(
+        services,
+        services.processes.decide(
             services.actor,
             run_id,
             text(fields, "decision"),
             signing_credentials(fields),
             text(fields, "comment"),
-            int(text(fields, "version") or 0),
-        )
-    except (AuthenticationFailed, ValidationFailed, Conflict) as exc:
-        await services.keeper.rollback()
-        return await _review(services, run_id, exc.message, refused_status(exc))
-    return Redirect(f"/internal/process-runs/{run_id}", status_code=303)
+            expected_version(fields),
+        ),
+        f"/internal/process-runs/{run_id}",
+        partial(_review, services, run_id),
+    )
 
 
 async def _approvals(
@@ -129,7 +131,7 @@ async def approval_status(
             approval_id,
             text(fields, "status"),
             text(fields, "reason"),
-            int(text(fields, "version") or 0),
+            expected_version(fields),
         )
     except (ValidationFailed, Conflict) as exc:
         await services.keeper.rollback()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
-from portal.forms import form_fields, refused_status, signing_credentials, text
-from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
+from portal.forms import expected_version, form_fields, signing_credentials, text
+from portal.record_steps import record_page, take_step
+from trace_core.errors import AuthenticationFailed, ValidationFailed
 from trace_core.services import Services
 
 
@@ -36,18 +38,18 @@ async def review_page(services: Services, lot_id: int) -> Template:
 
 async def _review(services: Services, lot_id: int, error: str | None, status: int) -> Template:
     detail = await services.lots.detail(services.actor, lot_id)
-    return Template(
+    return await record_page(
+        services,
         "internal/review.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "lot": detail.lot,
-            "error": error,
             "can_decide": services.actor.can("lots.approve") and detail.lot.status == "submitted",
             "can_review_audit": services.actor.can("lots.review")
             and detail.lot.status == "submitted"
             and detail.revised,
-            "signing": await services.identity.signing_requirements(services.actor),
             "certificates": await services.certificates.for_supplier_lot(
                 services.actor, detail.lot
             ),
@@ -60,18 +62,19 @@ async def decide(
     request: Request[Any, Any, Any], services: Services, lot_id: int
 ) -> Template | Redirect:
     fields = await form_fields(request)
-    try:
-        await services.lots.decide(
+    return await take_step(
+        services,
+        services.lots.decide(
             services.actor,
             lot_id,
             text(fields, "decision"),
             signing_credentials(fields),
             text(fields, "comment"),
-            int(text(fields, "version") or 0),
-        )
-    except (AuthenticationFailed, ValidationFailed, Conflict) as exc:
-        return await _review(services, lot_id, exc.message, refused_status(exc))
-    return Redirect(f"/internal/lots/{lot_id}", status_code=303)
+            expected_version(fields),
+        ),
+        f"/internal/lots/{lot_id}",
+        partial(_review, services, lot_id),
+    )
 
 
 @post("/internal/lots/{lot_id:int}/audit-review", include_in_schema=False)
@@ -80,14 +83,16 @@ async def sign_audit_review(
 ) -> Template | Redirect:
     """QA signs "audit trail reviewed" for a lot revised after first entry (A11-06)."""
     fields = await form_fields(request)
-    try:
-        await services.lots.sign_audit_review(
+    return await take_step(
+        services,
+        services.lots.sign_audit_review(
             services.actor,
             lot_id,
             signing_credentials(fields),
-            int(text(fields, "version") or 0),
+            expected_version(fields),
             text(fields, "comment"),
-        )
-    except (AuthenticationFailed, ValidationFailed) as exc:
-        return await _review(services, lot_id, exc.message, 422)
-    return Redirect(f"/internal/lots/{lot_id}", status_code=303)
+        ),
+        f"/internal/lots/{lot_id}",
+        partial(_review, services, lot_id),
+        refusals=(AuthenticationFailed, ValidationFailed),
+    )

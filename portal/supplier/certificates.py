@@ -4,17 +4,26 @@ signing a draft, withdrawing a certificate with a reason."""
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 
-from portal.forms import form_fields, refused_status, signing_credentials, text
+from portal.forms import (
+    expected_version,
+    form_errors,
+    form_fields,
+    signing_credentials,
+    text,
+    uploaded_pdf,
+)
+from portal.record_steps import record_page, take_step
 from trace_core.certificates.models import STANDARDS
 from trace_core.certificates.service import CertificateInput, validity_flag
 from trace_core.db import utc_now
-from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
+from trace_core.errors import Conflict, ValidationFailed
 from trace_core.services import Services
 
 WITHDRAWABLE = ("draft", "submitted", "accepted", "suspended")
@@ -80,24 +89,13 @@ async def submit_certificate(
     fields = await form_fields(request)
     values = {k: v for k, v in fields.items() if not isinstance(v, UploadFile)}
     try:
-        document_id = None
-        upload = fields.get("certificate")
-        if isinstance(upload, UploadFile) and upload.filename:
-            # Vetted like a CoA (PDF only, size and parse limits) and joins this unit of work,
-            # so a refused certificate leaves no document behind.
-            document = await services.attachments.upload_pdf(
-                services.actor, upload.filename, await upload.read(), commit=False
-            )
-            document_id = document.id
+        document_id = await uploaded_pdf(services, fields, "certificate")
         made = await services.certificates.submit(
             services.actor, certificate_from_form(fields, document_id)
         )
     except ValidationFailed as exc:
         await services.keeper.rollback()
-        errors = dict(exc.errors)
-        if "file" in errors:
-            errors["document"] = errors.pop("file")
-        return await _form(services, values, errors, 422)
+        return await _form(services, values, form_errors(exc, "document"), 422)
     return Redirect(f"/supplier/certificates/{made.id}", status_code=303)
 
 
@@ -107,19 +105,19 @@ async def _page(
     detail = await services.certificates.detail(services.actor, certificate_id)
     actor, certificate = services.actor, detail.certificate
     supplier = not actor.is_internal
-    return Template(
+    return await record_page(
+        services,
         "supplier/certificate.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "certificate": certificate,
             "flag": validity_flag(certificate, utc_now().date()),
-            "error": error,
             "can_sign": supplier and actor.can("lots.sign") and certificate.status == "draft",
             "can_withdraw": supplier
             and actor.can("lots.submit")
             and certificate.status in WITHDRAWABLE,
-            "signing": await services.identity.signing_requirements(actor),
         },
     )
 
@@ -134,17 +132,14 @@ async def sign_certificate(
     request: Request[Any, Any, Any], services: Services, certificate_id: int
 ) -> Template | Redirect:
     fields = await form_fields(request)
-    try:
-        await services.certificates.sign(
-            services.actor,
-            certificate_id,
-            signing_credentials(fields),
-            int(text(fields, "version") or 0),
-        )
-    except (AuthenticationFailed, ValidationFailed, Conflict) as exc:
-        await services.keeper.rollback()
-        return await _page(services, certificate_id, exc.message, refused_status(exc))
-    return Redirect(f"/supplier/certificates/{certificate_id}", status_code=303)
+    return await take_step(
+        services,
+        services.certificates.sign(
+            services.actor, certificate_id, signing_credentials(fields), expected_version(fields)
+        ),
+        f"/supplier/certificates/{certificate_id}",
+        partial(_page, services, certificate_id),
+    )
 
 
 @post("/supplier/certificates/{certificate_id:int}/withdraw", include_in_schema=False)
@@ -152,18 +147,19 @@ async def withdraw_certificate(
     request: Request[Any, Any, Any], services: Services, certificate_id: int
 ) -> Template | Redirect:
     fields = await form_fields(request)
-    try:
-        await services.certificates.withdraw(
+    return await take_step(
+        services,
+        services.certificates.withdraw(
             services.actor,
             certificate_id,
             text(fields, "reason"),
-            int(text(fields, "version") or 0),
+            expected_version(fields),
             text(fields, "ended_on") or None,
-        )
-    except (ValidationFailed, Conflict) as exc:
-        await services.keeper.rollback()
-        return await _page(services, certificate_id, exc.message, refused_status(exc))
-    return Redirect(f"/supplier/certificates/{certificate_id}", status_code=303)
+        ),
+        f"/supplier/certificates/{certificate_id}",
+        partial(_page, services, certificate_id),
+        refusals=(ValidationFailed, Conflict),
+    )
 
 
 ROUTES = [

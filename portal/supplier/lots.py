@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 
-from portal.forms import form_fields, signing_credentials, text
+from portal.forms import (
+    expected_version,
+    form_errors,
+    form_fields,
+    signing_credentials,
+    text,
+    uploaded_pdf,
+)
+from portal.record_steps import record_page, take_step
 from trace_core.db import plain_decimal
 from trace_core.errors import AuthenticationFailed, ValidationFailed
 from trace_core.lots.models import SupplierLot
@@ -79,33 +87,16 @@ def _submission(
     )
 
 
-async def _upload(services: Services, fields: dict[str, Any]) -> int | None:
-    upload = fields.get("coa")
-    if isinstance(upload, UploadFile) and upload.filename:
-        document = await services.attachments.upload_pdf(
-            services.actor, upload.filename, await upload.read(), commit=False
-        )
-        return document.id
-    return None
-
-
-def _form_errors(exc: ValidationFailed) -> dict[str, str]:
-    errors = dict(exc.errors)
-    if "file" in errors:
-        errors["coa_document"] = errors.pop("file")
-    return errors
-
-
 @post("/supplier/lots", include_in_schema=False)
 async def submit_lot(request: Request[Any, Any, Any], services: Services) -> Template | Redirect:
     fields = await form_fields(request)
     values = {k: v for k, v in fields.items() if isinstance(v, str)}
     try:
-        document_id = await _upload(services, fields)
+        document_id = await uploaded_pdf(services, fields, "coa")
         lot = await services.lots.submit(services.actor, _submission(fields, values, document_id))
     except ValidationFailed as exc:
         await services.keeper.rollback()
-        return await _form(services, values, _form_errors(exc), 422)
+        return await _form(services, values, form_errors(exc, "coa_document"), 422)
     return Redirect(f"/supplier/lots/{lot.id}", status_code=303)
 
 
@@ -138,18 +129,18 @@ async def revise_lot(
     values = {k: v for k, v in fields.items() if isinstance(v, str)}
     lot = await services.lots.get(services.actor, lot_id)
     try:
-        document_id = await _upload(services, fields) or lot.coa_document_id
+        document_id = await uploaded_pdf(services, fields, "coa") or lot.coa_document_id
         await services.lots.revise(
             services.actor,
             lot_id,
             _submission(fields, values, document_id),
             text(fields, "reason"),
-            int(text(fields, "version") or 0),
+            expected_version(fields),
         )
     except ValidationFailed as exc:
         await services.keeper.rollback()
         lot = await services.lots.get(services.actor, lot_id)
-        return await _form(services, values, _form_errors(exc), 422, revising=lot)
+        return await _form(services, values, form_errors(exc, "coa_document"), 422, revising=lot)
     return Redirect(f"/supplier/lots/{lot_id}", status_code=303)
 
 
@@ -158,13 +149,15 @@ async def void_lot(
     request: Request[Any, Any, Any], services: Services, lot_id: int
 ) -> Template | Redirect:
     fields = await form_fields(request)
-    try:
-        await services.lots.void(
-            services.actor, lot_id, text(fields, "reason"), int(text(fields, "version") or 0)
-        )
-    except ValidationFailed as exc:
-        return await _lot_page(services, lot_id, exc.message, 422)
-    return Redirect(f"/supplier/lots/{lot_id}", status_code=303)
+    return await take_step(
+        services,
+        services.lots.void(
+            services.actor, lot_id, text(fields, "reason"), expected_version(fields)
+        ),
+        f"/supplier/lots/{lot_id}",
+        partial(_lot_page, services, lot_id),
+        refusals=(ValidationFailed,),
+    )
 
 
 @get("/supplier/lots/{lot_id:int}", include_in_schema=False)
@@ -174,18 +167,18 @@ async def lot_page(services: Services, lot_id: int) -> Template:
 
 async def _lot_page(services: Services, lot_id: int, error: str | None, status: int) -> Template:
     detail = await services.lots.detail(services.actor, lot_id)
-    return Template(
+    return await record_page(
+        services,
         "supplier/lot.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "lot": detail.lot,
-            "error": error,
             "can_sign": services.actor.can("lots.sign") and detail.lot.status == "draft",
             "can_revise": services.actor.can("lots.submit")
             and detail.lot.status in ("draft", "submitted"),
             "meanings": SIGNATURE_MEANINGS,
-            "signing": await services.identity.signing_requirements(services.actor),
             "suspect_reports": await services.recalls.reports_for(services.actor, lot_id),
         },
     )
@@ -196,14 +189,15 @@ async def sign_lot(
     request: Request[Any, Any, Any], services: Services, lot_id: int
 ) -> Template | Redirect:
     fields = await form_fields(request)
-    try:
-        version = int(text(fields, "version") or 0)
-        await services.lots.sign_submission(
-            services.actor, lot_id, signing_credentials(fields), version
-        )
-    except (AuthenticationFailed, ValidationFailed) as exc:
-        return await _lot_page(services, lot_id, exc.message, 422)
-    return Redirect(f"/supplier/lots/{lot_id}", status_code=303)
+    return await take_step(
+        services,
+        services.lots.sign_submission(
+            services.actor, lot_id, signing_credentials(fields), expected_version(fields)
+        ),
+        f"/supplier/lots/{lot_id}",
+        partial(_lot_page, services, lot_id),
+        refusals=(AuthenticationFailed, ValidationFailed),
+    )
 
 
 @post("/supplier/lots/{lot_id:int}/suspect", include_in_schema=False)
@@ -212,8 +206,10 @@ async def report_suspect(
 ) -> Template | Redirect:
     """The supplier tells our QA that one of their lots is suspect (QMS-14)."""
     fields = await form_fields(request)
-    try:
-        await services.recalls.report_suspect(services.actor, lot_id, text(fields, "description"))
-    except ValidationFailed as exc:
-        return await _lot_page(services, lot_id, exc.message, 422)
-    return Redirect(f"/supplier/lots/{lot_id}", status_code=303)
+    return await take_step(
+        services,
+        services.recalls.report_suspect(services.actor, lot_id, text(fields, "description")),
+        f"/supplier/lots/{lot_id}",
+        partial(_lot_page, services, lot_id),
+        refusals=(ValidationFailed,),
+    )

@@ -3,14 +3,22 @@ our lots — list, the new-run form with the release certificate, signing, voidi
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 
-from portal.forms import form_fields, signing_credentials, text
-from trace_core.errors import AuthenticationFailed, Conflict, ValidationFailed
+from portal.forms import (
+    expected_version,
+    form_errors,
+    form_fields,
+    signing_credentials,
+    text,
+    uploaded_pdf,
+)
+from portal.record_steps import record_page, take_step
+from trace_core.errors import ValidationFailed
 from trace_core.processes.models import PROCESS_KINDS
 from trace_core.processes.service import LotLine, MeasuredValue, RunSubmission
 from trace_core.services import Services
@@ -125,43 +133,33 @@ async def submit_process_run(
     fields = await form_fields(request)
     values = {k: v.strip() for k, v in fields.items() if isinstance(v, str)}
     try:
-        document_id = None
-        upload = fields.get("certificate")
-        if isinstance(upload, UploadFile) and upload.filename:
-            # Vetted like a CoA (PDF only, size and parse limits) and joins this unit of work.
-            document = await services.attachments.upload_pdf(
-                services.actor, upload.filename, await upload.read(), commit=False
-            )
-            document_id = document.id
+        document_id = await uploaded_pdf(services, fields, "certificate")
         run = await services.processes.submit(
             services.actor, submission_from_form(values, document_id)
         )
     except ValidationFailed as exc:
         await services.keeper.rollback()
-        errors = dict(exc.errors)
-        if "file" in errors:
-            errors["certificate"] = errors.pop("file")
-        return await _form(services, values, errors, 422)
+        return await _form(services, values, form_errors(exc, "certificate"), 422)
     return Redirect(f"/supplier/process-runs/{run.id}", status_code=303)
 
 
 async def _page(services: Services, run_id: int, error: str | None, status: int) -> Template:
     detail = await services.processes.detail(services.actor, run_id)
     actor = services.actor
-    return Template(
+    return await record_page(
+        services,
         "supplier/process_run.html",
-        status_code=status,
-        context={
+        status,
+        error,
+        {
             "detail": detail,
             "run": detail.run,
-            "error": error,
             "can_sign": actor.can("lots.sign")
             and not actor.is_internal
             and detail.run.status == "draft",
             "can_void": actor.can("lots.submit")
             and not actor.is_internal
             and detail.run.status == "draft",
-            "signing": await services.identity.signing_requirements(actor),
         },
     )
 
@@ -176,17 +174,14 @@ async def sign_process_run(
     request: Request[Any, Any, Any], services: Services, run_id: int
 ) -> Template | Redirect:
     fields = await form_fields(request)
-    try:
-        await services.processes.sign(
-            services.actor, run_id, signing_credentials(fields), int(text(fields, "version") or 0)
-        )
-    except (AuthenticationFailed, ValidationFailed) as exc:
-        await services.keeper.rollback()
-        return await _page(services, run_id, exc.message, 422)
-    except Conflict as exc:
-        await services.keeper.rollback()
-        return await _page(services, run_id, exc.message, 409)
-    return Redirect(f"/supplier/process-runs/{run_id}", status_code=303)
+    return await take_step(
+        services,
+        services.processes.sign(
+            services.actor, run_id, signing_credentials(fields), expected_version(fields)
+        ),
+        f"/supplier/process-runs/{run_id}",
+        partial(_page, services, run_id),
+    )
 
 
 @post("/supplier/process-runs/{run_id:int}/void", include_in_schema=False)
@@ -194,13 +189,15 @@ async def void_process_run(
     request: Request[Any, Any, Any], services: Services, run_id: int
 ) -> Template | Redirect:
     fields = await form_fields(request)
-    try:
-        await services.processes.void(
-            services.actor, run_id, text(fields, "reason"), int(text(fields, "version") or 0)
-        )
-    except ValidationFailed as exc:
-        return await _page(services, run_id, exc.message, 422)
-    return Redirect(f"/supplier/process-runs/{run_id}", status_code=303)
+    return await take_step(
+        services,
+        services.processes.void(
+            services.actor, run_id, text(fields, "reason"), expected_version(fields)
+        ),
+        f"/supplier/process-runs/{run_id}",
+        partial(_page, services, run_id),
+        refusals=(ValidationFailed,),
+    )
 
 
 ROUTES = [

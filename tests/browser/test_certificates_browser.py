@@ -16,7 +16,6 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from documents.pdf import make_pdf
 from tests.browser.test_slice_browser import UTC_TIME, Page
-from trace_core.demo import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.req("CERT-01")]
 
@@ -29,25 +28,14 @@ def certificate() -> dict[str, str]:
     return {"number": f"Q-9001-{secrets.token_hex(3).upper()}"}
 
 
-def _sign_in(page: Page, email: str) -> None:
-    page.driver.delete_all_cookies()
-    page.login(email)
-
-
-def _badge(driver: WebDriver) -> str:
-    return str(driver.find_element(By.CSS_SELECTOR, "h1 + p .badge[class*=status-]").text)
-
-
 def test_supplier_uploads_and_signs_a_certificate(
     live_server: str, driver: WebDriver, certificate: dict[str, str], tmp_path: Path
 ) -> None:
     page = Page(driver, live_server)
     today = dt.datetime.now(dt.UTC).date()
-    _sign_in(page, ANNA)
+    page.sign_in(ANNA)
     page.wait_for_path(r"/supplier/?")
-    driver.find_element(By.CSS_SELECTOR, "header nav").find_element(
-        By.LINK_TEXT, "Certificates"
-    ).click()
+    page.nav("Certificates")
     page.wait_for_path(r"/supplier/certificates")
     page.wait_for_text("Your certificates", "DE-13485-2291")
     driver.find_element(By.LINK_TEXT, "Add a certificate").click()
@@ -73,16 +61,13 @@ def test_supplier_uploads_and_signs_a_certificate(
         "RES-100",
         "Not signed yet.",
     )
-    assert "draft" in _badge(driver), body
+    assert "draft" in page.status(), body
     form = page.form(f"/supplier/certificates/{certificate_id}/sign")
     assert "submitted as accurate" in form.text, form.text
-    if form.find_elements(By.NAME, "user_id"):
-        page.type("user_id", ANNA, form)
-    page.type("password", DEMO_PASSWORD, form)
-    page.submit(form)
+    page.sign(form, ANNA)
     page.wait_for_path(rf"/supplier/certificates/{certificate_id}")
     page.wait_for_text("submitted as accurate")
-    assert "submitted" in _badge(driver)
+    assert "submitted" in page.status()
     signature = driver.find_element(By.CSS_SELECTOR, "tr.signature").text
     assert "Anna Schmidt" in signature and UTC_TIME.search(signature), signature
     page.assert_console_clean()
@@ -95,11 +80,9 @@ def test_qa_accepts_the_certificate_and_the_trace_shows_the_status(
     if "id" not in certificate:
         pytest.skip("the supplier's test did not get as far as signing the certificate")
     page = Page(driver, live_server)
-    _sign_in(page, QA)
+    page.sign_in(QA)
     page.wait_for_path(r"/internal/?")
-    driver.find_element(By.CSS_SELECTOR, "header nav").find_element(
-        By.LINK_TEXT, "Certificates"
-    ).click()
+    page.nav("Certificates")
     page.wait_for_path(r"/internal/certificates")
     listing = page.wait_for_text("Supplier certificates", certificate["number"], "SP-11137-0042")
     lapsed = next(
@@ -109,15 +92,10 @@ def test_qa_accepts_the_certificate_and_the_trace_shows_the_status(
     driver.find_element(By.LINK_TEXT, certificate["number"]).click()
     page.wait_for_path(rf"/internal/certificates/{certificate['id']}")
     page.wait_for_text("Decision", "Anna Schmidt", "Certificate PDF")
-    form = page.form(f"/internal/certificates/{certificate['id']}/decision")
-    form.find_element(By.CSS_SELECTOR, 'input[name="decision"][value="accept"]').click()
-    if form.find_elements(By.NAME, "user_id"):
-        page.type("user_id", QA, form)
-    page.type("password", DEMO_PASSWORD, form)
-    page.submit(form, "Sign decision")
+    page.decide(f"/internal/certificates/{certificate['id']}/decision", "accept", QA)
     page.wait_for_path(rf"/internal/certificates/{certificate['id']}")
     page.wait_for_text("Quinn Avery")
-    assert "accepted" in _badge(driver)
+    assert "accepted" in page.status()
     signatures = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tr.signature")]
     assert any("Quinn Avery" in s and "approved" in s for s in signatures), signatures
 

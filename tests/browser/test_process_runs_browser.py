@@ -19,7 +19,6 @@ from selenium.webdriver.support.ui import Select
 
 from documents.pdf import make_pdf
 from tests.browser.test_slice_browser import UTC_TIME, Page
-from trace_core.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -34,16 +33,6 @@ def run() -> dict[str, str]:
     """What the contractor's test recorded, for the tests after it in this module."""
     tag = secrets.token_hex(3).upper()
     return {"number": f"SP-BR-{tag}", "cycle": f"GC-BR-{tag}", "output": f"IL-RES-S-{tag}"}
-
-
-def _sign_in(page: Page, email: str) -> None:
-    """A fresh sign-in, whoever the module's browser was signed in as before."""
-    page.driver.delete_all_cookies()
-    page.login(email)
-
-
-def _badge(driver: WebDriver) -> str:
-    return str(driver.find_element(By.CSS_SELECTOR, "h1 + p .badge[class*=status-]").text)
 
 
 def _fill_run(
@@ -90,9 +79,7 @@ def _fill_run(
 
 def _open_new_run_form(page: Page) -> WebElement:
     driver = page.driver
-    driver.find_element(By.CSS_SELECTOR, "header nav").find_element(
-        By.LINK_TEXT, "Process runs"
-    ).click()
+    page.nav("Process runs")
     page.wait_for_path(r"/supplier/process-runs")
     page.wait_for_text("Your process approvals", "QAG-2026-014")
     driver.find_element(By.LINK_TEXT, "Record a process run").click()
@@ -103,7 +90,7 @@ def _open_new_run_form(page: Page) -> WebElement:
 
 def _trace_page(live_server: str, driver: WebDriver) -> Page:
     page = Page(driver, live_server)
-    _sign_in(page, QA)
+    page.sign_in(QA)
     page.wait_for_path(r"/internal/?")
     page.open("/internal/trace")
     page.wait_for_text("Trace")
@@ -116,7 +103,7 @@ def test_contractor_records_and_signs_a_sterilization_run(
 ) -> None:
     page = Page(driver, live_server)
     today = dt.datetime.now(dt.UTC).date()
-    _sign_in(page, SAM)
+    page.sign_in(SAM)
     page.wait_for_path(r"/supplier/?")
     form = _open_new_run_form(page)
     _fill_run(
@@ -149,7 +136,7 @@ def test_contractor_records_and_signs_a_sterilization_run(
         f"new lot from {INPUT_LOT}",
         "Not signed yet.",
     )
-    assert "draft" in _badge(driver), body
+    assert "draft" in page.status(), body
     values = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "table.results tbody tr")]
     assert len(values) == 4 and all("pass" in v or "report" in v for v in values[:3]), values
     dose = next(v for v in values if "Target dose" in v)
@@ -160,13 +147,10 @@ def test_contractor_records_and_signs_a_sterilization_run(
     sign_action = f"/supplier/process-runs/{run_id}/sign"
     form = page.form(sign_action)
     assert "submitted as accurate" in form.text, form.text
-    if form.find_elements(By.NAME, "user_id"):
-        page.type("user_id", SAM, form)
-    page.type("password", DEMO_PASSWORD, form)
-    page.submit(form)
+    page.sign(form, SAM)
     page.wait_for_path(rf"/supplier/process-runs/{run_id}")
     page.wait_for_text("submitted as accurate")
-    assert "submitted" in _badge(driver)
+    assert "submitted" in page.status()
     signature = driver.find_element(By.CSS_SELECTOR, "tr.signature").text
     assert "Sam Okafor" in signature and "submitted as accurate" in signature, signature
     assert UTC_TIME.search(signature), signature
@@ -189,11 +173,9 @@ def test_qa_accepts_the_run_from_the_queue(
     if "id" not in run:
         pytest.skip("the contractor's test did not get as far as signing the run")
     page = Page(driver, live_server)
-    _sign_in(page, QA)
+    page.sign_in(QA)
     page.wait_for_path(r"/internal/?")
-    driver.find_element(By.CSS_SELECTOR, "header nav").find_element(
-        By.LINK_TEXT, "Process runs"
-    ).click()
+    page.nav("Process runs")
     page.wait_for_path(r"/internal/process-runs")
     page.wait_for_text("Waiting for QA", run["number"])
     queue = driver.find_element(By.XPATH, "//section[h2[normalize-space()='Waiting for QA']]")
@@ -209,16 +191,15 @@ def test_qa_accepts_the_run_from_the_queue(
     assert "/documents/" in (frame.get_attribute("src") or "")
     page.screenshot("browser-process-run-review.png")
 
-    form = page.form(f"/internal/process-runs/{run['id']}/decision")
-    form.find_element(By.CSS_SELECTOR, 'input[name="decision"][value="accept"]').click()
-    page.type("comment", "Dose within 25-45 kGy, BI negative.", form)
-    if form.find_elements(By.NAME, "user_id"):
-        page.type("user_id", QA, form)
-    page.type("password", DEMO_PASSWORD, form)
-    page.submit(form, "Sign decision")
+    page.decide(
+        f"/internal/process-runs/{run['id']}/decision",
+        "accept",
+        QA,
+        "Dose within 25-45 kGy, BI negative.",
+    )
     page.wait_for_path(rf"/internal/process-runs/{run['id']}")
     page.wait_for_text("Quinn Avery")
-    assert "accepted" in _badge(driver)
+    assert "accepted" in page.status()
     signatures = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tr.signature")]
     approval = [s for s in signatures if "Quinn Avery" in s]
     assert approval and "approved" in approval[0] and "BI negative" in approval[0], signatures
@@ -279,7 +260,7 @@ def test_a_run_outside_the_quality_agreement_is_refused(
     page = Page(driver, live_server)
     today = dt.datetime.now(dt.UTC).date()
     refused = run["number"] + "-X"
-    _sign_in(page, SAM)
+    page.sign_in(SAM)
     page.wait_for_path(r"/supplier/?")
 
     # SteriPro holds an approval for sterilization only: a coating run is refused.

@@ -116,6 +116,38 @@ class Page:
         self.type("password", password, form)
         self.submit(form)
 
+    def sign_in(self, email: str) -> None:
+        """A fresh sign-in, whoever the browser was signed in as before."""
+        self.driver.delete_all_cookies()
+        self.login(email)
+
+    def nav(self, link: str) -> None:
+        """Follow a link of the header's navigation."""
+        self.driver.find_element(By.CSS_SELECTOR, "header nav").find_element(
+            By.LINK_TEXT, link
+        ).click()
+
+    def status(self) -> str:
+        """The status badge under a record page's heading."""
+        badge = self.driver.find_element(By.CSS_SELECTOR, "h1 + p .badge[class*=status-]")
+        return str(badge.text)
+
+    def sign(self, form: WebElement, email: str, label: str | None = None) -> None:
+        """Give a signing form the signature components — the user ID where the form asks
+        for it again (first signature of a session) — and send it."""
+        if form.find_elements(By.NAME, "user_id"):
+            self.type("user_id", email, form)
+        self.type("password", DEMO_PASSWORD, form)
+        self.submit(form, label)
+
+    def decide(self, action: str, decision: str, email: str, comment: str = "") -> None:
+        """QA's signed decision on a record's page."""
+        form = self.form(action)
+        form.find_element(By.CSS_SELECTOR, f'input[name="decision"][value="{decision}"]').click()
+        if comment:
+            self.type("comment", comment, form)
+        self.sign(form, email, "Sign decision")
+
     def logout(self) -> None:
         header = self.driver.find_element(By.CSS_SELECTOR, "header form.who")
         self.submit(header, "Sign out")

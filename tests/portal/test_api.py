@@ -24,7 +24,7 @@ from sqlalchemy import select
 from documents.pdf import make_pdf
 from portal.app import create_app
 from portal.settings import Settings
-from tests.conftest import TOKEN_KEY, api_token
+from tests.conftest import TOKEN_KEY, api_token, bearer
 from trace_core.identity.models import ApiClient
 from trace_core.services import Runtime
 
@@ -38,10 +38,6 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 #: The installed Litestar warns, while building the app, about handler declaration styles
 #: (inferred query parameters and dependencies) that Litestar 3 will drop; pyproject turns
 #: warnings into errors. Those deprecations, and only they, are tolerated here.
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def auth(

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, table
+from sqlalchemy import select
 
 from documents.pdf import make_pdf
-from tests.conftest import Browser, api_token
+from tests.conftest import Browser, api_token, bearer, row_counts
 from trace_core.certificates.models import SupplierCertificate
 from trace_core.demo import DEMO_PASSWORD
 from trace_core.lots.models import SupplierLot
@@ -24,10 +24,8 @@ pytestmark = pytest.mark.req("CERT-01")
 
 SAM, ANNA, QA = "sam@steripro.example", "anna@acme-polymers.example", "qa@traceport.example"
 TODAY = dt.datetime.now(dt.UTC).date()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+#: Tables a refused request must not touch.
+WATCHED = ("supplier_certificates", "record_versions", "documents", "signatures")
 
 
 def form(**changes: str) -> dict[str, str]:
@@ -49,16 +47,6 @@ def pdf_file(text: str = "ISO 9001 certificate Q-9001-77") -> dict[str, Any]:
     return {"certificate": ("Q-9001-77.pdf", make_pdf("Certificate", [text]), "application/pdf")}
 
 
-async def counts(runtime: Runtime) -> tuple[int, ...]:
-    found = []
-    async with runtime.sessions() as session:
-        for name in ("supplier_certificates", "record_versions", "documents", "signatures"):
-            found.append(
-                int(await session.scalar(select(func.count()).select_from(table(name))) or 0)
-            )
-    return tuple(found)
-
-
 async def certificate_id(runtime: Runtime, number: str) -> int:
     async with runtime.sessions() as session:
         found = await session.scalar(
@@ -66,12 +54,6 @@ async def certificate_id(runtime: Runtime, number: str) -> int:
         )
     assert found is not None
     return int(found)
-
-
-def version_of(page: str) -> str:
-    found = re.search(r'name="version" value="(\d+)"', page)
-    assert found, page
-    return found.group(1)
 
 
 async def test_supplier_uploads_and_signs_and_qa_accepts_a_certificate(
@@ -87,19 +69,13 @@ async def test_supplier_uploads_and_signs_and_qa_accepts_a_certificate(
     page = await anna.get(url)
     assert "Q-9001-77" in page.text and "Sign and submit" in page.text
     assert "Acme Polymers, Mannheim warehouse" in page.text and "Q-9001-77.pdf" in page.text
-    wrong = await anna.post(
-        f"{url}/sign", {"version": version_of(page.text), "password": "nope", "user_id": ANNA}
-    )
+    wrong = await anna.sign(f"{url}/sign", page.text, ANNA, "nope")
     assert wrong.status_code == 422 and "not correct" in wrong.text
-    signed = await anna.post(
-        f"{url}/sign",
-        {"version": version_of(page.text), "password": DEMO_PASSWORD, "user_id": ANNA},
-    )
+    signed = await anna.sign(f"{url}/sign", page.text, ANNA)
     assert signed.status_code == 303, signed.text
     page = await anna.get(url)
     assert "Anna Schmidt" in page.text and "submitted as accurate" in page.text
-    await client.post("/logout", data={"_csrf_token": anna.csrf})
-    client.cookies.clear()
+    await anna.logout()
 
     qa = Browser(client)
     await qa.login(QA)
@@ -110,15 +86,12 @@ async def test_supplier_uploads_and_signs_and_qa_accepts_a_certificate(
     assert found, listing.text
     review = await qa.get(f"/internal/certificates/{found.group(1)}")
     assert "Sign decision" in review.text and "Test Registrar Ltd" in review.text
-    decided = await qa.post(
+    decided = await qa.sign(
         f"/internal/certificates/{found.group(1)}/decision",
-        {
-            "decision": "accept",
-            "comment": "",
-            "version": version_of(review.text),
-            "password": DEMO_PASSWORD,
-            "user_id": QA,
-        },
+        review.text,
+        QA,
+        decision="accept",
+        comment="",
     )
     assert decided.status_code == 303, decided.text
     review = await qa.get(f"/internal/certificates/{found.group(1)}")
@@ -167,7 +140,7 @@ async def test_bad_dates_and_a_non_pdf_are_refused_on_the_form(
 ) -> None:
     anna = Browser(client)
     await anna.login(ANNA)
-    before = await counts(runtime)
+    before = await row_counts(runtime, WATCHED)
     bad = await anna.post(
         "/supplier/certificates",
         form(valid_from=TODAY.isoformat(), valid_until=(TODAY - dt.timedelta(days=1)).isoformat()),
@@ -175,7 +148,7 @@ async def test_bad_dates_and_a_non_pdf_are_refused_on_the_form(
     )
     assert bad.status_code == 422
     assert "The certificate cannot expire" in bad.text and "before it becomes valid" in bad.text
-    assert await counts(runtime) == before  # not even the uploaded PDF
+    assert await row_counts(runtime, WATCHED) == before  # not even the uploaded PDF
     not_pdf = await anna.post(
         "/supplier/certificates",
         form(),
@@ -187,7 +160,7 @@ async def test_bad_dates_and_a_non_pdf_are_refused_on_the_form(
         "/supplier/certificates", form(part_numbers="NOPE-9"), files=pdf_file()
     )
     assert unknown.status_code == 422 and "We have no part NOPE-9" in unknown.text
-    assert await counts(runtime) == before
+    assert await row_counts(runtime, WATCHED) == before
 
 
 @pytest.mark.req("P11-04")
@@ -197,7 +170,7 @@ async def test_another_supplier_gets_404_for_a_certificate(
     acme_iso = await certificate_id(runtime, "DE-13485-2291")
     sam = Browser(client)
     await sam.login(SAM)
-    before = await counts(runtime)
+    before = await row_counts(runtime, WATCHED)
     assert (await sam.get(f"/supplier/certificates/{acme_iso}")).status_code == 404
     assert (await sam.get(f"/records/supplier_certificate/{acme_iso}")).status_code == 404
     listing = await sam.get("/supplier/certificates")
@@ -216,7 +189,7 @@ async def test_another_supplier_gets_404_for_a_certificate(
     assert (await client.get(f"/api/v1/certificates/{acme_iso}", headers=token)).status_code == 404
     listed = await client.get("/api/v1/certificates", headers=token)
     assert [c["certificate_number"] for c in listed.json()] == ["SP-11137-0042"]
-    assert await counts(runtime) == before
+    assert await row_counts(runtime, WATCHED) == before
 
 
 async def test_the_api_creates_drafts_only(client: httpx.AsyncClient, runtime: Runtime) -> None:
@@ -250,7 +223,7 @@ async def test_the_api_creates_drafts_only(client: httpx.AsyncClient, runtime: R
             f"/api/v1/certificates/{made['id']}/{path}", json={}, headers=acme
         )
         assert response.status_code in (404, 405)
-    before = await counts(runtime)
+    before = await row_counts(runtime, WATCHED)
     bad = await client.post(
         "/api/v1/certificates",
         json={**body, "valid_until": (TODAY - dt.timedelta(days=1)).isoformat()},
@@ -266,7 +239,7 @@ async def test_the_api_creates_drafts_only(client: httpx.AsyncClient, runtime: R
     erp = bearer(await api_token(client, "traceport-erp", "traceport-erp-secret"))
     ours = await client.post("/api/v1/certificates", json=body, headers=erp)
     assert ours.status_code == 403  # our own systems do not record suppliers' certificates
-    assert await counts(runtime) == before
+    assert await row_counts(runtime, WATCHED) == before
     listed = await client.get("/api/v1/certificates", headers=erp)
     assert {"DE-13485-2291", "DE-13485-2292", "SP-11137-0042"} <= {
         c["certificate_number"] for c in listed.json()

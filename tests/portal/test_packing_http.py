@@ -14,7 +14,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from tests.conftest import Browser, api_token, edges_with_wrong_end_kinds
+from tests.conftest import Browser, api_token, bearer, edges_with_wrong_end_kinds
 from tests.epcis.conftest import capture, document
 from trace_core.demo import DEMO_CASE_SSCC, DEMO_PALLET_SSCC, DEMO_PASSWORD, DEMO_SSCC_RANGE
 from trace_core.records.models import AuditEvent
@@ -23,10 +23,6 @@ from trace_core.services import Runtime
 OPS = "ops@traceport.example"
 QA = "qa@traceport.example"
 ST_MARYS = "St. Mary's Hospital, Central Sterile Supply"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.req("QMS-11")

@@ -10,19 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, table
 
 from documents.pdf import make_pdf
-from tests.conftest import Browser, api_token
-from trace_core.demo import DEMO_PASSWORD
+from tests.conftest import Browser, api_token, bearer, row_counts
 from trace_core.services import Runtime
 
 SAM, ANNA, QA = "sam@steripro.example", "anna@acme-polymers.example", "qa@traceport.example"
 TODAY = dt.datetime.now(dt.UTC).date()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+#: Tables a refused request must not touch.
+WATCHED = ("process_runs", "record_versions", "audit_events", "documents")
 
 
 def form(**changes: str) -> dict[str, str]:
@@ -63,16 +59,6 @@ def api_run(**changes: Any) -> dict[str, Any]:
     return body
 
 
-async def counts(runtime: Runtime) -> tuple[int, ...]:
-    found = []
-    async with runtime.sessions() as session:
-        for name in ("process_runs", "record_versions", "audit_events", "documents"):
-            found.append(
-                int(await session.scalar(select(func.count()).select_from(table(name))) or 0)
-            )
-    return tuple(found)
-
-
 @pytest.mark.req("QMS-08")
 async def test_contractor_records_and_signs_a_run_and_qa_accepts_it(
     client: httpx.AsyncClient,
@@ -93,24 +79,15 @@ async def test_contractor_records_and_signs_a_run_and_qa_accepts_it(
     url = created.headers["location"]
     page = await sam.get(url)
     assert "SP-RUN-H1" in page.text and "Sign and submit" in page.text and "cert.pdf" in page.text
-    version = re.search(r'name="version" value="(\d+)"', page.text)
-    assert version
-    wrong = await sam.post(
-        f"{url}/sign", {"version": version.group(1), "password": "nope", "user_id": SAM}
-    )
+    wrong = await sam.sign(f"{url}/sign", page.text, SAM, "nope")
     assert wrong.status_code == 422 and "not correct" in wrong.text
-    stale = await sam.post(
-        f"{url}/sign", {"version": "9", "password": DEMO_PASSWORD, "user_id": SAM}
-    )
+    stale = await sam.sign(f"{url}/sign", page.text, SAM, version="9")
     assert stale.status_code == 409 and "you saw 9" in stale.text
-    signed = await sam.post(
-        f"{url}/sign", {"version": version.group(1), "password": DEMO_PASSWORD, "user_id": SAM}
-    )
+    signed = await sam.sign(f"{url}/sign", page.text, SAM)
     assert signed.status_code == 303, signed.text
     page = await sam.get(url)
     assert "Sam Okafor" in page.text and "submitted as accurate" in page.text
-    await client.post("/logout", data={"_csrf_token": sam.csrf})
-    client.cookies.clear()
+    await sam.logout()
 
     qa = Browser(client)
     await qa.login(QA)
@@ -119,17 +96,12 @@ async def test_contractor_records_and_signs_a_run_and_qa_accepts_it(
     assert run_id, queue.text
     review = await qa.get(f"/internal/process-runs/{run_id.group(1)}")
     assert "Sign decision" in review.text and "Target dose" in review.text
-    version = re.search(r'name="version" value="(\d+)"', review.text)
-    assert version
-    decided = await qa.post(
+    decided = await qa.sign(
         f"/internal/process-runs/{run_id.group(1)}/decision",
-        {
-            "decision": "accept",
-            "comment": "",
-            "version": version.group(1),
-            "password": DEMO_PASSWORD,
-            "user_id": QA,
-        },
+        review.text,
+        QA,
+        decision="accept",
+        comment="",
     )
     assert decided.status_code == 303, decided.text
     trace = await qa.get("/internal/trace", params={"q": "IL-RES-0001-G", "direction": "backward"})
@@ -148,7 +120,7 @@ async def test_a_supplier_without_an_approval_is_refused_on_the_form(
 ) -> None:
     anna = Browser(client)
     await anna.login(ANNA)
-    before = await counts(runtime)
+    before = await row_counts(runtime, WATCHED)
     certificate = make_pdf("Certificate", ["uploaded with a refused run"])
     refused = await anna.post(
         "/supplier/process-runs",
@@ -157,14 +129,14 @@ async def test_a_supplier_without_an_approval_is_refused_on_the_form(
     )
     assert refused.status_code == 422
     assert "Acme Polymers has no approval (quality agreement) for sterilization" in refused.text
-    assert await counts(runtime) == before  # not even the uploaded certificate
+    assert await row_counts(runtime, WATCHED) == before  # not even the uploaded certificate
 
 
 @pytest.mark.req("QMS-08")
 async def test_form_errors_name_the_field(client: httpx.AsyncClient, runtime: Runtime) -> None:
     sam = Browser(client)
     await sam.login(SAM)
-    before = await counts(runtime)
+    before = await row_counts(runtime, WATCHED)
     bad = await sam.post(
         "/supplier/process-runs",
         form(param_value_0="thirty", input_lot_0="IL-NOPE", output_lot_0="FG-LOT-0001"),
@@ -172,7 +144,7 @@ async def test_form_errors_name_the_field(client: httpx.AsyncClient, runtime: Ru
     assert bad.status_code == 422
     assert "Target dose: &#39;thirty&#39; is not a number" in bad.text
     assert "We have no lot IL-NOPE" in bad.text
-    assert await counts(runtime) == before
+    assert await row_counts(runtime, WATCHED) == before
 
 
 @pytest.mark.req("P11-04")
@@ -217,7 +189,7 @@ async def test_the_api_creates_drafts_and_refuses_bad_runs(
     listed = await client.get("/api/v1/process-runs", headers=steri)
     assert {r["run_number"] for r in listed.json()} == {"SP-RUN-0417", "SP-RUN-A1"}
     acme = bearer(await api_token(client, "acme-edi", "acme-edi-secret"))
-    before = await counts(runtime)  # (issuing a token is audited; it happens before)
+    before = await row_counts(runtime, WATCHED)  # (issuing a token is audited; it happens before)
     bad = await client.post(
         "/api/v1/process-runs",
         json=api_run(
@@ -232,4 +204,4 @@ async def test_the_api_creates_drafts_and_refuses_bad_runs(
     assert refused.status_code == 422
     assert "Acme Polymers has no approval" in refused.text
     assert (await client.get("/api/v1/process-runs", headers=acme)).json() == []
-    assert await counts(runtime) == before
+    assert await row_counts(runtime, WATCHED) == before

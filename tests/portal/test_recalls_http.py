@@ -9,17 +9,13 @@ import re
 import httpx
 import pytest
 
-from tests.conftest import Browser, api_token
+from tests.conftest import Browser, api_token, bearer
 from trace_core.demo import DEMO_PASSWORD
 from trace_core.identity.actor import Actor
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
 from trace_core.services import Runtime, provide_services
 
 QA = "qa@traceport.example"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.req("QMS-14")

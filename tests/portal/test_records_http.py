@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from documents.pdf import make_pdf
-from tests.conftest import Browser, api_token
+from tests.conftest import Browser, api_token, bearer
 from trace_core.demo import DEMO_PASSWORD
 from trace_core.records.models import AuditEvent
 from trace_core.services import Runtime
@@ -225,10 +225,6 @@ async def test_suppliers_cannot_reach_the_audit_trail_or_foreign_records(
 
 
 # -- the machine API ------------------------------------------------------------------------
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def api_lot(

@@ -10,9 +10,10 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, table
+from sqlalchemy import select
 
 from documents.pdf import make_pdf
+from tests.conftest import person, row_counts
 from trace_core.certificates.coverage import CertificateFacts, judge
 from trace_core.certificates.models import SupplierCertificate
 from trace_core.certificates.service import CertificateInput
@@ -25,7 +26,7 @@ from trace_core.errors import (
     ValidationFailed,
 )
 from trace_core.identity.actor import Actor, permissions_for_scopes
-from trace_core.identity.service import SigningCredentials, actor_for_user
+from trace_core.identity.service import SigningCredentials
 from trace_core.lots.models import SupplierLot
 from trace_core.parts.models import Part
 from trace_core.receipts.models import Receipt
@@ -46,19 +47,6 @@ WATCHED = (
     "signatures",
     "documents",
 )
-
-
-async def person(runtime: Runtime, email: str) -> Actor:
-    async with provide_services(runtime, Actor.system()) as s:
-        return actor_for_user(await s.identity.user_by_email(email), "ui")
-
-
-async def counts(runtime: Runtime) -> dict[str, int]:
-    async with runtime.sessions() as session:
-        return {
-            name: int(await session.scalar(select(func.count()).select_from(table(name))) or 0)
-            for name in WATCHED
-        }
 
 
 async def upload(runtime: Runtime, actor: Actor, text: str = "ISO 13485 certificate") -> int:
@@ -567,7 +555,7 @@ async def test_only_a_signer_signs_and_only_our_qa_approver_decides(runtime: Run
         await s.keeper.commit()
     clerk = await person(runtime, clerk_user.email)
     draft = await submit(runtime, clerk, certificate(await upload(runtime, clerk)))
-    before = await counts(runtime)
+    before = await row_counts(runtime, WATCHED)
     with pytest.raises(PermissionDenied):  # a supplier user without signing rights
         await sign(runtime, clerk, clerk_user.email, draft.id, draft.version)
     client = Actor(
@@ -605,7 +593,8 @@ async def test_only_a_signer_signs_and_only_our_qa_approver_decides(runtime: Run
             )
     async with runtime.sessions() as session:
         assert (await session.get(SupplierCertificate, draft.id)).status == "submitted"  # type: ignore[union-attr]
-    assert (await counts(runtime))["signatures"] == before["signatures"] + 1  # Anna's only
+    after = await row_counts(runtime, WATCHED)
+    assert after["signatures"] == before["signatures"] + 1  # Anna's only
 
 
 # -- bad input: specific messages, nothing written ---------------------------------------------
@@ -635,21 +624,21 @@ async def test_bad_certificates_are_refused_with_a_specific_message(
 ) -> None:
     anna = await person(runtime, ANNA)
     document = await upload(runtime, anna)
-    before = await counts(runtime)
+    before = await row_counts(runtime, WATCHED)
     with pytest.raises(ValidationFailed) as caught:
         await submit(runtime, anna, certificate(document, **changes))
     assert caught.value.errors[field].startswith(message), caught.value.errors
-    assert await counts(runtime) == before
+    assert await row_counts(runtime, WATCHED) == before
 
 
 async def test_a_non_pdf_is_refused_as_the_certificate(runtime: Runtime) -> None:
     anna = await person(runtime, ANNA)
-    before = await counts(runtime)
+    before = await row_counts(runtime, WATCHED)
     async with provide_services(runtime, anna) as s:
         with pytest.raises(ValidationFailed) as caught:
             await s.attachments.upload_pdf(anna, "certificate.pdf", b"GIF89a not a pdf")
     assert "file" in caught.value.errors
-    assert await counts(runtime) == before
+    assert await row_counts(runtime, WATCHED) == before
 
 
 # -- isolation (P11-04) ------------------------------------------------------------------------
@@ -660,7 +649,7 @@ async def test_a_supplier_sees_and_touches_only_its_own_certificates(runtime: Ru
     sam, anna = await person(runtime, SAM), await person(runtime, ANNA)
     acme_iso = await demo_certificate(runtime, "DE-13485-2291")
     steri_doc = await upload(runtime, sam, "SteriPro's own PDF")
-    before = await counts(runtime)
+    before = await row_counts(runtime, WATCHED)
     async with provide_services(runtime, sam) as s:
         with pytest.raises(NotFound):
             await s.certificates.get(sam, acme_iso.id)
@@ -680,7 +669,7 @@ async def test_a_supplier_sees_and_touches_only_its_own_certificates(runtime: Ru
     with pytest.raises(ValidationFailed) as caught:
         await submit(runtime, anna, certificate(steri_doc))
     assert caught.value.errors == {"document": "The certificate document was not found."}
-    assert await counts(runtime) == before
+    assert await row_counts(runtime, WATCHED) == before
     # A supplier's own trace shows its own certificate status, never another supplier's.
     async with provide_services(runtime, sam) as s:
         own = await s.trace.backward(sam, "SP-24-0117")

@@ -8,14 +8,15 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, table
+from sqlalchemy import func, select
 
+from tests.conftest import person, row_counts
 from trace_core.demo import DEMO_PASSWORD
 from trace_core.epcis.document import parse
 from trace_core.epcis.export import EPCIS_CONTEXT_URL
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
-from trace_core.identity.service import SigningCredentials, actor_for_user
+from trace_core.identity.service import SigningCredentials
 from trace_core.inventory.models import InternalLot
 from trace_core.processes.models import ProcessApproval, ProcessRun
 from trace_core.processes.service import LotLine, MeasuredValue, RunSubmission
@@ -36,19 +37,6 @@ WATCHED = (
     "trace_edges",
     "internal_lots",
 )
-
-
-async def person(runtime: Runtime, email: str) -> Actor:
-    async with provide_services(runtime, Actor.system()) as s:
-        return actor_for_user(await s.identity.user_by_email(email), "ui")
-
-
-async def counts(runtime: Runtime) -> dict[str, int]:
-    async with runtime.sessions() as session:
-        return {
-            name: int(await session.scalar(select(func.count()).select_from(table(name))) or 0)
-            for name in WATCHED
-        }
 
 
 def run(**changes: Any) -> RunSubmission:
@@ -85,10 +73,10 @@ async def sign(runtime: Runtime, actor: Actor, run_id: int, version: int) -> Pro
 
 
 async def refused(runtime: Runtime, actor: Actor, submission: RunSubmission) -> dict[str, str]:
-    before = await counts(runtime)
+    before = await row_counts(runtime, WATCHED)
     with pytest.raises(ValidationFailed) as caught:
         await submit(runtime, actor, submission)
-    assert await counts(runtime) == before, "a refused run wrote something"
+    assert await row_counts(runtime, WATCHED) == before, "a refused run wrote something"
     return caught.value.errors
 
 
@@ -262,11 +250,11 @@ async def test_a_suspended_or_lapsed_approval_refuses_runs(runtime: Runtime) -> 
         approval = await s.session.scalar(select(ProcessApproval))
         assert approval is not None
         await s.processes.set_approval_status(system, approval.id, "suspended", "audit finding", 1)
-    before = await counts(runtime)
+    before = await row_counts(runtime, WATCHED)
     with pytest.raises(ValidationFailed) as caught:
         await sign(runtime, sam, draft.id, draft.version)
     assert "(QAG-2026-014) is suspended" in caught.value.errors["process_kind"]
-    assert await counts(runtime) == before
+    assert await row_counts(runtime, WATCHED) == before
     errors = await refused(runtime, sam, run(run_number="SP-RUN-T2"))
     assert "is suspended" in errors["process_kind"]
 

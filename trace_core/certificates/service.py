@@ -24,6 +24,7 @@ from trace_core.attachments.models import Document
 from trace_core.certificates.coverage import RECORD, Coverage, coverage_on
 from trace_core.certificates.evidence import certificate_evidence
 from trace_core.certificates.models import CertificatePart, SupplierCertificate
+from trace_core.dates import parse_date
 from trace_core.db import utc_now
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
@@ -33,6 +34,12 @@ from trace_core.lots.models import SupplierLot
 from trace_core.parts.models import Part
 from trace_core.records.models import RecordVersion
 from trace_core.records.service import SignatureView
+from trace_core.records.signing import (
+    SUBMITTED_AS_ACCURATE,
+    SigningFlow,
+    require_signing_person,
+    submitted_as_accurate,
+)
 
 if TYPE_CHECKING:
     from trace_core.services import Services
@@ -60,6 +67,14 @@ QA_DECISIONS = {
 #: The meaning QA signs for each of its decisions (the controlled list, P11-15).
 DECISION_MEANINGS = {
     "accept": "approved",
+    "reject": "rejected",
+    "suspend": "suspended",
+    "withdraw": "withdrawn",
+}
+#: What a refused step is called in its message.
+PAST = {
+    "sign": "signed",
+    "accept": "accepted",
     "reject": "rejected",
     "suspend": "suspended",
     "withdraw": "withdrawn",
@@ -92,10 +107,7 @@ class CertificateDetail:
 
     @property
     def supplier_signed(self) -> bool:
-        return any(
-            s.meaning == "submitted as accurate" and s.valid and s.covers_current
-            for s in self.signatures
-        )
+        return submitted_as_accurate(self.signatures)
 
 
 def validity_flag(certificate: SupplierCertificate, today: dt.date) -> str | None:
@@ -133,19 +145,6 @@ def certificate_content(certificate: SupplierCertificate) -> dict[str, Any]:
     }
 
 
-def _date(value: str | dt.date | None, name: str, errors: dict[str, str]) -> dt.date | None:
-    if isinstance(value, dt.date):
-        return value
-    if not value or not value.strip():
-        errors[name] = "A date is required (YYYY-MM-DD)."
-        return None
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        errors[name] = f"'{value}' is not a date; write it as YYYY-MM-DD."
-        return None
-
-
 def _text(value: str, name: str, limit: int, what: str, errors: dict[str, str]) -> str:
     value = (value or "").strip()
     if not value:
@@ -160,6 +159,9 @@ class CertificateService:
         self.s = services
         self.session = services.session
         self.keeper = services.keeper
+        self.flow = SigningFlow(
+            services, RECORD, "certificate", TRANSITIONS, PAST, certificate_content
+        )
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -175,11 +177,7 @@ class CertificateService:
 
     async def detail(self, actor: Actor, certificate_id: int) -> CertificateDetail:
         certificate = await self.get(actor, certificate_id)
-        return CertificateDetail(
-            certificate,
-            await self.keeper.signatures(RECORD, certificate.id),
-            await self.keeper.versions(RECORD, certificate.id),
-        )
+        return CertificateDetail(certificate, *await self.flow.history(certificate.id))
 
     async def list(
         self,
@@ -300,8 +298,8 @@ class CertificateService:
         scope = (data.product_scope or "").strip()
         if len(scope) > 2000:
             errors["product_scope"] = "The scope statement is longer than 2000 characters."
-        valid_from = _date(data.valid_from, "valid_from", errors)
-        valid_until = _date(data.valid_until, "valid_until", errors)
+        valid_from = parse_date(data.valid_from, "valid_from", errors)
+        valid_until = parse_date(data.valid_until, "valid_until", errors)
         if valid_from and valid_until and valid_until < valid_from:
             errors["valid_until"] = (
                 f"The certificate cannot expire ({valid_until}) before it becomes valid "
@@ -405,19 +403,13 @@ class CertificateService:
         expected_version: int,
     ) -> SupplierCertificate:
         """The supplier's signer signs the draft (*submitted as accurate*): it goes to our QA."""
-        if actor.kind != "user" or actor.id is None:
-            raise PermissionDenied("Only a named person can sign; machine clients cannot.")
+        require_signing_person(actor)
         actor.require("lots.sign")
         if actor.is_internal:
             raise PermissionDenied("The supplier signs its own certificate.")
         certificate = await self._for_transition(actor, certificate_id, "sign", expected_version)
-        signer = await self.s.identity.reauthenticate(
-            actor, credentials, f"sign certificate {certificate.id}"
-        )
-        version = await self.keeper.latest_version(RECORD, certificate.id)
-        assert version is not None
-        await self.keeper.sign(version, signer, "submitted as accurate")
-        return await self._move(certificate, "submitted")
+        await self.flow.sign(actor, certificate, credentials, "sign", SUBMITTED_AS_ACCURATE)
+        return await self.flow.move(certificate, "submitted")
 
     async def withdraw(
         self,
@@ -449,7 +441,7 @@ class CertificateService:
             raise ValidationFailed(errors)
         if end is not None:
             self._end(certificate, end)
-        return await self._move(certificate, "withdrawn", reason=reason)
+        return await self.flow.move(certificate, "withdrawn", reason=reason)
 
     # -- our QA ---------------------------------------------------------------------------------
 
@@ -474,12 +466,13 @@ class CertificateService:
         certificate = await self._for_transition(actor, certificate_id, decision, expected_version)
         if certificate.status not in QA_DECISIONS[decision]:
             raise Conflict(
-                f"A certificate that is {certificate.status} cannot be {_past(decision)} by us."
+                f"A certificate that is {certificate.status} cannot be "
+                f"{self.flow.past_of(decision)} by us."
             )
         errors: dict[str, str] = {}
         comment = (comment or "").strip()
         if decision != "accept" and not comment:
-            errors["comment"] = f"Say why the certificate is {_past(decision)}."
+            errors["comment"] = f"Say why the certificate is {self.flow.past_of(decision)}."
         end = None
         if decision in ("suspend", "withdraw") and certificate.accepted_at is not None:
             end = self._ended_on(certificate, ended_on, errors)
@@ -489,17 +482,14 @@ class CertificateService:
             raise Conflict(
                 "The supplier's signature does not cover this version; it cannot be accepted."
             )
-        signer = await self.s.identity.reauthenticate(
-            actor, credentials, f"decide certificate {certificate.id}"
+        await self.flow.sign(
+            actor, certificate, credentials, "decide", DECISION_MEANINGS[decision], comment
         )
-        version = await self.keeper.latest_version(RECORD, certificate.id)
-        assert version is not None
-        await self.keeper.sign(version, signer, DECISION_MEANINGS[decision], comment or None)
         if decision == "accept":
             certificate.accepted_at = utc_now()
         if end is not None:
             self._end(certificate, end)
-        return await self._move(
+        return await self.flow.move(
             certificate, TRANSITIONS[(certificate.status, decision)], reason=comment or None
         )
 
@@ -514,7 +504,7 @@ class CertificateService:
         today = utc_now().date()
         if value in (None, ""):
             return today
-        end = _date(value, "ended_on", errors)
+        end = parse_date(value, "ended_on", errors)
         if end is None:
             return None
         if end > today:
@@ -534,47 +524,9 @@ class CertificateService:
             certificate.ended_on = end
 
     async def _supplier_signed(self, certificate: SupplierCertificate) -> bool:
-        signatures = await self.keeper.signatures(RECORD, certificate.id)
-        return any(
-            s.meaning == "submitted as accurate" and s.valid and s.covers_current
-            for s in signatures
-        )
+        return submitted_as_accurate(await self.keeper.signatures(RECORD, certificate.id))
 
     async def _for_transition(
         self, actor: Actor, certificate_id: int, action: str, expected_version: int
     ) -> SupplierCertificate:
-        certificate = await self.get(actor, certificate_id)
-        if (certificate.status, action) not in TRANSITIONS:
-            raise Conflict(f"A certificate that is {certificate.status} cannot be {_past(action)}.")
-        if certificate.version != expected_version:
-            raise Conflict(
-                f"The certificate changed while you were looking at it (now version "
-                f"{certificate.version}, you saw {expected_version}); look at it again."
-            )
-        return certificate
-
-    async def _move(
-        self, certificate: SupplierCertificate, status: str, reason: str | None = None
-    ) -> SupplierCertificate:
-        certificate.status = status
-        row = await self.keeper.write_version(
-            RECORD,
-            certificate.id,
-            status=status,
-            action="status",
-            data=certificate_content(certificate),
-            reason=reason,
-        )
-        certificate.version = row.version
-        await self.keeper.commit()
-        return certificate
-
-
-def _past(action: str) -> str:
-    return {
-        "sign": "signed",
-        "accept": "accepted",
-        "reject": "rejected",
-        "suspend": "suspended",
-        "withdraw": "withdrawn",
-    }.get(action, action)
+        return self.flow.allowed(await self.get(actor, certificate_id), action, expected_version)

@@ -27,6 +27,7 @@ from trace_core.parts.models import Part, Specification
 from trace_core.quantities import parse_quantity
 from trace_core.records.models import RecordVersion
 from trace_core.records.service import SignatureView
+from trace_core.records.signing import SUBMITTED_AS_ACCURATE, SigningFlow, require_signing_person
 from trace_core.trace.models import TraceNode
 
 if TYPE_CHECKING:
@@ -41,6 +42,15 @@ TRANSITIONS = {
     ("submitted", "void"): "voided",
     ("submitted", "approve"): "approved",
     ("submitted", "reject"): "rejected",
+}
+
+#: What a refused step is called in its message.
+PAST = {
+    "sign": "signed",
+    "approve": "approved",
+    "reject": "rejected",
+    "revise": "revised",
+    "void": "voided",
 }
 
 #: The meaning QA signs after reviewing a revised lot's audit trail (A11-06).
@@ -153,6 +163,15 @@ class LotService:
         self.s = services
         self.session = services.session
         self.keeper = services.keeper
+        self.flow = SigningFlow(
+            services,
+            "supplier_lot",
+            "lot",
+            TRANSITIONS,
+            PAST,
+            lot_content,
+            look_again="review it again",
+        )
 
     async def submit(self, actor: Actor, submission: LotSubmission) -> SupplierLot:
         """Validate and record a lot with its CoA results. Every problem is reported at once,
@@ -333,11 +352,7 @@ class LotService:
 
     async def detail(self, actor: Actor, lot_id: int) -> LotDetail:
         lot = await self.get(actor, lot_id)
-        return LotDetail(
-            lot,
-            await self.keeper.signatures("supplier_lot", lot.id),
-            await self.keeper.versions("supplier_lot", lot.id),
-        )
+        return LotDetail(lot, *await self.flow.history(lot.id))
 
     async def list(
         self, actor: Actor, status: str | None = None, limit: int = 200
@@ -361,15 +376,11 @@ class LotService:
         expected_version: int,
     ) -> SupplierLot:
         """The supplier's signer signs the draft ("submitted as accurate"), which submits it."""
-        if actor.kind != "user" or actor.id is None:
-            raise PermissionDenied("Only a named person can sign; machine clients cannot.")
+        require_signing_person(actor)
         actor.require("lots.sign")
         lot = await self._for_transition(actor, lot_id, "sign", expected_version)
-        signer = await self.s.identity.reauthenticate(actor, credentials, f"sign lot {lot.id}")
-        version = await self.keeper.latest_version("supplier_lot", lot.id)
-        assert version is not None
-        await self.keeper.sign(version, signer, "submitted as accurate")
-        return await self._move(lot, "submitted")
+        await self.flow.sign(actor, lot, credentials, "sign", SUBMITTED_AS_ACCURATE)
+        return await self.flow.move(lot, "submitted")
 
     async def decide(
         self,
@@ -405,15 +416,12 @@ class LotService:
         signers = {s.id for s in await self._signer_ids(lot.id)}
         if lot.created_by_id == actor.id or actor.id in signers:
             raise PermissionDenied("You took part in this submission and cannot decide on it.")
-        signer = await self.s.identity.reauthenticate(actor, credentials, f"decide lot {lot.id}")
-        version = await self.keeper.latest_version("supplier_lot", lot.id)
-        assert version is not None
         meaning = "approved" if decision == "approve" else "rejected"
-        await self.keeper.sign(version, signer, meaning, comment)
+        await self.flow.sign(actor, lot, credentials, "decide", meaning, comment)
         lot.decided_at = utc_now()
         new_status = TRANSITIONS[(lot.status, decision)]
         await self.s.receipts.on_supplier_lot_decided(lot, new_status)
-        return await self._move(lot, new_status, reason=comment or None)
+        return await self.flow.move(lot, new_status, reason=comment or None)
 
     async def revise(
         self,
@@ -524,29 +532,7 @@ class LotService:
     async def _for_transition(
         self, actor: Actor, lot_id: int, action: str, expected_version: int
     ) -> SupplierLot:
-        lot = await self.get(actor, lot_id)
-        if (lot.status, action) not in TRANSITIONS:
-            raise Conflict(f"A lot that is {lot.status} cannot be {_past(action)}.")
-        if lot.version != expected_version:
-            raise Conflict(
-                f"The lot changed while you were looking at it (now version "
-                f"{lot.version}, you saw {expected_version}); review it again."
-            )
-        return lot
-
-    async def _move(self, lot: SupplierLot, status: str, reason: str | None = None) -> SupplierLot:
-        lot.status = status
-        row = await self.keeper.write_version(
-            "supplier_lot",
-            lot.id,
-            status=status,
-            action="status",
-            data=lot_content(lot),
-            reason=reason,
-        )
-        lot.version = row.version
-        await self.keeper.commit()
-        return lot
+        return self.flow.allowed(await self.get(actor, lot_id), action, expected_version)
 
     async def _signer_ids(self, lot_id: int) -> builtins.list[Any]:
         from trace_core.records.models import Signature
@@ -560,13 +546,3 @@ class LotService:
             )
         )
         return list(result.all())
-
-
-def _past(action: str) -> str:
-    return {
-        "sign": "signed",
-        "approve": "approved",
-        "reject": "rejected",
-        "revise": "revised",
-        "void": "voided",
-    }.get(action, action)

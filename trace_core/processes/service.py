@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from trace_core.attachments.models import Document
+from trace_core.dates import parse_date
 from trace_core.db import utc_now
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
@@ -44,6 +45,12 @@ from trace_core.processes.models import (
 from trace_core.quantities import parse_quantity
 from trace_core.records.models import RecordVersion
 from trace_core.records.service import SignatureView
+from trace_core.records.signing import (
+    SUBMITTED_AS_ACCURATE,
+    SigningFlow,
+    require_signing_person,
+    submitted_as_accurate,
+)
 from trace_core.trace.models import TraceEdge, node_id
 
 if TYPE_CHECKING:
@@ -59,6 +66,8 @@ TRANSITIONS = {
     ("submitted", "accept"): "accepted",
     ("submitted", "reject"): "rejected",
 }
+#: What a refused step is called in its message.
+PAST = {"sign": "signed", "accept": "accepted", "reject": "rejected", "void": "voided"}
 MAX_VALUES = 100
 MAX_LOTS = 200
 
@@ -116,10 +125,7 @@ class RunDetail:
 
     @property
     def contractor_signed(self) -> bool:
-        return any(
-            s.meaning == "submitted as accurate" and s.valid and s.covers_current
-            for s in self.signatures
-        )
+        return submitted_as_accurate(self.signatures)
 
 
 @dataclass(frozen=True)
@@ -151,19 +157,6 @@ def _process_kind(value: str, errors: dict[str, str]) -> str:
             f"'{kind}' is not a process we contract out; use one of: " + ", ".join(PROCESS_KINDS)
         )
     return kind
-
-
-def _parse_date(value: str | dt.date | None, name: str, errors: dict[str, str]) -> dt.date | None:
-    if isinstance(value, dt.date):
-        return value
-    if not value or not value.strip():
-        errors[name] = "A date is required (YYYY-MM-DD)."
-        return None
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        errors[name] = f"'{value}' is not a date; write it as YYYY-MM-DD."
-        return None
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -308,6 +301,7 @@ class ProcessService:
         self.s = services
         self.session = services.session
         self.keeper = services.keeper
+        self.flow = SigningFlow(services, RUN_RECORD, "run", TRANSITIONS, PAST, run_content)
 
     # -- approvals (QMS-07) -------------------------------------------------------------------
 
@@ -357,10 +351,10 @@ class ProcessService:
             errors["agreement_reference"] = "Name the quality agreement (its document number)."
         elif len(reference) > 80:
             errors["agreement_reference"] = "The reference is longer than 80 characters."
-        valid_from = _parse_date(data.valid_from, "valid_from", errors)
+        valid_from = parse_date(data.valid_from, "valid_from", errors)
         valid_until = None
         if data.valid_until not in (None, ""):
-            valid_until = _parse_date(data.valid_until, "valid_until", errors)
+            valid_until = parse_date(data.valid_until, "valid_until", errors)
         if valid_from and valid_until and valid_until < valid_from:
             errors["valid_until"] = "The approval cannot end before it starts."
         if errors:
@@ -494,8 +488,8 @@ class ProcessService:
         cycle_id = (submission.cycle_id or "").strip() or None
         if cycle_id and len(cycle_id) > 80:
             errors["cycle_id"] = "The cycle id is longer than 80 characters."
-        started = _parse_date(submission.started_on, "started_on", errors)
-        ended = _parse_date(submission.ended_on, "ended_on", errors)
+        started = parse_date(submission.started_on, "started_on", errors)
+        ended = parse_date(submission.ended_on, "ended_on", errors)
         if started and ended and ended < started:
             errors["ended_on"] = "The run cannot end before it started."
         if ended and ended > utc_now().date():
@@ -750,11 +744,7 @@ class ProcessService:
 
     async def detail(self, actor: Actor, run_id: int) -> RunDetail:
         run = await self.get(actor, run_id)
-        return RunDetail(
-            run,
-            await self.keeper.signatures(RUN_RECORD, run.id),
-            await self.keeper.versions(RUN_RECORD, run.id),
-        )
+        return RunDetail(run, *await self.flow.history(run.id))
 
     async def list(
         self, actor: Actor, status: str | None = None, limit: int = 200
@@ -777,8 +767,7 @@ class ProcessService:
     ) -> ProcessRun:
         """The contractor's signer signs the draft ("submitted as accurate"): the run is
         submitted and posted to the genealogy in the same unit of work."""
-        if actor.kind != "user" or actor.id is None:
-            raise PermissionDenied("Only a named person can sign; machine clients cannot.")
+        require_signing_person(actor)
         actor.require("lots.sign")
         if actor.is_internal:
             raise PermissionDenied("The contractor signs its own run record.")
@@ -787,12 +776,9 @@ class ProcessService:
         await self._approval_for(
             run.organization_id, run.process_kind, run.started_on, run.ended_on
         )
-        signer = await self.s.identity.reauthenticate(actor, credentials, f"sign run {run.id}")
-        version = await self.keeper.latest_version(RUN_RECORD, run.id)
-        assert version is not None
-        await self.keeper.sign(version, signer, "submitted as accurate")
+        await self.flow.sign(actor, run, credentials, "sign", SUBMITTED_AS_ACCURATE)
         await self._post(run)
-        return await self._move(run, "submitted")
+        return await self.flow.move(run, "submitted")
 
     async def _post(self, run: ProcessRun) -> None:
         """Write the run into the genealogy: new output lots (in quarantine) with ``process``
@@ -866,12 +852,8 @@ class ProcessService:
                     "declared; accepting it needs a justification."
                 }
             )
-        signer = await self.s.identity.reauthenticate(actor, credentials, f"decide run {run.id}")
-        version = await self.keeper.latest_version(RUN_RECORD, run.id)
-        assert version is not None
-        await self.keeper.sign(
-            version, signer, "approved" if decision == "accept" else "rejected", comment
-        )
+        meaning = "approved" if decision == "accept" else "rejected"
+        await self.flow.sign(actor, run, credentials, "decide", meaning, comment)
         run.decided_at = utc_now()
         new_lot_status = "released" if decision == "accept" else "rejected"
         decided = TRANSITIONS[("submitted", decision)]
@@ -882,7 +864,9 @@ class ProcessService:
                     new_lot_status,
                     f"{run.process_kind} run {run.run_number} {decided}",
                 )
-        return await self._move(run, TRANSITIONS[(run.status, decision)], reason=comment or None)
+        return await self.flow.move(
+            run, TRANSITIONS[(run.status, decision)], reason=comment or None
+        )
 
     async def void(
         self, actor: Actor, run_id: int, reason: str, expected_version: int
@@ -911,29 +895,7 @@ class ProcessService:
     async def _for_transition(
         self, actor: Actor, run_id: int, action: str, expected_version: int
     ) -> ProcessRun:
-        run = await self.get(actor, run_id)
-        if (run.status, action) not in TRANSITIONS:
-            raise Conflict(f"A run that is {run.status} cannot be {_past(action)}.")
-        if run.version != expected_version:
-            raise Conflict(
-                f"The run changed while you were looking at it (now version "
-                f"{run.version}, you saw {expected_version}); look at it again."
-            )
-        return run
-
-    async def _move(self, run: ProcessRun, status: str, reason: str | None = None) -> ProcessRun:
-        run.status = status
-        row = await self.keeper.write_version(
-            RUN_RECORD,
-            run.id,
-            status=status,
-            action="status",
-            data=run_content(run),
-            reason=reason,
-        )
-        run.version = row.version
-        await self.keeper.commit()
-        return run
+        return self.flow.allowed(await self.get(actor, run_id), action, expected_version)
 
     async def runs_of_lot(self, actor: Actor, lot_id: int) -> builtins.list[ProcessRun]:
         """Every run a lot of ours went through or came out of (lot → run), internal only."""
@@ -948,9 +910,3 @@ class ProcessService:
                 )
             ).unique()
         )
-
-
-def _past(action: str) -> str:
-    return {"sign": "signed", "accept": "accepted", "reject": "rejected", "void": "voided"}.get(
-        action, action
-    )
