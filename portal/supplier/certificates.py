@@ -30,12 +30,30 @@ WITHDRAWABLE = ("draft", "submitted", "accepted", "suspended")
 
 
 @get("/supplier/certificates", include_in_schema=False)
-async def certificates(services: Services) -> Template:
+async def certificates(
+    services: Services, part: str | None = None, date: str | None = None
+) -> Template:
     today = utc_now().date()
     found = await services.certificates.list(services.actor)
+    # "Were we covered for this part on that day?" — the question QA asks of each receipt.
+    check: dict[str, Any] = {"part": part or "", "date": date}
+    status_code = 200
+    if part is not None or date is not None:
+        try:
+            _organization, check["answer"] = await services.certificates.check(
+                services.actor, None, part or "", date or ""
+            )
+        except ValidationFailed as exc:
+            check["errors"], status_code = exc.errors, 422
     return Template(
         "supplier/certificates.html",
-        context={"certificates": [(c, validity_flag(c, today)) for c in found]},
+        status_code=status_code,
+        context={
+            "certificates": [(c, validity_flag(c, today)) for c in found],
+            "check": check,
+            "today": today,
+            "parts": [p.number for p, _ in await services.parts.parts_for(services.actor)],
+        },
     )
 
 

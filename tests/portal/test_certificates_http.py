@@ -302,3 +302,29 @@ async def test_coverage_on_any_day_on_the_page_and_through_the_api(
     assert bad.status_code == 422 and "write it as YYYY-MM-DD" in bad.text
     plain = await qa.get("/internal/certificates")
     assert plain.status_code == 200 and "coverage-answer" not in plain.text
+
+
+@pytest.mark.req("CERT-01")
+async def test_a_supplier_asks_on_its_certificates_page_whether_a_part_was_covered(
+    client: httpx.AsyncClient,
+) -> None:
+    """The supplier's side of the coverage question: its own approved parts to choose from,
+    its own certificates judged, a bad day answered with what is wrong."""
+    supplier = Browser(client)
+    await supplier.login(ANNA)
+    page = await supplier.get("/supplier/certificates")
+    assert page.status_code == 200 and "Was a part covered on a day?" in page.text
+    assert '<option value="RES-100"' in page.text
+    assert 'name="supplier"' not in page.text  # it asks about itself only
+    day = TODAY.isoformat()
+    covered = await supplier.get(f"/supplier/certificates?part=RES-100&date={day}")
+    assert covered.status_code == 200
+    assert re.search(r"Covered on .{0,200}DE-13485-2291", covered.text, re.S), covered.text
+    assert 'href="/supplier/certificates/' in covered.text
+    later = (TODAY + dt.timedelta(days=800)).isoformat()
+    lapsed = await supplier.get(f"/supplier/certificates?part=RES-100&date={later}")
+    assert lapsed.status_code == 200 and "lapsed on" in lapsed.text
+    bad = await supplier.get("/supplier/certificates?part=RES-100&date=soon")
+    assert bad.status_code == 422 and "write it as YYYY-MM-DD" in bad.text
+    unknown = await supplier.get(f"/supplier/certificates?part=NOPE-1&date={day}")
+    assert unknown.status_code == 422 and "NOPE-1" in unknown.text
