@@ -21,7 +21,13 @@ from trace_core.db import among_ids, utc_now
 from trace_core.errors import ValidationFailed
 from trace_core.identity.actor import Actor
 from trace_core.identity.models import User
-from trace_core.records.canonical import canonical_hash, canonical_json, plain
+from trace_core.records.canonical import (
+    canonical_hash,
+    canonical_json,
+    canonical_text,
+    plain,
+    text_hash,
+)
 from trace_core.records.keys import ServerSigningKey, verify_with_pem
 from trace_core.records.models import (
     AuditCheckpoint,
@@ -54,18 +60,23 @@ _CHAIN_LOCK_KEY = 7_419_627_710_533
 def version_content_hash(
     record_type: str, record_id: int, version: int, status: str, data: Any
 ) -> str:
-    return canonical_hash(
-        {
-            "record_type": record_type,
-            "record_id": record_id,
-            "version": version,
-            "status": status,
-            "data": data,
-        }
-    )
+    """The content hash of a version, every value checked (what verifiers recompute)."""
+    return canonical_hash(_version_wrapper(record_type, record_id, version, status, data))
 
 
-def audit_event_hash(event: AuditEvent) -> str:
+def _version_wrapper(
+    record_type: str, record_id: int, version: int, status: str, data: Any
+) -> dict[str, Any]:
+    return {
+        "record_type": record_type,
+        "record_id": record_id,
+        "version": version,
+        "status": status,
+        "data": data,
+    }
+
+
+def _audit_fields(event: AuditEvent) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "seq": event.seq,
         "occurred_at": event.occurred_at,
@@ -86,7 +97,37 @@ def audit_event_hash(event: AuditEvent) -> str:
     # Added in schema 0003; left out when empty so that older events keep their hashes.
     if event.record_sha256 is not None:
         fields["record_sha256"] = event.record_sha256
-    return canonical_hash(fields)
+    return fields
+
+
+def audit_event_hash(event: AuditEvent) -> str:
+    """An audit event's hash, every value checked (what verifiers recompute)."""
+    return canonical_hash(_audit_fields(event))
+
+
+# The writer's side. A version's content is reduced by ``plain`` once when it is written, and
+# an audit event's old and new values when they are queued: hashing them again need not walk
+# them again (a recall's content holds a hundred thousand serials). The texts are the same
+# as the checked functions' above (tests/trace_core/test_canonical.py), so verifiers agree.
+
+
+def _new_version_hashes(
+    record_type: str, record_id: int, version: int, status: str, content: Any
+) -> tuple[str, str]:
+    """The content and data hashes of a version being written (``content`` is plain). The
+    content is written out once: "data" is the first key of the sorted wrapper, so the
+    wrapper's text is its text with the other four keys' after it."""
+    data_text = canonical_text(content)
+    wrapper = _version_wrapper(record_type, record_id, version, status, content)
+    others = canonical_text(plain({k: v for k, v in wrapper.items() if k != "data"}))
+    return text_hash('{"data":' + data_text + "," + others[1:]), text_hash(data_text)
+
+
+def _new_event_hash(event: AuditEvent) -> str:
+    """The hash of an event being committed (its old and new values are plain)."""
+    fields = _audit_fields(event)
+    values = {name: fields.pop(name) for name in ("old_values", "new_values")}
+    return text_hash(canonical_text({**plain(fields), **values}))
 
 
 def seal_message(event_hash: str) -> bytes:
@@ -351,14 +392,17 @@ class RecordKeeper:
         to the unit of work."""
         number = previous.version + 1 if previous else 1
         content = plain(data)
+        content_sha256, data_sha256 = _new_version_hashes(
+            record_type, record_id, number, status, content
+        )
         row = RecordVersion(
             record_type=record_type,
             record_id=record_id,
             version=number,
             status=status,
             content=content,
-            content_sha256=version_content_hash(record_type, record_id, number, status, content),
-            data_sha256=canonical_hash(content),
+            content_sha256=content_sha256,
+            data_sha256=data_sha256,
             prev_sha256=previous.content_sha256 if previous else None,
             action=action,
             reason=reason,
@@ -370,15 +414,18 @@ class RecordKeeper:
         )
         self.session.add(row)
         old, new = _difference(previous, status, content)
-        self.audit(
+        # Both are made of the version's content (already plain) and the previous one's
+        # (read back as JSON): queued as they are, not walked again.
+        self._queue(
+            self.actor,
             action,
             record_type,
             record_id,
             number,
-            old=old,
-            new=new,
-            reason=reason,
-            record_sha256=row.content_sha256,
+            old,
+            new,
+            reason,
+            row.content_sha256,
         )
         return row
 
@@ -395,7 +442,31 @@ class RecordKeeper:
         actor: Actor | None = None,
         record_sha256: str | None = None,
     ) -> None:
-        who = actor or self.actor
+        self._queue(
+            actor or self.actor,
+            action,
+            record_type,
+            record_id,
+            version,
+            plain(old) if old is not None else None,
+            plain(new) if new is not None else None,
+            reason,
+            record_sha256,
+        )
+
+    def _queue(
+        self,
+        who: Actor,
+        action: str,
+        record_type: str | None,
+        record_id: int | None,
+        version: int | None,
+        old: dict[str, Any] | None,
+        new: dict[str, Any] | None,
+        reason: str | None,
+        record_sha256: str | None,
+    ) -> None:
+        """Queue an audit event whose old and new values are JSON-native already."""
         self._pending.append(
             AuditEvent(
                 occurred_at=utc_now(),
@@ -408,8 +479,8 @@ class RecordKeeper:
                 record_type=record_type,
                 record_id=record_id,
                 version=version,
-                old_values=plain(old) if old is not None else None,
-                new_values=plain(new) if new is not None else None,
+                old_values=old,
+                new_values=new,
                 reason=reason,
                 record_sha256=record_sha256,
             )
@@ -496,7 +567,7 @@ class RecordKeeper:
                 seq += 1
                 event.seq = seq
                 event.prev_hash = prev_hash
-                event.hash = audit_event_hash(event)
+                event.hash = _new_event_hash(event)
                 prev_hash = event.hash
             # The batch's last event is sealed: rows appended after it by anyone but the
             # application carry no valid seal.
