@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import aliased
 
-from trace_core.inventory.models import InternalLot
+from trace_core.inventory.models import InternalLot, Serial
 from trace_core.parts.models import Part
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import NODE_KINDS, TraceEdge, TraceNode
@@ -64,6 +64,24 @@ class SerialBundle(NamedTuple):
         return {"node": self.node, "via": self.kind, "serials": self.serials}
 
 
+class SerialRow(NamedTuple):
+    """A serial in scope as a recall keeps it, with one edge leaving it (``edge_kind`` …
+    ``unit`` are None for a serial that went nowhere): the shipment that carried it, the
+    case it was packed in, a lot it went into with the quantity (raw text)."""
+
+    node: int
+    serial: str
+    status: str | None
+    part_number: str | None
+    gtin: str | None
+    lot_number: str | None
+    edge_kind: str | None
+    target: int | None
+    target_kind: str | None
+    quantity: str | None
+    unit: str | None
+
+
 @dataclass
 class TraceScope:
     query: str
@@ -76,6 +94,9 @@ class TraceScope:
     #: The edges between listed nodes, in the direction material flows.
     links: list[EdgeView]
     bundles: list[SerialBundle] = field(default_factory=list)
+    #: Only when asked for (``TraceService.scope(..., serials=True)``, a recall): every serial
+    #: reached, one ``SerialRow`` per edge leaving it (or one with no edge).
+    serials: list[SerialRow] = field(default_factory=list)
 
     # -- derived views -------------------------------------------------------------------
     def serials_after(self) -> dict[int, int]:
@@ -241,10 +262,11 @@ def scope_of(result: TraceResult) -> TraceScope:
     )
 
 
-def scope_statement(direction: Direction) -> AnySelect:
+def scope_statement(direction: Direction, serials: bool = False) -> AnySelect:
     """The scope as one statement over the expanding parameter ``roots``. Tagged rows of
-    nineteen columns: ``tag``, ``a``, ``b``, ``kind``, ``identifier``, ``c``, ``event_type``,
-    ``event_id``, ``quantity`` (raw text), ``unit``:
+    ``tag`` and sixteen more columns (three more with ``serials``): ``a``, ``b``, ``kind``,
+    ``identifier``, ``c``, ``event_type``, ``event_id``, ``quantity`` (raw text), ``unit``,
+    then evidence:
 
     - ``count``: ``kind`` and ``a`` = how many nodes of that kind were reached;
     - ``node``: a listed node — ``a`` id, ``b`` ref id, ``kind``, ``identifier``,
@@ -253,12 +275,17 @@ def scope_statement(direction: Direction) -> AnySelect:
     - ``link``: an edge between listed nodes — ``a`` near, ``b`` far (in the walk's
       direction), ``kind``, ``event_type``, ``event_id``, ``quantity``, ``unit``;
     - ``next``: a serial bundle — ``a`` the listed node, ``kind`` of the edges, ``b`` how
-      many serials.
+      many serials;
+    - with ``serials`` (a recall), ``serial``: every serial reached, once per edge leaving
+      it (or once with none) — ``a`` the serial's node, ``identifier``, ``status``,
+      ``part_number``, ``gtin``, ``lot_number``, and the edge's ``kind``, ``b`` far end,
+      ``far_kind``, ``quantity``, ``unit``. From the same walk as the rest of the scope:
+      a recall walks the genealogy once.
     """
-    return _SCOPES[direction]
+    return _SCOPES[(direction, serials)]
 
 
-def _scope_statement(direction: Direction) -> AnySelect:
+def _scope_statement(direction: Direction, serials: bool) -> AnySelect:
     roots: BindParameter[list[int]] = bindparam("roots", expanding=True)
     # The walk reads each reached node's kind from the edges (``reach``); only the listed
     # nodes (not serials, a tenth of a wide scope) are read from ``trace_nodes``.
@@ -290,8 +317,10 @@ def _scope_statement(direction: Direction) -> AnySelect:
     )
     to_serial_in_scope = and_(far_kind == "serial", e_far.not_in(roots))
 
+    columns = _SCOPE_COLUMNS + (_SERIAL_COLUMNS if serials else ())
+
     def row(tag: str, **values: Any) -> list[Any]:
-        return tagged(tag, _SCOPE_COLUMNS, **values)
+        return tagged(tag, columns, **values)
 
     counts = select(*row("count", a=func.count(), kind=reached.c.kind)).group_by(reached.c.kind)
     node = {
@@ -364,8 +393,46 @@ def _scope_statement(direction: Direction) -> AnySelect:
         .where(to_serial_in_scope)
         .group_by(e_near, edge.kind)
     )
-    branches = (counts, lots, shipments, others, *links, made)
+    branches = [counts, lots, shipments, others, *links, made]
+    if serials:
+        branches.append(_serial_rows(direction, reached, row))
     return union_all(*branches).subquery("scope").select()
+
+
+def _serial_rows(direction: Direction, reached: Any, row: Any) -> AnySelect:
+    """The ``serial`` rows: each serial reached with its status, its lot's part, GTIN and
+    number, and each edge leaving it in the walk's direction."""
+    serial_node, serial_lot, part = aliased(TraceNode), aliased(InternalLot), aliased(Part)
+    edge = aliased(TraceEdge, name="serial_edge")
+    if direction == "backward":
+        e_near, e_far, far_kind = edge.target_id, edge.source_id, edge.source_kind
+    else:
+        e_near, e_far, far_kind = edge.source_id, edge.target_id, edge.target_kind
+    return (
+        select(
+            *row(
+                "serial",
+                a=serial_node.id,
+                identifier=serial_node.identifier,
+                status=Serial.status,
+                part_number=part.number,
+                gtin=part.gtin,
+                lot_number=serial_lot.lot_number,
+                kind=edge.kind,
+                b=e_far,
+                far_kind=far_kind,
+                quantity=sql_cast(edge.quantity, String),
+                unit=edge.unit,
+            )
+        )
+        .select_from(reached)
+        .join(serial_node, serial_node.id == reached.c.id)
+        .outerjoin(Serial, Serial.id == serial_node.ref_id)
+        .outerjoin(serial_lot, serial_lot.id == Serial.lot_id)
+        .outerjoin(part, part.id == serial_lot.part_id)
+        .outerjoin(edge, e_near == serial_node.id)
+        .where(reached.c.kind == "serial")
+    )
 
 
 _SCOPE_COLUMNS: tuple[tuple[str, Any], ...] = (
@@ -388,7 +455,18 @@ _SCOPE_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("shipped_at", Shipment.shipped_at.type),
 )
 
-_SCOPES: dict[Direction, AnySelect] = {d: _scope_statement(d) for d in ("backward", "forward")}
+#: The columns only ``serial`` rows fill.
+_SERIAL_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("gtin", String),
+    ("lot_number", String),
+    ("far_kind", String),
+)
+
+_SCOPES: dict[tuple[Direction, bool], AnySelect] = {
+    (d, serials): _scope_statement(d, serials)
+    for d in ("backward", "forward")
+    for serials in (False, True)
+}
 
 
 SCOPE_LISTS = ("lots", "consignees")

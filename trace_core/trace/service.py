@@ -41,7 +41,13 @@ from trace_core.parts.models import Part, Specification
 from trace_core.processes.evidence import process_evidence
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
-from trace_core.trace.scope import SerialBundle, TraceScope, scope_of, scope_statement
+from trace_core.trace.scope import (
+    SerialBundle,
+    SerialRow,
+    TraceScope,
+    scope_of,
+    scope_statement,
+)
 from trace_core.trace.statements import (
     EVIDENCE_COLUMNS,
     AnySelect,
@@ -233,10 +239,19 @@ class TraceService:
         return await self._trace(actor, identifier, "forward")
 
     async def scope(
-        self, actor: Actor, identifier: str, direction: Direction = "forward"
+        self,
+        actor: Actor,
+        identifier: str,
+        direction: Direction = "forward",
+        *,
+        serials: bool = False,
     ) -> TraceScope:
         """What a trace reaches, with serials bundled (``trace_core/trace/scope.py``): the
-        answer to a recall question in one statement, however wide the lot."""
+        answer to a recall question in one statement, however wide the lot. With ``serials``
+        (for our own staff only) the same statement also lists every serial reached, with
+        the edges leaving it (``TraceScope.serials``): what a recall keeps of each."""
+        if serials and not actor.is_internal:
+            raise PermissionDenied("Serial lists are for our own staff.")
         roots = await self.resolve(actor, identifier)
         root_ids = [n.id for n in roots]
         if not actor.is_internal:
@@ -250,9 +265,28 @@ class TraceService:
             quantity_of = quantity_reader()
             forward = direction == "forward"
             details: dict[int, dict[str, Any]] = {}
-            for row in (await self._core(scope_statement(direction), {"roots": root_ids})).all():
+            serial_rows: list[SerialRow] = []
+            statement = scope_statement(direction, serials)
+            for row in (await self._core(statement, {"roots": root_ids})).all():
                 tag, a, b, kind, name, c, event_type, event_id, quantity, unit = row[:10]
-                if tag == "node":
+                if tag == "serial":
+                    # status 13, part_number 10, gtin 17, lot_number 18, far_kind 19
+                    serial_rows.append(
+                        SerialRow(
+                            a,
+                            name,
+                            row[13],
+                            row[10],
+                            row[17],
+                            row[18],
+                            kind,
+                            b,
+                            row[19],
+                            quantity,
+                            unit,
+                        )
+                    )
+                elif tag == "node":
                     refs[a] = NodeRef(kind, b, name, c)
                     # Lots and shipments come with their evidence (the scope's bulk); the
                     # few others are described below as in a full trace.
@@ -282,7 +316,9 @@ class TraceService:
                 node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
                 for node_id, ref in refs.items()
             }
-        return TraceScope(identifier.strip(), direction, root_ids, counts, nodes, links, bundles)
+        return TraceScope(
+            identifier.strip(), direction, root_ids, counts, nodes, links, bundles, serial_rows
+        )
 
     async def bundle(
         self,
