@@ -33,7 +33,7 @@ from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
 from trace_core.recalls.models import FieldAction, Recall, SuspectReport
 from trace_core.records.canonical import plain
-from trace_core.trace.scope import TraceScope
+from trace_core.trace.scope import SerialLot, TraceScope
 from trace_core.trace.service import NodeView, TraceResult, collector_paused, quantity_reader
 
 if TYPE_CHECKING:
@@ -227,14 +227,17 @@ def scope_for_recall(scope: TraceScope) -> dict[str, Any]:
     carried: dict[int, int] = defaultdict(int)
     quantity_of = quantity_reader()
     nodes = scope.nodes
+    no_lot = SerialLot(None, None, None)
+    lots_of = scope.serial_lots
     for row in scope.serials:
         facts = serials.get(row.node)
         if facts is None:
+            lot = lots_of.get(row.lot, no_lot) if row.lot is not None else no_lot
             facts = serials[row.node] = [
                 row.serial,
-                row.lot_number,
-                row.part_number,
-                row.gtin,
+                lot.lot_number,
+                lot.part_number,
+                lot.gtin,
                 row.status,
                 None,
             ]

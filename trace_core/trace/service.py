@@ -43,6 +43,7 @@ from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
 from trace_core.trace.scope import (
     SerialBundle,
+    SerialLot,
     SerialRow,
     TraceScope,
     scope_of,
@@ -266,26 +267,17 @@ class TraceService:
             forward = direction == "forward"
             details: dict[int, dict[str, Any]] = {}
             serial_rows: list[SerialRow] = []
+            serial_lots: dict[int, SerialLot] = {}
             statement = scope_statement(direction, serials)
             for row in (await self._core(statement, {"roots": root_ids})).all():
                 tag, a, b, kind, name, c, event_type, event_id, quantity, unit = row[:10]
                 if tag == "serial":
-                    # status 13, part_number 10, gtin 17, lot_number 18, far_kind 19
+                    # c: the serial's lot; status 13, far_kind 18
                     serial_rows.append(
-                        SerialRow(
-                            a,
-                            name,
-                            row[13],
-                            row[10],
-                            row[17],
-                            row[18],
-                            kind,
-                            b,
-                            row[19],
-                            quantity,
-                            unit,
-                        )
+                        SerialRow(a, name, row[13], c, kind, b, row[18], quantity, unit)
                     )
+                elif tag == "serial_lot":
+                    serial_lots[a] = SerialLot(name, row[10], row[17])  # part_number, gtin
                 elif tag == "node":
                     refs[a] = NodeRef(kind, b, name, c)
                     # Lots and shipments come with their evidence (the scope's bulk); the
@@ -317,7 +309,15 @@ class TraceService:
                 for node_id, ref in refs.items()
             }
         return TraceScope(
-            identifier.strip(), direction, root_ids, counts, nodes, links, bundles, serial_rows
+            identifier.strip(),
+            direction,
+            root_ids,
+            counts,
+            nodes,
+            links,
+            bundles,
+            serial_rows,
+            serial_lots,
         )
 
     async def bundle(
