@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import String, select
@@ -20,6 +21,7 @@ from trace_core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
 from trace_core.recalls.service import (
@@ -35,6 +37,7 @@ from trace_core.records.models import AuditEvent
 from trace_core.records.verify import verify_records
 from trace_core.services import Runtime, provide_services
 from trace_core.shipments.service import ShipmentInput
+from trace_core.trace.models import TraceEdge, TraceNode
 
 from .test_slice_services import QA, user
 
@@ -125,6 +128,54 @@ async def test_the_recall_scope_from_the_scope_statement_equals_the_full_trace_s
         wide = await s.recalls.preview(qa, "AP-24-0815")
         assert wide["counts"]["serials"] == 10 and wide["serial_groups"][0]["gtin"]
         assert sum(len(g["serials"]) for g in wide["serial_groups"]) == 10
+
+
+@pytest.mark.req("QMS-14")
+async def test_serials_that_went_into_a_lot_count_as_suspect_material_in_it(
+    runtime: Runtime,
+) -> None:
+    """A serial can go into another lot with a quantity (a device used as a component): the
+    recall statement finds those edges from the lots' side and keeps only the serials in
+    scope. Written as a posting writes it, on a lot that also takes a serial not in scope."""
+    qa = await user(runtime, "qa@traceport.example")
+    ops = Actor.system("cli")
+    async with provide_services(runtime, ops) as s:
+        for order, lot, serial in (
+            ("WO-KIT-1", "FG-KIT-1", "SN-KIT-1"),
+            ("WO-OUT-1", "FG-OUT-1", "SN-OUT-1"),
+        ):
+            await s.production.post(
+                ops,
+                WorkOrderInputData(
+                    order, "FG-1000", lot, [ConsumedLot("IL-RES-0001", "1")], [serial]
+                ),
+            )
+        await s.keeper.commit()
+    async with provide_services(runtime, ops) as s:
+        nodes = dict((await s.session.execute(select(TraceNode.identifier, TraceNode.id))).all())
+        # SN-OUT-1 is not downstream of FG-LOT-0001: its piece does not count.
+        for serial in ("SN-DEMO-0006", "SN-DEMO-0007", "SN-OUT-1"):
+            s.session.add(
+                TraceEdge(
+                    source_id=nodes[serial],
+                    target_id=nodes["FG-KIT-1"],
+                    source_kind="serial",
+                    target_kind="internal_lot",
+                    kind="consumption",
+                    event_type="work_order",
+                    event_id=0,
+                    quantity=Decimal("1"),
+                    unit="pcs",
+                )
+            )
+        await s.session.commit()
+    async with provide_services(runtime, qa) as s:
+        preview = await s.recalls.preview(qa, "FG-LOT-0001")
+        assert preview == recall_scope(await s.trace.forward(qa, "FG-LOT-0001"))
+    kit = next(lot for lot in preview["lots"] if lot["lot_number"] == "FG-KIT-1")
+    assert kit["from_suspect_material"] == {"pcs": "2"}
+    in_scope = {x for g in preview["serial_groups"] for x in g["serials"]}
+    assert "SN-KIT-1" in in_scope and "SN-OUT-1" not in in_scope
 
 
 @pytest.mark.req("QMS-14")

@@ -34,7 +34,7 @@ from trace_core.lots.models import SupplierLot
 from trace_core.recalls.models import FieldAction, Recall, SuspectReport
 from trace_core.records.canonical import plain
 from trace_core.trace.scope import SerialLot, TraceScope
-from trace_core.trace.service import NodeView, TraceResult, collector_paused, quantity_reader
+from trace_core.trace.service import NodeView, TraceResult, collector_paused
 
 if TYPE_CHECKING:
     from trace_core.identity.service import SigningCredentials
@@ -90,14 +90,16 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
         if edge.quantity is not None and edge.unit:
             received[edge.target][edge.unit] += edge.quantity
     shipped_in: dict[int, int] = {}
-    carried: dict[int, int] = defaultdict(int)
     for edge in result.edges:
         # A shipment edge from a serial: that serial left on that shipment. Shipping units
         # (a pallet shipped by its SSCC) have shipment edges too; each serial in them has
-        # its own.
+        # its own. A serial leaves on one shipment; were there ever two, the one with the
+        # highest node id counts (as in the recall statement).
         if edge.kind == "shipment" and result.nodes[edge.source].kind == "serial":
-            shipped_in[edge.source] = edge.target
-            carried[edge.target] += 1
+            shipped_in[edge.source] = max(edge.target, shipped_in.get(edge.source, 0))
+    carried: dict[int, int] = defaultdict(int)
+    for shipment_id in shipped_in.values():
+        carried[shipment_id] += 1
     lots, serials, shipments = [], [], []
     for node in sorted(result.nodes.values(), key=lambda n: (n.kind, n.identifier)):
         details = node.details
@@ -117,8 +119,11 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
             )
         elif node.kind == "shipment":
             shipments.append(_shipment_entry(node, carried))
+    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for serial, *shared in serials:
+        groups[tuple(shared)].append(serial)
     roots = [result.nodes[r] for r in result.roots if r in result.nodes]
-    return _scope_content(roots, lots, serials, shipments)
+    return _scope_content(roots, lots, groups, shipments)
 
 
 def _lot_entry(node: NodeView, received: dict[int, dict[str, Decimal]]) -> dict[str, Any]:
@@ -154,14 +159,11 @@ GROUP_FIELDS = ("lot_number", "part_number", "gtin", "status", "shipment")
 #: A serial's own entry, as recalls before serial groups kept it and the API answers it.
 SERIAL_FIELDS = ("serial", "part_number", "gtin", "lot_number", "status", "shipment")
 
-#: A serial in scope: (serial, *GROUP_FIELDS).
-SerialFacts = tuple[str, Any, Any, Any, Any, Any]
-
 
 def _scope_content(
     roots: Sequence[NodeView],
     lots: list[dict[str, Any]],
-    serials: list[SerialFacts],
+    groups: dict[tuple[Any, ...], list[str]],
     shipments: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The recall's content. The serials (128,249 at the plant's widest lot) are kept in
@@ -174,17 +176,16 @@ def _scope_content(
         {(s["consignee_name"], s["consignee_address"]) for s in shipments},
         key=lambda pair: (str(pair[0]), str(pair[1])),
     )
-    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-    for serial, *shared in serials:
-        groups[tuple(shared)].append(serial)
+    # (lot_number, part_number, gtin, status, shipment): status 3, shipment 4
+    sizes = [(shared, len(members)) for shared, members in groups.items()]
     scope: dict[str, Any] = plain(
         {
             "suspect": [{"kind": n.kind, "identifier": n.identifier} for n in roots],
             "counts": {
                 "internal_lots": len(lots),
-                "serials": len(serials),
-                "serials_in_stock": sum(1 for s in serials if s[4] == "in_stock"),
-                "serials_shipped": sum(1 for s in serials if s[5]),
+                "serials": sum(n for _shared, n in sizes),
+                "serials_in_stock": sum(n for shared, n in sizes if shared[3] == "in_stock"),
+                "serials_shipped": sum(n for shared, n in sizes if shared[4]),
                 "shipments": len(shipments),
                 "consignees": len(consignees),
             },
@@ -216,47 +217,30 @@ def _texts(values: Iterable[Any]) -> bool:
 
 def scope_for_recall(scope: TraceScope) -> dict[str, Any]:
     """``recall_scope`` computed from the forward scope asked for with its serials (lots,
-    shipments, the edges between them and every serial with the edges leaving it, from one
-    statement): the same content, without building a node for each of a hundred thousand
-    serials."""
+    shipments, the edges between them and the serials in groups, from one statement): the
+    same content, without building anything per serial."""
     received: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for link in scope.links:
+    for link in (*scope.links, *scope.serial_links):
         if link.quantity is not None and link.unit:
             received[link.target][link.unit] += link.quantity
-    serials: dict[int, list[Any]] = {}
-    carried: dict[int, int] = defaultdict(int)
-    quantity_of = quantity_reader()
     nodes = scope.nodes
     no_lot = SerialLot(None, None, None)
-    lots_of = scope.serial_lots
-    for row in scope.serials:
-        facts = serials.get(row.node)
-        if facts is None:
-            lot = lots_of.get(row.lot, no_lot) if row.lot is not None else no_lot
-            facts = serials[row.node] = [
-                row.serial,
-                lot.lot_number,
-                lot.part_number,
-                lot.gtin,
-                row.status,
-                None,
-            ]
-        target = row.target
-        if target is None:
-            continue  # a serial that went nowhere
-        if row.edge_kind == "shipment" and row.target_kind == "shipment":
-            facts[5] = nodes[target].identifier
-            carried[target] += 1
-        if (amount := quantity_of(row.quantity)) is not None and row.unit:
-            received[target][row.unit] += amount
+    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    carried: dict[int, int] = defaultdict(int)
+    for group in scope.serial_groups:
+        lot = scope.serial_lots.get(group.lot, no_lot) if group.lot is not None else no_lot
+        shipment = nodes[group.shipment].identifier if group.shipment is not None else None
+        shared = (lot.lot_number, lot.part_number, lot.gtin, group.status, shipment)
+        groups[shared] += group.serials
+        if group.shipment is not None:
+            carried[group.shipment] += len(group.serials)
     lots, shipments = [], []
     for node in sorted(nodes.values(), key=lambda n: (n.kind, n.identifier)):
         if node.kind == "internal_lot":
             lots.append(_lot_entry(node, received))
         elif node.kind == "shipment":
             shipments.append(_shipment_entry(node, carried))
-    facts_of: list[SerialFacts] = [(f[0], *f[1:]) for f in serials.values()]
-    return _scope_content([nodes[r] for r in scope.roots if r in nodes], lots, facts_of, shipments)
+    return _scope_content([nodes[r] for r in scope.roots if r in nodes], lots, groups, shipments)
 
 
 # -- reading a recall's scope --------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator
@@ -43,8 +44,8 @@ from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
 from trace_core.trace.scope import (
     SerialBundle,
+    SerialGroup,
     SerialLot,
-    SerialRow,
     TraceScope,
     scope_of,
     scope_statement,
@@ -253,6 +254,8 @@ class TraceService:
         the edges leaving it (``TraceScope.serials``): what a recall keeps of each."""
         if serials and not actor.is_internal:
             raise PermissionDenied("Serial lists are for our own staff.")
+        if serials and direction != "forward":
+            raise ValidationFailed({"direction": "Serials are listed forward only (a recall)."})
         roots = await self.resolve(actor, identifier)
         root_ids = [n.id for n in roots]
         if not actor.is_internal:
@@ -266,18 +269,21 @@ class TraceService:
             quantity_of = quantity_reader()
             forward = direction == "forward"
             details: dict[int, dict[str, Any]] = {}
-            serial_rows: list[SerialRow] = []
+            groups: list[SerialGroup] = []
             serial_lots: dict[int, SerialLot] = {}
+            serial_links: list[EdgeView] = []
             statement = scope_statement(direction, serials)
             for row in (await self._core(statement, {"roots": root_ids})).all():
                 tag, a, b, kind, name, c, event_type, event_id, quantity, unit = row[:10]
-                if tag == "serial":
-                    # c: the serial's lot; status 13, far_kind 18
-                    serial_rows.append(
-                        SerialRow(a, name, row[13], c, kind, b, row[18], quantity, unit)
-                    )
+                if tag == "serial_group":
+                    # status 13, serials 18 (a JSON array)
+                    groups.append(SerialGroup(c, row[13], b, json.loads(row[18])))
                 elif tag == "serial_lot":
                     serial_lots[a] = SerialLot(name, row[10], row[17])  # part_number, gtin
+                elif tag == "serial_link":
+                    serial_links.append(
+                        EdgeView(a, b, kind, event_type, event_id, quantity_of(quantity), unit)
+                    )
                 elif tag == "node":
                     refs[a] = NodeRef(kind, b, name, c)
                     # Lots and shipments come with their evidence (the scope's bulk); the
@@ -316,8 +322,9 @@ class TraceService:
             nodes,
             links,
             bundles,
-            serial_rows,
+            groups,
             serial_lots,
+            serial_links,
         )
 
     async def bundle(
