@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ARRAY, BigInteger, and_, any_, bindparam, func, select, text
+from sqlalchemy import ARRAY, BigInteger, and_, any_, bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -283,6 +283,24 @@ async def verified_signatures(
     return views
 
 
+class WrittenVersion(NamedTuple):
+    """A version ``RecordKeeper.write_versions`` wrote (inserted together, not as objects)."""
+
+    record_id: int
+    version: int
+    status: str
+    content_sha256: str
+    prev_sha256: str | None
+    reason: str | None
+
+
+_EVENT_COLUMNS = tuple(column.key for column in AuditEvent.__table__.columns)
+
+
+def _event_row(event: AuditEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _EVENT_COLUMNS}
+
+
 class RecordKeeper:
     """Writes versions, audit events and signatures for one unit of work."""
 
@@ -341,7 +359,7 @@ class RecordKeeper:
         *,
         action: str,
         reason: str,
-    ) -> list[RecordVersion]:
+    ) -> list[WrittenVersion]:
         """A new version of each of many records of one type — (record id, status, data)
         each — with its audit event, as ``write_version`` writes one: the latest versions
         are read in one query per few thousand records and the rows flushed together (a
@@ -370,13 +388,26 @@ class RecordKeeper:
             ):
                 latest[version.record_id] = version
         rows = [
-            self._next_version(
+            self._version_row(
                 record_type, record_id, latest.get(record_id), status, data, action, reason
             )
             for record_id, status, data in changes
         ]
-        await self.session.flush()
-        return rows
+        # One INSERT of many rows, not an object per version through the unit of work
+        # (about 0.15 ms a lot, most of a wide recall's lot versions).
+        if rows:
+            await self.session.execute(insert(RecordVersion), rows)
+        return [
+            WrittenVersion(
+                row["record_id"],
+                row["version"],
+                row["status"],
+                row["content_sha256"],
+                row["prev_sha256"],
+                row["reason"],
+            )
+            for row in rows
+        ]
 
     def _next_version(
         self,
@@ -388,31 +419,30 @@ class RecordKeeper:
         action: str,
         reason: str | None,
     ) -> RecordVersion:
-        """The version after ``previous`` (chained to it by hash) and its audit event, added
-        to the unit of work."""
+        """The version after ``previous`` and its audit event, added to the unit of work."""
+        row = RecordVersion(
+            **self._version_row(record_type, record_id, previous, status, data, action, reason)
+        )
+        self.session.add(row)
+        return row
+
+    def _version_row(
+        self,
+        record_type: str,
+        record_id: int,
+        previous: RecordVersion | None,
+        status: str,
+        data: dict[str, Any],
+        action: str,
+        reason: str | None,
+    ) -> dict[str, Any]:
+        """The columns of the version after ``previous`` (chained to it by hash), its audit
+        event queued."""
         number = previous.version + 1 if previous else 1
         content = plain(data)
         content_sha256, data_sha256 = _new_version_hashes(
             record_type, record_id, number, status, content
         )
-        row = RecordVersion(
-            record_type=record_type,
-            record_id=record_id,
-            version=number,
-            status=status,
-            content=content,
-            content_sha256=content_sha256,
-            data_sha256=data_sha256,
-            prev_sha256=previous.content_sha256 if previous else None,
-            action=action,
-            reason=reason,
-            author_kind=self.actor.kind,
-            author_id=self.actor.id,
-            author_name=self.actor.name,
-            channel=self.actor.channel,
-            created_at=utc_now(),
-        )
-        self.session.add(row)
         old, new = _difference(previous, status, content)
         # Both are made of the version's content (already plain) and the previous one's
         # (read back as JSON): queued as they are, not walked again.
@@ -425,9 +455,25 @@ class RecordKeeper:
             old,
             new,
             reason,
-            row.content_sha256,
+            content_sha256,
         )
-        return row
+        return {
+            "record_type": record_type,
+            "record_id": record_id,
+            "version": number,
+            "status": status,
+            "content": content,
+            "content_sha256": content_sha256,
+            "data_sha256": data_sha256,
+            "prev_sha256": previous.content_sha256 if previous else None,
+            "action": action,
+            "reason": reason,
+            "author_kind": self.actor.kind,
+            "author_id": self.actor.id,
+            "author_name": self.actor.name,
+            "channel": self.actor.channel,
+            "created_at": utc_now(),
+        }
 
     def audit(
         self,
@@ -575,7 +621,11 @@ class RecordKeeper:
             last = self._pending[-1]
             last.seal_key_id = self.signing_key.key_id
             last.seal = self.signing_key.sign(seal_message(last.hash))
-            self.session.add_all(self._pending)
+            # One INSERT of many rows (a recall queues thousands of events), not an object
+            # each through the unit of work.
+            await self.session.execute(
+                insert(AuditEvent), [_event_row(event) for event in self._pending]
+            )
             if self._checkpoint_trigger is not None:
                 self.session.add(self._checkpoint(seq, last.hash, self._checkpoint_trigger))
             self._pending.clear()
