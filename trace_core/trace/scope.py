@@ -96,6 +96,7 @@ class TraceScope:
     nodes: dict[int, NodeView]
     #: The edges between listed nodes, in the direction material flows.
     links: list[EdgeView]
+    #: Empty when the serials are listed (``serial_groups``) instead.
     bundles: list[SerialBundle] = field(default_factory=list)
     #: Only when asked for (``TraceService.scope(..., serials=True)``, a recall, forward):
     #: every serial reached, in groups; the lots that made them, by lot id; and the edges
@@ -282,7 +283,7 @@ def scope_statement(direction: Direction, serials: bool = False) -> AnySelect:
     - ``link``: an edge between listed nodes — ``a`` near, ``b`` far (in the walk's
       direction), ``kind``, ``event_type``, ``event_id``, ``quantity``, ``unit``;
     - ``next``: a serial bundle — ``a`` the listed node, ``kind`` of the edges, ``b`` how
-      many serials;
+      many serials (not with ``serials``);
     - with ``serials`` (a recall; forward only), from the same walk — a recall walks the
       genealogy once: ``serial_group`` rows, every serial reached in groups of the same lot
       (``c``), ``status`` and shipment (``b``, the node of the shipment that carried it,
@@ -405,9 +406,9 @@ def _scope_statement(direction: Direction, serials: bool) -> AnySelect:
         .where(to_serial_in_scope)
         .group_by(e_near, edge.kind)
     )
-    branches = [counts, lots, shipments, others, *links, made]
-    if serials:
-        branches += _serial_rows(reached, listed, row)
+    branches = [counts, lots, shipments, others, *links]
+    # A recall lists its serials (in groups) and reads no bundles: they are not counted.
+    branches += _serial_rows(reached, listed, row) if serials else [made]
     return union_all(*branches).subquery("scope").select()
 
 
