@@ -255,7 +255,8 @@ class TraceService:
         if serials and not actor.is_internal:
             raise PermissionDenied("Serial lists are for our own staff.")
         if serials and direction != "forward":
-            raise ValidationFailed({"direction": "Serials are listed forward only (a recall)."})
+            # A caller's mistake, not a person's: only recalls ask, and always forward.
+            raise ValueError("a scope lists its serials forward only (a recall)")
         roots = await self.resolve(actor, identifier)
         root_ids = [n.id for n in roots]
         if not actor.is_internal:
