@@ -66,16 +66,23 @@ async def run_recall_benchmark(
                 await system.keeper.commit()
                 qa = actor_for_user(user, "ui")
                 services = Services(runtime, session, qa)
+                # The recall service's module is imported on first use; with the EPCIS
+                # vocabulary it brings (jsonschema), that took 2.5-2.7 s, which runs before
+                # 2026-11-25's recall work counted in the preview. A server imports it when it
+                # starts (portal/internal/recalls.py), so it is done here, untimed.
+                import_s = time.perf_counter()
+                recalls = services.recalls
+                import_ms = (time.perf_counter() - import_s) * 1000
                 progress(f"recall preview of the widest raw lot {plant.widest_lot}")
                 gc.collect()
                 t0 = time.perf_counter()
-                preview = await services.recalls.preview(qa, plant.widest_lot)
+                preview = await recalls.preview(qa, plant.widest_lot)
                 preview_ms = (time.perf_counter() - t0) * 1000
                 progress("opening the recall (rolled back afterwards)")
-                del preview["serials"]
+                del preview["serial_groups"]
                 gc.collect()
                 t0 = time.perf_counter()
-                recall = await services.recalls.open(
+                recall = await recalls.open(
                     qa,
                     plant.widest_lot,
                     "benchmark: the widest raw lot",
@@ -94,5 +101,6 @@ async def run_recall_benchmark(
         "scope": preview["counts"],
         "preview_ms": round(preview_ms, 2),
         "open_ms": round(open_ms, 2),
+        "import_ms": round(import_ms, 2),
         "rolled_back": True,
     }

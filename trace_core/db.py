@@ -33,8 +33,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING_CONVENTION = {
@@ -48,6 +50,27 @@ NAMING_CONVENTION = {
 #: SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY, so wide keys
 #: use BIGINT on PostgreSQL and INTEGER on SQLite.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class json_array_agg(FunctionElement[str]):
+    """The values of a group as the text of a JSON array, in no particular order (sort them
+    in Python: the database's collation is not Python's order): ``json_agg`` on PostgreSQL,
+    ``json_group_array`` on SQLite. A recall reads its serials grouped this way, a few
+    thousand rows instead of a hundred thousand."""
+
+    type = String()
+    inherit_cache = True
+    name = "json_array_agg"
+
+
+@compiles(json_array_agg, "postgresql")
+def _json_array_agg_postgresql(element: json_array_agg, compiler: Any, **kw: Any) -> str:
+    return f"CAST(json_agg({compiler.process(element.clauses, **kw)}) AS TEXT)"
+
+
+@compiles(json_array_agg, "sqlite")
+def _json_array_agg_sqlite(element: json_array_agg, compiler: Any, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
 
 
 def utc_now() -> dt.datetime:

@@ -43,7 +43,7 @@ from trace_core.lots.service import LotSubmission, ResultInput
 from trace_core.packing.models import ShippingUnit
 from trace_core.packing.service import PackInput
 from trace_core.processes.service import LotLine, MeasuredValue, RunSubmission
-from trace_core.recalls.service import recall_epcis
+from trace_core.recalls.service import listed_scope, recall_epcis
 from trace_core.records.audit_trail import parse_filter
 from trace_core.records.canonical import plain
 from trace_core.services import Services
@@ -336,7 +336,9 @@ async def get_recall(services: Services, recall_id: int) -> dict[str, Any]:
                 }
                 for f in await services.recalls.field_actions(services.actor, recall)
             ],
-            "scope": recall.scope,
+            # The API's contract: one entry per serial, each shipment's serials listed
+            # (the record keeps them in serial groups since they were introduced).
+            "scope": listed_scope(recall.scope),
             "signatures": [sig.as_dict() for sig in view.signatures],
             "epcis": recall_epcis(recall),
         }

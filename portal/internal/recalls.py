@@ -17,6 +17,7 @@ from trace_core.recalls.service import (
     consignee_csv,
     recall_epcis,
     recall_pdf,
+    scope_page,
 )
 from trace_core.services import Services
 
@@ -44,6 +45,7 @@ async def _page(
             "reports": await services.recalls.open_reports(actor),
             "identifier": identifier or "",
             "scope": scope,
+            "page": scope_page(scope) if scope else None,
             "error": error,
             "can_open": actor.can("lots.approve"),
             "signing": await services.identity.signing_requirements(actor),
@@ -86,12 +88,14 @@ async def _recall(
     actor = services.actor
     recall = await services.recalls.get(actor, recall_id)
     view = await services.records.record(actor, "recall", recall.id)
+    page = scope_page(recall.scope)
     return Template(
         "internal/recall.html",
         status_code=status,
         context={
             "recall": recall,
-            "scope": recall.scope,
+            "scope": page.scope,
+            "page": page,
             "view": view,
             "field_actions": await services.recalls.field_actions(actor, recall),
             "can_track": actor.can("lots.review") and recall.status == "open",

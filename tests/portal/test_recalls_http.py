@@ -104,8 +104,9 @@ async def test_recall_api_for_internal_clients_only(client: httpx.AsyncClient) -
 async def test_a_wide_recall_preview_shows_the_first_rows_of_each_list(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    """A recall of a widely used lot reaches thousands of serials: the page lists the first
-    500 of each list and says how many there are, instead of all of them inline."""
+    """A recall of a widely used lot reaches thousands of serials: the page counts them per
+    lot, shipment, consignee and serial group, lists the first 500 rows of each list and the
+    first 50 serials of each group, instead of all of them inline."""
     ops = Actor.system("cli")
     serials = [f"SN-WIDE-{i:04d}" for i in range(600)]
     async with provide_services(runtime, ops) as s:
@@ -120,5 +121,5 @@ async def test_a_wide_recall_preview_shows_the_first_rows_of_each_list(
     await qa.login(QA)
     page = await qa.get("/internal/recalls?id=FG-WIDE-1")
     assert page.status_code == 200, page.text
-    assert "The first 500 of 600." in page.text
-    assert "SN-WIDE-0499" in page.text and "SN-WIDE-0500" not in page.text
+    assert "<b>600</b>: SN-WIDE-0000, SN-WIDE-0001" in page.text
+    assert "SN-WIDE-0049 …" in page.text and "SN-WIDE-0050" not in page.text

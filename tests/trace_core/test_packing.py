@@ -123,7 +123,11 @@ async def test_demo_pallet_traces_forward_and_backward_from_any_spelling(
         assert len(packing) == 2  # serial → case → pallet
         # The recall scope sees the packed serials as shipped on SH-0002.
         scope = await s.recalls.preview(qa, "FG-LOT-0001")
-        shipped = {x["serial"]: x["shipment"] for x in scope["serials"]}
+        shipped = {
+            serial: group["shipment"]
+            for group in scope["serial_groups"]
+            for serial in group["serials"]
+        }
         assert shipped["SN-DEMO-0008"] == shipped["SN-DEMO-0010"] == "SH-0002"
         units = await s.packing.units(qa)
         evidence = await describe_shipping_units(s.session, [u.id for u in units])

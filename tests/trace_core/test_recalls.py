@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import String, select
@@ -20,10 +21,13 @@ from trace_core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
 from trace_core.recalls.service import (
+    compact_scope,
     consignee_csv,
+    listed_scope,
     recall_epcis,
     recall_pdf,
     recall_scope,
@@ -33,6 +37,7 @@ from trace_core.records.models import AuditEvent
 from trace_core.records.verify import verify_records
 from trace_core.services import Runtime, provide_services
 from trace_core.shipments.service import ShipmentInput
+from trace_core.trace.models import TraceEdge, TraceNode
 
 from .test_slice_services import QA, user
 
@@ -59,13 +64,43 @@ async def test_scope_of_a_suspect_supplier_lot(runtime: Runtime) -> None:
     # 25 kg received from the suspect lot, 2.5 kg of it consumed into the finished lot
     assert lots["IL-RES-0001"]["from_suspect_material"] == {"kg": "25"}
     assert lots["FG-LOT-0001"]["from_suspect_material"] == {"kg": "2.5"}
-    shipped = [s["serial"] for s in scope["serials"] if s["shipment"] == "SH-0001"]
+    # Every serial once, in the group of what it shares with others: lot, part, GTIN,
+    # status and the shipment that carried it.
+    groups = [
+        ({k: v for k, v in g.items() if k != "serials"}, g["serials"])
+        for g in scope["serial_groups"]
+    ]
+    fg = {"lot_number": "FG-LOT-0001", "part_number": "FG-1000", "gtin": "00614141000012"}
+    assert groups == [
+        ({**fg, "status": "in_stock", "shipment": None}, ["SN-DEMO-0006", "SN-DEMO-0007"]),
+        (
+            {**fg, "status": "shipped", "shipment": "SH-0001"},
+            [f"SN-DEMO-{i:04d}" for i in range(1, 6)],
+        ),
+        # Shipped by the pallet's SSCC: the serials are in scope, shipped on SH-0002.
+        (
+            {**fg, "status": "shipped", "shipment": "SH-0002"},
+            ["SN-DEMO-0008", "SN-DEMO-0009", "SN-DEMO-0010"],
+        ),
+    ]
+    # A shipment counts serials only (not the case and pallet it carried them in).
+    assert {s["shipment"]: s["serial_count"] for s in scope["shipments"]} == {
+        "SH-0001": 5,
+        "SH-0002": 3,
+    }
+    listed = listed_scope(scope)
+    shipped = [s["serial"] for s in listed["serials"] if s["shipment"] == "SH-0001"]
     assert shipped == [f"SN-DEMO-{i:04d}" for i in range(1, 6)]
-    # Shipped by the pallet's SSCC: the serials are in scope and the shipment lists serials only.
-    on_pallet = [s["serial"] for s in scope["serials"] if s["shipment"] == "SH-0002"]
+    on_pallet = [s["serial"] for s in listed["serials"] if s["shipment"] == "SH-0002"]
     assert on_pallet == ["SN-DEMO-0008", "SN-DEMO-0009", "SN-DEMO-0010"]
-    shipments = {s["shipment"]: s["serials"] for s in scope["shipments"]}
+    shipments = {s["shipment"]: s["serials"] for s in listed["shipments"]}
     assert shipments["SH-0002"] == on_pallet
+    assert len(listed["serials"]) == 10 and listed["serials"][0] == {
+        "serial": "SN-DEMO-0001",
+        **fg,
+        "status": "shipped",
+        "shipment": "SH-0001",
+    }
 
 
 @pytest.mark.req("QMS-14")
@@ -91,7 +126,56 @@ async def test_the_recall_scope_from_the_scope_statement_equals_the_full_trace_s
             assert preview == recall_scope(await s.trace.forward(qa, identifier)), identifier
             assert preview["suspect"], identifier
         wide = await s.recalls.preview(qa, "AP-24-0815")
-        assert wide["counts"]["serials"] == 10 and wide["serials"][0]["gtin"]
+        assert wide["counts"]["serials"] == 10 and wide["serial_groups"][0]["gtin"]
+        assert sum(len(g["serials"]) for g in wide["serial_groups"]) == 10
+
+
+@pytest.mark.req("QMS-14")
+async def test_serials_that_went_into_a_lot_count_as_suspect_material_in_it(
+    runtime: Runtime,
+) -> None:
+    """A serial can go into another lot with a quantity (a device used as a component): the
+    recall statement finds those edges from the lots' side and keeps only the serials in
+    scope. Written as a posting writes it, on a lot that also takes a serial not in scope."""
+    qa = await user(runtime, "qa@traceport.example")
+    ops = Actor.system("cli")
+    async with provide_services(runtime, ops) as s:
+        for order, lot, serial in (
+            ("WO-KIT-1", "FG-KIT-1", "SN-KIT-1"),
+            ("WO-OUT-1", "FG-OUT-1", "SN-OUT-1"),
+        ):
+            await s.production.post(
+                ops,
+                WorkOrderInputData(
+                    order, "FG-1000", lot, [ConsumedLot("IL-RES-0001", "1")], [serial]
+                ),
+            )
+        await s.keeper.commit()
+    async with provide_services(runtime, ops) as s:
+        nodes = dict((await s.session.execute(select(TraceNode.identifier, TraceNode.id))).all())
+        # SN-OUT-1 is not downstream of FG-LOT-0001: its piece does not count.
+        for serial in ("SN-DEMO-0006", "SN-DEMO-0007", "SN-OUT-1"):
+            s.session.add(
+                TraceEdge(
+                    source_id=nodes[serial],
+                    target_id=nodes["FG-KIT-1"],
+                    source_kind="serial",
+                    target_kind="internal_lot",
+                    kind="consumption",
+                    event_type="work_order",
+                    event_id=0,
+                    quantity=Decimal("1"),
+                    unit="pcs",
+                )
+            )
+        await s.session.commit()
+    async with provide_services(runtime, qa) as s:
+        preview = await s.recalls.preview(qa, "FG-LOT-0001")
+        assert preview == recall_scope(await s.trace.forward(qa, "FG-LOT-0001"))
+    kit = next(lot for lot in preview["lots"] if lot["lot_number"] == "FG-KIT-1")
+    assert kit["from_suspect_material"] == {"pcs": "2"}
+    in_scope = {x for g in preview["serial_groups"] for x in g["serials"]}
+    assert "SN-KIT-1" in in_scope and "SN-OUT-1" not in in_scope
 
 
 @pytest.mark.req("QMS-14")
@@ -241,3 +325,23 @@ async def test_a_wide_recall_selects_lots_and_serials_beyond_the_parameter_limit
         for condition in among_ids(dialect, Serial.serial, wanted, String):
             found += await session.scalars(select(Serial.serial).where(condition))
     assert sorted(found) == ["SN-DEMO-0006", "SN-DEMO-0007"]
+
+
+@pytest.mark.req("QMS-14")
+async def test_a_scope_kept_one_entry_per_serial_reads_the_same_as_serial_groups(
+    runtime: Runtime,
+) -> None:
+    """Recalls opened before serial groups kept one entry per serial and each shipment's
+    serials as a list; their records stay as signed. The two shapes convert into each other
+    without loss, so every reader (page, CSV, PDF, EPCIS, API) reads both alike."""
+    qa = await user(runtime, "qa@traceport.example")
+    async with provide_services(runtime, qa) as s:
+        scope = await s.recalls.preview(qa, "AP-24-0815")
+    old = listed_scope(scope)
+    assert "serial_groups" not in old and compact_scope(old) == scope
+    assert listed_scope(old) is old and compact_scope(scope) is scope
+    # A shipment's list in an old record may name the shipping units it carried: only
+    # serials are counted.
+    with_unit = {**old, "shipments": [dict(x) for x in old["shipments"]]}
+    with_unit["shipments"][1]["serials"] = [DEMO_PALLET_SSCC, *old["shipments"][1]["serials"]]
+    assert compact_scope(with_unit)["shipments"] == scope["shipments"]

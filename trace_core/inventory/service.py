@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
+from trace_core.db import among_ids
 from trace_core.errors import Conflict, NotFound
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
@@ -89,8 +91,20 @@ class InventoryService:
         """``set_status`` for many lots in one go (a recall's thousands): each lot whose status
         changes gets its new version and audit event; the count of those."""
         changed = [lot for lot in lots if lot.status != status]
+        # One UPDATE for all of them (the unit of work would send one per lot, its parameters
+        # built one by one: about 0.1 s per thousand lots); the loaded lots are told their
+        # new status without being marked changed.
+        dialect = self.session.get_bind().dialect.name
+        ids = [lot.id for lot in changed]
+        for condition in among_ids(dialect, InternalLot.id, ids) if ids else ():
+            await self.session.execute(
+                update(InternalLot)
+                .where(condition)
+                .values(status=status)
+                .execution_options(synchronize_session=False)
+            )
         for lot in changed:
-            lot.status = status
+            set_committed_value(lot, "status", status)
         await self.keeper.write_versions(
             "internal_lot",
             [(lot.id, status, internal_lot_content(lot)) for lot in changed],

@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BindParameter, String, and_, bindparam, func, select, update
-from sqlalchemy import cast as sql_cast
-from sqlalchemy.orm import aliased
+from sqlalchemy import String, func, select, update
 
 from trace_core.db import among_ids, utc_now
 from trace_core.epcis.event_hash import event_hash
@@ -33,13 +31,10 @@ from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFa
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
-from trace_core.parts.models import Part
 from trace_core.recalls.models import FieldAction, Recall, SuspectReport
 from trace_core.records.canonical import plain
-from trace_core.trace.models import TraceEdge, TraceNode
-from trace_core.trace.scope import TraceScope
-from trace_core.trace.service import NodeView, TraceResult, collector_paused, quantity_reader
-from trace_core.trace.statements import reach
+from trace_core.trace.scope import SerialLot, TraceScope
+from trace_core.trace.service import NodeView, TraceResult, collector_paused
 
 if TYPE_CHECKING:
     from trace_core.identity.service import SigningCredentials
@@ -95,14 +90,16 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
         if edge.quantity is not None and edge.unit:
             received[edge.target][edge.unit] += edge.quantity
     shipped_in: dict[int, int] = {}
-    carried: dict[int, list[str]] = defaultdict(list)
     for edge in result.edges:
         # A shipment edge from a serial: that serial left on that shipment. Shipping units
         # (a pallet shipped by its SSCC) have shipment edges too; each serial in them has
-        # its own.
+        # its own. A serial leaves on one shipment; were there ever two, the one with the
+        # highest node id counts (as in the recall statement).
         if edge.kind == "shipment" and result.nodes[edge.source].kind == "serial":
-            shipped_in[edge.source] = edge.target
-            carried[edge.target].append(result.nodes[edge.source].identifier)
+            shipped_in[edge.source] = max(edge.target, shipped_in.get(edge.source, 0))
+    carried: dict[int, int] = defaultdict(int)
+    for shipment_id in shipped_in.values():
+        carried[shipment_id] += 1
     lots, serials, shipments = [], [], []
     for node in sorted(result.nodes.values(), key=lambda n: (n.kind, n.identifier)):
         details = node.details
@@ -111,19 +108,22 @@ def recall_scope(result: TraceResult) -> dict[str, Any]:
         elif node.kind == "serial":
             shipment = result.nodes.get(shipped_in.get(node.id, -1))
             serials.append(
-                {
-                    "serial": node.identifier,
-                    "part_number": details.get("part_number"),
-                    "gtin": details.get("gtin"),
-                    "lot_number": details.get("lot_number"),
-                    "status": details.get("status"),
-                    "shipment": shipment.identifier if shipment else None,
-                }
+                (
+                    node.identifier,
+                    details.get("lot_number"),
+                    details.get("part_number"),
+                    details.get("gtin"),
+                    details.get("status"),
+                    shipment.identifier if shipment else None,
+                )
             )
         elif node.kind == "shipment":
             shipments.append(_shipment_entry(node, carried))
+    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for serial, *shared in serials:
+        groups[tuple(shared)].append(serial)
     roots = [result.nodes[r] for r in result.roots if r in result.nodes]
-    return _scope_content(roots, lots, serials, shipments)
+    return _scope_content(roots, lots, groups, shipments)
 
 
 def _lot_entry(node: NodeView, received: dict[int, dict[str, Decimal]]) -> dict[str, Any]:
@@ -140,150 +140,210 @@ def _lot_entry(node: NodeView, received: dict[int, dict[str, Decimal]]) -> dict[
     }
 
 
-def _shipment_entry(node: NodeView, carried: dict[int, list[str]]) -> dict[str, Any]:
-    """A shipment of the recall, with its consignee and the serials in scope it carried."""
+def _shipment_entry(node: NodeView, carried: dict[int, int]) -> dict[str, Any]:
+    """A shipment of the recall, with its consignee and how many serials in scope it
+    carried (which ones: the serial groups that name it)."""
     details = node.details
     return {
         "shipment": node.identifier,
         "consignee_name": details.get("consignee_name"),
         "consignee_address": details.get("consignee_address"),
         "shipped_at": details.get("shipped_at"),
-        "serials": sorted(carried[node.id]),
+        "serial_count": carried[node.id],
     }
 
 
+#: What a serial group of a recall has in common: every serial in it came from the same lot
+#: (part, GTIN), has the same status and left on the same shipment (None: not shipped).
+GROUP_FIELDS = ("lot_number", "part_number", "gtin", "status", "shipment")
+#: A serial's own entry, as recalls before serial groups kept it and the API answers it.
+SERIAL_FIELDS = ("serial", "part_number", "gtin", "lot_number", "status", "shipment")
+
+
 def _scope_content(
-    roots: list[NodeView],
+    roots: Sequence[NodeView],
     lots: list[dict[str, Any]],
-    serials: list[dict[str, Any]],
+    groups: dict[tuple[Any, ...], list[str]],
     shipments: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    """The recall's content. The serials (128,249 at the plant's widest lot) are kept in
+    **serial groups**: every serial named once, in the group of what it shares with the
+    others (lot, part, GTIN, status, shipment), not as an object of six fields each — the
+    record holds every serial and every fact about it, at a seventh of the values to
+    normalise, hash and store (docs/RECALL.md). ``listed_scope`` gives back one entry per
+    serial."""
     consignees = sorted(
         {(s["consignee_name"], s["consignee_address"]) for s in shipments},
         key=lambda pair: (str(pair[0]), str(pair[1])),
     )
+    # (lot_number, part_number, gtin, status, shipment): status 3, shipment 4
+    sizes = [(shared, len(members)) for shared, members in groups.items()]
     scope: dict[str, Any] = plain(
         {
             "suspect": [{"kind": n.kind, "identifier": n.identifier} for n in roots],
             "counts": {
                 "internal_lots": len(lots),
-                "serials": len(serials),
-                "serials_in_stock": sum(1 for s in serials if s["status"] == "in_stock"),
-                "serials_shipped": sum(1 for s in serials if s["shipment"]),
+                "serials": sum(n for _shared, n in sizes),
+                "serials_in_stock": sum(n for shared, n in sizes if shared[3] == "in_stock"),
+                "serials_shipped": sum(n for shared, n in sizes if shared[4]),
                 "shipments": len(shipments),
                 "consignees": len(consignees),
             },
             "lots": lots,
-            "serials": [],
-            "shipments": [{**s, "serials": []} for s in shipments],
+            "serial_groups": [dict(zip(GROUP_FIELDS, shared, strict=True)) for shared in groups],
+            "shipments": shipments,
             "consignees": [{"name": n, "address": a} for n, a in consignees],
         }
     )
-    # The serials (128,249 at the plant's widest lot) are texts already: added as they are,
-    # not walked value by value by ``plain`` (0.9 s there); checked, not assumed.
-    if not all(_texts(s.values()) for s in serials) or not all(
-        _texts(s["serials"]) for s in shipments
+    # The serials are texts already: added as they are, not walked value by value by
+    # ``plain``; checked, not assumed.
+    if not all(_texts(shared) for shared in groups) or not all(
+        _texts(members) for members in groups.values()
     ):
         raise TypeError("a serial's recall entry holds a value that is not text")
-    scope["serials"] = serials
-    for entry, shipment in zip(scope["shipments"], shipments, strict=True):
-        entry["serials"] = shipment["serials"]
+    for entry, members in zip(scope["serial_groups"], groups.values(), strict=True):
+        entry["serials"] = sorted(members)
+    scope["serial_groups"].sort(key=_group_order)
     return scope
+
+
+def _group_order(group: dict[str, Any]) -> tuple[tuple[bool, str], ...]:
+    return tuple((group[f] is not None, group[f] or "") for f in GROUP_FIELDS)
 
 
 def _texts(values: Iterable[Any]) -> bool:
     return all(value is None or type(value) is str for value in values)
 
 
-def _serials_statement() -> Any:
-    """Every serial a forward walk from the expanding parameter ``roots`` reaches, with what
-    the recall record keeps of it (status, part, GTIN, lot), one row per edge leaving it (the
-    shipment that carried it; anything it went into, with the quantity), or one row with no
-    edge. The listed part of the scope (lots, shipments) comes from ``scope_statement``."""
-    roots: BindParameter[list[int]] = bindparam("roots", expanding=True)
-    reached = reach("forward", TraceNode.id.in_(roots), kinds=True)
-    lot, part = aliased(InternalLot), aliased(Part)
-    serial_node, after = aliased(TraceNode), aliased(TraceNode)
-    return (
-        select(
-            serial_node.id,
-            serial_node.identifier,
-            Serial.status,
-            part.number,
-            part.gtin,
-            lot.lot_number,
-            TraceEdge.kind,
-            TraceEdge.target_id,
-            TraceEdge.target_kind,
-            after.identifier,
-            sql_cast(TraceEdge.quantity, String),
-            TraceEdge.unit,
-        )
-        .select_from(reached)
-        .join(serial_node, serial_node.id == reached.c.id)
-        .outerjoin(Serial, Serial.id == serial_node.ref_id)
-        .outerjoin(lot, lot.id == Serial.lot_id)
-        .outerjoin(part, part.id == lot.part_id)
-        .outerjoin(TraceEdge, TraceEdge.source_id == serial_node.id)
-        .outerjoin(
-            after, and_(after.id == TraceEdge.target_id, TraceEdge.target_kind == "shipment")
-        )
-        .where(reached.c.kind == "serial")
-    )
-
-
-_SERIALS = _serials_statement()
-
-
-def scope_for_recall(scope: TraceScope, serial_rows: Iterable[Sequence[Any]]) -> dict[str, Any]:
-    """``recall_scope`` computed from the forward scope (lots, shipments and the edges between
-    them, from one statement) and the rows of ``_serials_statement``: the same content,
-    without building a node for each of a hundred thousand serials."""
+def scope_for_recall(scope: TraceScope) -> dict[str, Any]:
+    """``recall_scope`` computed from the forward scope asked for with its serials (lots,
+    shipments, the edges between them and the serials in groups, from one statement): the
+    same content, without building anything per serial."""
     received: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for link in scope.links:
+    for link in (*scope.links, *scope.serial_links):
         if link.quantity is not None and link.unit:
             received[link.target][link.unit] += link.quantity
-    serials: dict[int, dict[str, Any]] = {}
-    carried: dict[int, list[str]] = defaultdict(list)
-    quantity_of = quantity_reader()
-    for (
-        node_id,
-        identifier,
-        status,
-        part_number,
-        gtin,
-        lot_number,
-        edge_kind,
-        target,
-        target_kind,
-        shipment,
-        quantity,
-        unit,
-    ) in serial_rows:
-        if node_id not in serials:
-            serials[node_id] = {
-                "serial": identifier,
-                "part_number": part_number,
-                "gtin": gtin,
-                "lot_number": lot_number,
-                "status": status,
-                "shipment": None,
-            }
-        if edge_kind == "shipment" and target_kind == "shipment":
-            serials[node_id]["shipment"] = shipment
-            carried[target].append(identifier)
-        if (amount := quantity_of(quantity)) is not None and unit:
-            received[target][unit] += amount
+    nodes = scope.nodes
+    no_lot = SerialLot(None, None, None)
+    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    carried: dict[int, int] = defaultdict(int)
+    for group in scope.serial_groups:
+        lot = scope.serial_lots.get(group.lot, no_lot) if group.lot is not None else no_lot
+        shipment = nodes[group.shipment].identifier if group.shipment is not None else None
+        shared = (lot.lot_number, lot.part_number, lot.gtin, group.status, shipment)
+        groups[shared] += group.serials
+        if group.shipment is not None:
+            carried[group.shipment] += len(group.serials)
     lots, shipments = [], []
-    for node in sorted(scope.nodes.values(), key=lambda n: (n.kind, n.identifier)):
+    for node in sorted(nodes.values(), key=lambda n: (n.kind, n.identifier)):
         if node.kind == "internal_lot":
             lots.append(_lot_entry(node, received))
         elif node.kind == "shipment":
             shipments.append(_shipment_entry(node, carried))
-    ordered = sorted(serials.values(), key=lambda s: str(s["serial"]))
-    return _scope_content(
-        [scope.nodes[r] for r in scope.roots if r in scope.nodes], lots, ordered, shipments
+    return _scope_content([nodes[r] for r in scope.roots if r in nodes], lots, groups, shipments)
+
+
+# -- reading a recall's scope --------------------------------------------------------------
+# Recalls opened before serial groups kept one entry per serial under "serials" and each
+# shipment's serials as a list; their records stay as signed. Everything that reads a scope
+# goes through these two, so both shapes read the same.
+
+
+def compact_scope(scope: dict[str, Any]) -> dict[str, Any]:
+    """``scope`` with its serials in serial groups and each shipment's ``serial_count`` (a
+    scope of either shape; one already in groups is returned as it is)."""
+    if "serial_groups" in scope:
+        return scope
+    entries = scope.get("serials") or []
+    serials = {entry.get("serial") for entry in entries}
+    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for entry in entries:
+        groups[tuple(entry.get(f) for f in GROUP_FIELDS)].append(entry["serial"])
+    compact = {k: v for k, v in scope.items() if k != "serials"}
+    compact["serial_groups"] = sorted(
+        (
+            {**dict(zip(GROUP_FIELDS, shared, strict=True)), "serials": sorted(members)}
+            for shared, members in groups.items()
+        ),
+        key=_group_order,
     )
+    # A shipment's list may also have named the shipping units (SSCC) it carried: only
+    # serials count.
+    compact["shipments"] = [
+        {
+            **{k: v for k, v in shipment.items() if k != "serials"},
+            "serial_count": len(serials.intersection(shipment.get("serials") or [])),
+        }
+        for shipment in scope.get("shipments") or []
+    ]
+    return compact
+
+
+def listed_scope(scope: dict[str, Any]) -> dict[str, Any]:
+    """``scope`` with one entry per serial under ``serials`` (``SERIAL_FIELDS``, in serial
+    order) and each shipment's serials listed: the shape the API and the supplied-to report
+    answer. A scope already in that shape is returned as it is."""
+    if "serial_groups" not in scope:
+        return scope
+    carried = shipment_serials(scope)
+    listed = {k: v for k, v in scope.items() if k != "serial_groups"}
+    listed["serials"] = sorted(
+        (
+            {"serial": serial, **{f: group[f] for f in GROUP_FIELDS}}
+            for group in scope["serial_groups"]
+            for serial in group["serials"]
+        ),
+        key=lambda entry: str(entry["serial"]),
+    )
+    listed["shipments"] = [
+        {
+            **{k: v for k, v in shipment.items() if k != "serial_count"},
+            "serials": [serial for serial, _group in carried.get(shipment["shipment"], [])],
+        }
+        for shipment in scope["shipments"]
+    ]
+    return listed
+
+
+def shipment_serials(scope: dict[str, Any]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Each shipment's serials in scope, in serial order, each with its group (lot, part,
+    GTIN, status)."""
+    carried: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for group in compact_scope(scope)["serial_groups"]:
+        if group["shipment"]:
+            carried[group["shipment"]] += [(serial, group) for serial in group["serials"]]
+    for members in carried.values():
+        members.sort(key=lambda pair: pair[0])
+    return carried
+
+
+@dataclass(frozen=True)
+class ScopePage:
+    """What the recall pages show of a scope: the scope in serial groups, each consignee
+    with how many serials it received, each lot with how many serials in scope it made."""
+
+    scope: dict[str, Any]
+    consignees: list[dict[str, Any]]
+    serials_per_lot: dict[str, int]
+
+
+def scope_page(scope: dict[str, Any]) -> ScopePage:
+    compact = compact_scope(scope)
+    units = units_per_consignee(compact)
+    per_lot: dict[str, int] = defaultdict(int)
+    for group in compact["serial_groups"]:
+        per_lot[group["lot_number"]] += len(group["serials"])
+    consignees = [{**c, "serials": units[(c["name"], c["address"])]} for c in compact["consignees"]]
+    return ScopePage(compact, consignees, dict(per_lot))
+
+
+def units_per_consignee(scope: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """How many serials of the scope went to each consignee (name, address)."""
+    units: dict[tuple[str, str], int] = defaultdict(int)
+    for shipment in compact_scope(scope)["shipments"]:
+        key = (shipment["consignee_name"], shipment["consignee_address"])
+        units[key] += shipment["serial_count"]
+    return units
 
 
 class RecallService:
@@ -302,13 +362,11 @@ class RecallService:
         return await self._scope(actor, identifier)
 
     async def _scope(self, actor: Actor, identifier: str) -> dict[str, Any]:
-        """The recall's content: the forward scope (one statement) and its serials (one
-        more), never a node object per serial."""
+        """The recall's content: the forward scope with its serials (one statement, one
+        walk), never a node object per serial."""
         with collector_paused():
-            scope = await self.s.trace.scope(actor, identifier, "forward")
-            connection = await self.session.connection()
-            rows = await connection.execute(_SERIALS, {"roots": scope.roots})
-            return scope_for_recall(scope, rows.all())
+            scope = await self.s.trace.scope(actor, identifier, "forward", serials=True)
+            return scope_for_recall(scope)
 
     async def open(
         self,
@@ -373,7 +431,12 @@ class RecallService:
                 select(InternalLot).where(condition).order_by(InternalLot.lot_number)
             )
         await self.s.inventory.set_statuses(lots, "recalled", why)
-        serial_numbers = [s["serial"] for s in scope["serials"] if s["status"] == "in_stock"]
+        serial_numbers = [
+            serial
+            for group in scope["serial_groups"]
+            if group["status"] == "in_stock"
+            for serial in group["serials"]
+        ]
         for condition in among_ids(dialect, Serial.serial, serial_numbers, String):
             await self.session.execute(
                 update(Serial)
@@ -409,8 +472,11 @@ class RecallService:
                 select(FieldAction).where(FieldAction.recall_id == recall.id)
             )
         }
+        units = units_per_consignee(recall.scope)
         return [
-            FieldActionView(index, c["name"], c["address"], _serials_to(recall, c), rows.get(index))
+            FieldActionView(
+                index, c["name"], c["address"], units[(c["name"], c["address"])], rows.get(index)
+            )
             for index, c in enumerate(recall.scope.get("consignees") or [])
         ]
 
@@ -442,7 +508,7 @@ class RecallService:
             errors["acknowledged_at"] = "The acknowledgement cannot come before the notification."
         returned = _count(data.quantity_returned, "quantity_returned", errors)
         destroyed = _count(data.quantity_destroyed, "quantity_destroyed", errors)
-        shipped = _serials_to(recall, consignee)
+        shipped = units_per_consignee(recall.scope)[(consignee["name"], consignee["address"])]
         counted = "quantity_returned" not in errors and "quantity_destroyed" not in errors
         if shipped and counted and returned + destroyed > shipped:
             errors["quantity_returned"] = (
@@ -656,7 +722,7 @@ class RecallService:
             ),
             key=lambda r: (str(r["supplier"]), r["supplier_lot"]),
         )
-        scope = recall_scope(forward)
+        scope = listed_scope(recall_scope(forward))
         report: dict[str, Any] = plain(
             {
                 "identifier": identifier.strip(),
@@ -667,18 +733,6 @@ class RecallService:
             }
         )
         return report
-
-
-def _serials_to(recall: Recall, consignee: dict[str, Any]) -> int:
-    """How many serials of the scope went to this consignee (0 when none were listed). Only
-    serials count: a shipment's list may also name the shipping units (SSCC) it carried."""
-    serials = {s.get("serial") for s in recall.scope.get("serials") or []}
-    return sum(
-        len(serials.intersection(s.get("serials") or []))
-        for s in recall.scope.get("shipments") or []
-        if s.get("consignee_name") == consignee.get("name")
-        and s.get("consignee_address") == consignee.get("address")
-    )
 
 
 def _declared_time(
@@ -721,10 +775,9 @@ def consignee_csv(recall: Recall) -> str:
     writer.writerow(
         ["recall", "shipment", "shipped_at", "consignee", "address", "serial", "part", "lot"]
     )
-    serials = {s["serial"]: s for s in recall.scope["serials"]}
+    carried = shipment_serials(recall.scope)
     for shipment in recall.scope["shipments"]:
-        for serial in shipment["serials"] or [None]:
-            info = serials.get(serial or "", {})
+        for serial, group in carried.get(shipment["shipment"]) or [("", {})]:
             writer.writerow(
                 [
                     recall.number,
@@ -732,9 +785,9 @@ def consignee_csv(recall: Recall) -> str:
                     shipment["shipped_at"],
                     shipment["consignee_name"],
                     shipment["consignee_address"],
-                    serial or "",
-                    info.get("part_number", ""),
-                    info.get("lot_number", ""),
+                    serial,
+                    group.get("part_number", ""),
+                    group.get("lot_number", ""),
                 ]
             )
     return out.getvalue()
@@ -757,6 +810,7 @@ def recall_pdf(
         return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "-"
 
     scope = recall.scope
+    carried = shipment_serials(scope)
     lines = [
         f"Recall {recall.number} - status {recall.status}",
         f"Suspect identifier: {recall.identifier}",
@@ -810,7 +864,8 @@ def recall_pdf(
         "",
         "Shipments:",
         *(
-            f"  {s['shipment']} to {s['consignee_name']}: {', '.join(s['serials'])}"
+            f"  {s['shipment']} to {s['consignee_name']}: "
+            + ", ".join(serial for serial, _group in carried.get(s["shipment"], []))
             for s in scope["shipments"]
         ),
     ]
@@ -826,7 +881,7 @@ def recall_pdf(
 def recall_epcis(recall: Recall) -> dict[str, Any]:
     """An EPCIS 2.0 document: one ObjectEvent observing every item in scope as recalled."""
     epcs, classes = [], []
-    for serial in recall.scope["serials"]:
+    for serial in listed_scope(recall.scope)["serials"]:
         if serial.get("gtin"):
             epcs.append(f"https://id.gs1.org/01/{serial['gtin']}/21/{serial['serial']}")
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator
@@ -42,7 +43,14 @@ from trace_core.parts.models import Part, Specification
 from trace_core.processes.evidence import process_evidence
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
-from trace_core.trace.scope import SerialBundle, TraceScope, scope_of, scope_statement
+from trace_core.trace.scope import (
+    SerialBundle,
+    SerialGroup,
+    SerialLot,
+    TraceScope,
+    scope_of,
+    scope_statement,
+)
 from trace_core.trace.statements import (
     EVIDENCE_COLUMNS,
     AnySelect,
@@ -234,10 +242,22 @@ class TraceService:
         return await self._trace(actor, identifier, "forward")
 
     async def scope(
-        self, actor: Actor, identifier: str, direction: Direction = "forward"
+        self,
+        actor: Actor,
+        identifier: str,
+        direction: Direction = "forward",
+        *,
+        serials: bool = False,
     ) -> TraceScope:
         """What a trace reaches, with serials bundled (``trace_core/trace/scope.py``): the
-        answer to a recall question in one statement, however wide the lot."""
+        answer to a recall question in one statement, however wide the lot. With ``serials``
+        (for our own staff only) the same statement also lists every serial reached, with
+        the edges leaving it (``TraceScope.serials``): what a recall keeps of each."""
+        if serials and not actor.is_internal:
+            raise PermissionDenied("Serial lists are for our own staff.")
+        if serials and direction != "forward":
+            # A caller's mistake, not a person's: only recalls ask, and always forward.
+            raise ValueError("a scope lists its serials forward only (a recall)")
         roots = await self.resolve(actor, identifier)
         root_ids = [n.id for n in roots]
         if not actor.is_internal:
@@ -251,9 +271,22 @@ class TraceService:
             quantity_of = quantity_reader()
             forward = direction == "forward"
             details: dict[int, dict[str, Any]] = {}
-            for row in (await self._core(scope_statement(direction), {"roots": root_ids})).all():
+            groups: list[SerialGroup] = []
+            serial_lots: dict[int, SerialLot] = {}
+            serial_links: list[EdgeView] = []
+            statement = scope_statement(direction, serials)
+            for row in (await self._core(statement, {"roots": root_ids})).all():
                 tag, a, b, kind, name, c, event_type, event_id, quantity, unit = row[:10]
-                if tag == "node":
+                if tag == "serial_group":
+                    # status 13, serials 18 (a JSON array)
+                    groups.append(SerialGroup(c, row[13], b, json.loads(row[18])))
+                elif tag == "serial_lot":
+                    serial_lots[a] = SerialLot(name, row[10], row[17])  # part_number, gtin
+                elif tag == "serial_link":
+                    serial_links.append(
+                        EdgeView(a, b, kind, event_type, event_id, quantity_of(quantity), unit)
+                    )
+                elif tag == "node":
                     refs[a] = NodeRef(kind, b, name, c)
                     # Lots and shipments come with their evidence (the scope's bulk); the
                     # few others are described below as in a full trace.
@@ -283,7 +316,18 @@ class TraceService:
                 node_id: NodeView(node_id, ref.kind, ref.identifier, details.get(node_id) or {})
                 for node_id, ref in refs.items()
             }
-        return TraceScope(identifier.strip(), direction, root_ids, counts, nodes, links, bundles)
+        return TraceScope(
+            identifier.strip(),
+            direction,
+            root_ids,
+            counts,
+            nodes,
+            links,
+            bundles,
+            groups,
+            serial_lots,
+            serial_links,
+        )
 
     async def bundle(
         self,
