@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import os
 import random
-import secrets
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -31,15 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
-from bench.load import PLANT_OWNER, ensure_plant
-from bench.trace import _free_port, machine, percentile
+from bench.load import ensure_plant
+from bench.trace import _free_port, bearer_token, machine, percentile, trace_reader_client
 from portal.runtime import build_runtime
 from portal.settings import Settings
-from trace_core.identity.actor import Actor
-from trace_core.identity.models import Organization
-from trace_core.services import provide_services
 
 Progress = Callable[[str], None]
 
@@ -64,18 +59,10 @@ async def run_concurrency_benchmark(
         progress=progress,
     )
     runtime, engine = build_runtime(settings)
-    client_id, secret = f"bench-{secrets.token_hex(4)}", secrets.token_urlsafe(32)
     try:
-        system = Actor.system("cli")
-        async with provide_services(runtime, system) as services:
-            owner = await services.session.scalar(
-                select(Organization).where(Organization.name == PLANT_OWNER)
-            )
-            assert owner is not None
-            await services.identity.create_client(
-                owner, client_id, secret, ["trace:read"], "concurrency benchmark (made per run)"
-            )
-            await services.keeper.commit()
+        client_id, secret = await trace_reader_client(
+            runtime, "concurrency benchmark (made per run)"
+        )
     finally:
         await engine.dispose()
 
@@ -90,17 +77,7 @@ async def run_concurrency_benchmark(
     }
     async with _server(settings, progress) as base:
         async with httpx.AsyncClient(base_url=base, timeout=120) as http:
-            token = await http.post(
-                "/oauth/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": client_id,
-                    "client_secret": secret,
-                    "scope": "trace:read",
-                },
-            )
-            token.raise_for_status()
-            headers = {"authorization": f"Bearer {token.json()['access_token']}"}
+            headers = {"authorization": await bearer_token(http, client_id, secret)}
             # Warm the server's pool and prepared statements.
             for _ in range(20):
                 await _backward(http, headers, _serial(rng, options.serials))

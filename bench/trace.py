@@ -537,6 +537,35 @@ async def per_node_walk(
     return result
 
 
+async def trace_reader_client(runtime: Runtime, description: str) -> tuple[str, str]:
+    """A new internal API client of the plant's owner with scope ``trace:read``, made for one
+    run: its id and secret."""
+    client_id, secret = f"bench-{secrets.token_hex(4)}", secrets.token_urlsafe(32)
+    async with provide_services(runtime, Actor.system("cli")) as services:
+        owner = await services.session.scalar(
+            select(Organization).where(Organization.name == PLANT_OWNER)
+        )
+        assert owner is not None
+        await services.identity.create_client(owner, client_id, secret, ["trace:read"], description)
+        await services.keeper.commit()
+    return client_id, secret
+
+
+async def bearer_token(http: httpx.AsyncClient, client_id: str, secret: str) -> str:
+    """The ``Authorization`` header value of a token from the server's ``/oauth/token``."""
+    token = await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "scope": "trace:read",
+        },
+    )
+    token.raise_for_status()
+    return f"Bearer {token.json()['access_token']}"
+
+
 @contextlib.asynccontextmanager
 async def _served(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     """The real app under uvicorn on a free local port (in a thread with its own event loop
@@ -545,18 +574,7 @@ async def _served(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.A
 
     from portal.app import create_app
 
-    client_id = f"bench-{secrets.token_hex(4)}"
-    secret = secrets.token_urlsafe(32)
-    system = Actor.system("cli")
-    async with provide_services(runtime, system) as services:
-        owner = await services.session.scalar(
-            select(Organization).where(Organization.name == PLANT_OWNER)
-        )
-        assert owner is not None
-        await services.identity.create_client(
-            owner, client_id, secret, ["trace:read"], "trace benchmark (made per run)"
-        )
-        await services.keeper.commit()
+    client_id, secret = await trace_reader_client(runtime, "trace benchmark (made per run)")
 
     # The app's logging set-up would otherwise log every benchmark request of the client.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -582,17 +600,7 @@ async def _served(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.A
             await asyncio.sleep(0.05)
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=600) as http:
-            token = await http.post(
-                "/oauth/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": client_id,
-                    "client_secret": secret,
-                    "scope": "trace:read",
-                },
-            )
-            token.raise_for_status()
-            http.headers["authorization"] = f"Bearer {token.json()['access_token']}"
+            http.headers["authorization"] = await bearer_token(http, client_id, secret)
             yield http
     finally:
         server.should_exit = True

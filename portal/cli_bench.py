@@ -7,6 +7,7 @@ import asyncio
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -28,27 +29,41 @@ def import_bench() -> None:
     sys.path.insert(0, str(CHECKOUT))
 
 
+def _plant_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--database-url``, ``--serials`` and ``--seed``: the plant every benchmark runs on."""
+    for option in reversed(
+        (
+            click.option(
+                "--database-url",
+                envvar="TRACEPORT_DATABASE_URL",
+                required=True,
+                help="A database of the benchmark's own (default TRACEPORT_DATABASE_URL); the "
+                "plant is written into its tables.",
+            ),
+            click.option(
+                "--serials",
+                type=click.IntRange(min=1000),
+                default=1_000_000,
+                show_default=True,
+                help="Plant size (built if missing); everything else scales from the "
+                "reference (1,000,000).",
+            ),
+            click.option(
+                "--seed", type=int, default=1, show_default=True, help="Seed of the plant."
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @click.group()
 def bench() -> None:
     """Benchmarks (from a source checkout; results in docs/PERFORMANCE.md)."""
 
 
 @bench.command("trace")
-@click.option(
-    "--database-url",
-    envvar="TRACEPORT_DATABASE_URL",
-    required=True,
-    help="A database of the benchmark's own (default TRACEPORT_DATABASE_URL); the plant is "
-    "written into its tables.",
-)
-@click.option(
-    "--serials",
-    type=click.IntRange(min=1000),
-    default=1_000_000,
-    show_default=True,
-    help="Plant size; everything else scales from the reference (1,000,000).",
-)
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the plant.")
+@_plant_options
 @click.option(
     "--samples",
     type=click.IntRange(min=1),
@@ -115,20 +130,7 @@ def bench_trace(
 
 
 @bench.command("recall")
-@click.option(
-    "--database-url",
-    envvar="TRACEPORT_DATABASE_URL",
-    required=True,
-    help="The benchmark's own database (as for `bench trace`).",
-)
-@click.option(
-    "--serials",
-    type=click.IntRange(min=1000),
-    default=1_000_000,
-    show_default=True,
-    help="Plant size (built if missing, as for `bench trace`).",
-)
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the plant.")
+@_plant_options
 def bench_recall(database_url: str, serials: int, seed: int) -> None:
     """Time the recall preview and opening a recall of the widest raw lot, then roll both
     back (the plant is unchanged). Prints one JSON object; progress goes to stderr."""
@@ -149,20 +151,7 @@ def bench_recall(database_url: str, serials: int, seed: int) -> None:
 
 
 @bench.command("concurrency")
-@click.option(
-    "--database-url",
-    envvar="TRACEPORT_DATABASE_URL",
-    required=True,
-    help="The benchmark's own database (as for `bench trace`).",
-)
-@click.option(
-    "--serials",
-    type=click.IntRange(min=1000),
-    default=1_000_000,
-    show_default=True,
-    help="Plant size (built if missing, as for `bench trace`).",
-)
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the plant.")
+@_plant_options
 @click.option(
     "--clients",
     default="1,4,16",

@@ -36,3 +36,19 @@ async def test_the_concurrency_benchmark_drives_a_real_server(
         assert 0 < run["backward_p50_ms"] <= run["backward_p95_ms"] <= run["backward_max_ms"]
     for run in runs[2:]:
         assert run["scopes"] >= 1 and run["scope_p50_ms"] > 0
+
+
+@pytest.mark.parametrize(
+    ("clients", "message"), [("a,2", "give whole numbers"), ("0", "at least one count")]
+)
+def test_the_command_refuses_client_counts_that_are_not_counts(clients: str, message: str) -> None:
+    from click.testing import CliRunner
+
+    from portal.cli import main
+
+    result = CliRunner().invoke(
+        main,
+        ["bench", "concurrency", "--database-url", "sqlite:///unused.db", "--clients", clients],
+    )
+    assert result.exit_code == 2
+    assert message in result.output
