@@ -7,8 +7,9 @@ import asyncio
 import importlib.util
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -57,6 +58,20 @@ def _plant_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
+def _progress(message: str) -> None:
+    click.echo(f"bench: {message}", err=True)
+
+
+def _run(benchmark: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """A benchmark's report; a plant that cannot be used is the command's error."""
+    from bench.load import PlantError
+
+    try:
+        return asyncio.run(benchmark)
+    except PlantError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @click.group()
 def bench() -> None:
     """Benchmarks (from a source checkout; results in docs/PERFORMANCE.md)."""
@@ -102,7 +117,6 @@ def bench_trace(
     """Build (or reuse) a plant and time backward, forward and recall traces against their
     bare-SQL floor and a per-node walk. Progress goes to stderr."""
     import_bench()
-    from bench.load import PlantError
     from bench.trace import BenchOptions, iter_report_lines, run_trace_benchmark
 
     settings = settings_for(database_url)
@@ -116,12 +130,7 @@ def bench_trace(
         walk_cap_s=walk_cap,
         http=not no_http,
     )
-    try:
-        report = asyncio.run(
-            run_trace_benchmark(settings, options, lambda m: click.echo(f"bench: {m}", err=True))
-        )
-    except PlantError as exc:
-        raise click.ClickException(str(exc)) from exc
+    report = _run(run_trace_benchmark(settings, options, _progress))
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -135,18 +144,9 @@ def bench_recall(database_url: str, serials: int, seed: int) -> None:
     """Time the recall preview and opening a recall of the widest raw lot, then roll both
     back (the plant is unchanged). Prints one JSON object; progress goes to stderr."""
     import_bench()
-    from bench.load import PlantError
     from bench.recall import run_recall_benchmark
 
-    settings = settings_for(database_url)
-    try:
-        report = asyncio.run(
-            run_recall_benchmark(
-                settings, serials, seed, lambda m: click.echo(f"bench: {m}", err=True)
-            )
-        )
-    except PlantError as exc:
-        raise click.ClickException(str(exc)) from exc
+    report = _run(run_recall_benchmark(settings_for(database_url), serials, seed, _progress))
     click.echo(json.dumps(report, indent=2, default=str))
 
 
@@ -174,7 +174,6 @@ def bench_concurrency(
     progress goes to stderr."""
     import_bench()
     from bench.concurrency import ConcurrencyOptions, run_concurrency_benchmark
-    from bench.load import PlantError
 
     try:
         counts = tuple(int(c) for c in clients.split(",") if c.strip())
@@ -184,12 +183,5 @@ def bench_concurrency(
         raise click.BadParameter("give at least one count of 1 or more", param_hint="--clients")
     settings = settings_for(database_url)
     options = ConcurrencyOptions(serials, seed, counts, seconds, with_recall=not no_recall)
-    try:
-        report = asyncio.run(
-            run_concurrency_benchmark(
-                settings, options, lambda m: click.echo(f"bench: {m}", err=True)
-            )
-        )
-    except PlantError as exc:
-        raise click.ClickException(str(exc)) from exc
+    report = _run(run_concurrency_benchmark(settings, options, _progress))
     click.echo(json.dumps(report, indent=2, default=str))

@@ -29,7 +29,7 @@ from sqlalchemy import type_coerce as raw_value
 from sqlalchemy.orm import InstrumentedAttribute
 
 from trace_core.attachments.models import Document
-from trace_core.certificates.coverage import certificate_facts
+from trace_core.certificates.coverage import FACT_COLUMNS, certificate_facts
 from trace_core.certificates.evidence import certificate_evidence, receipts_evidence
 from trace_core.db import among_ids, fetch_rows, plain_decimal
 from trace_core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -735,18 +735,10 @@ _RECEIPT_FIELDS = _columns(
     "part_id",
     "part_kind",
 )
-#: A certificate row as ``certificate_facts`` reads it, after id and organization.
+#: A certificate row as ``certificate_facts`` reads it, after id and organization (the
+#: evidence statement calls the version's hash ``certificate_sha256``).
 _CERTIFICATE_FIELDS = _columns(
-    "standard",
-    "certificate_number",
-    "issuer",
-    "valid_from",
-    "valid_until",
-    "status",
-    "ended_on",
-    "version",
-    "certificate_sha256",
-    "part_kinds",
+    *("certificate_sha256" if n == "content_sha256" else n for n in FACT_COLUMNS[2:])
 )
 
 
