@@ -57,6 +57,9 @@ WHITE: RGB = (255, 255, 255)
 #: Chosen so that no real text contains it (the fpdf2 default ``{nb}`` could be in a title).
 PAGES = "{traceport-page-count}"
 
+#: Converted CJK glyphs kept per process (a few KB each); the cache starts over beyond this.
+_GLYPH_CACHE_LIMIT = 8000
+
 _TEXT_FAMILY = "tpsans"
 _CJK_FAMILY = "tpcjk"
 
@@ -143,6 +146,8 @@ class _CjkSource:
     def glyph(self, name: str) -> tuple[Any, int]:
         """A TrueType glyph (a fresh copy) and its advance width. Call with ``lock`` held."""
         if name not in self._converted:
+            if len(self._converted) >= _GLYPH_CACHE_LIMIT:
+                self._converted.clear()
             from fontTools.pens.cu2quPen import Cu2QuPen
             from fontTools.pens.ttGlyphPen import TTGlyphPen
 

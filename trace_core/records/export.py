@@ -975,7 +975,9 @@ async def export_pdf(services: Services, actor: Actor, record_type: str, record_
     audit trail, and every attached PDF appended page by page, unchanged."""
     view = await _audited_view(services, actor, record_type, record_id, "pdf")
     documents = await _read_documents(services, actor, view)
-    report = _render_report(view, _export_time(view, actor, "pdf"), actor)
+    # Typesetting is CPU-bound (the first PDF of a process also prepares its fonts): off the
+    # event loop, like the appending below.
+    report = await asyncio.to_thread(_render_report, view, _export_time(view, actor, "pdf"), actor)
     attached = [
         (document.filename, data)
         for document, data in documents
