@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import functools
 import importlib.resources
+import io
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -94,8 +95,6 @@ def _text_font(weight: int) -> bytes:
     merging the kerning tables it never uses without text shaping) for every document. The
     layout tables are dropped first: fpdf2 lays text out from the advance widths alone.
     """
-    import io
-
     from fontTools.ttLib import TTFont
     from fontTools.varLib.instancer import instantiateVariableFont
 
@@ -137,7 +136,9 @@ class _CjkSource:
         from fontTools.ttLib import TTFont
 
         self.lock = threading.Lock()
-        self.font = TTFont(path, lazy=True)
+        # Read into memory (8 MB) rather than left open: a process-wide open file would be
+        # reported as unclosed when the interpreter exits.
+        self.font = TTFont(io.BytesIO(path.read_bytes()), lazy=True)
         self.cmap: dict[int, str] = dict(self.font.getBestCmap())
         self._glyph_set = self.font.getGlyphSet()
         self._hmtx = self.font["hmtx"]
@@ -159,8 +160,6 @@ class _CjkSource:
 
     def truetype(self, code_points: Iterable[int]) -> bytes:
         """A TrueType font holding exactly the glyphs of ``code_points`` (all in ``cmap``)."""
-        import io
-
         from fontTools.fontBuilder import FontBuilder
 
         source = self.font
