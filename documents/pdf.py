@@ -1,7 +1,8 @@
 """PDF work: reading the text out of uploaded PDFs safely, and generating simple PDFs.
 
 This module owns ``extract_pdf`` (the text of a CoA or any other uploaded PDF, for reviewers
-and search) and ``make_pdf`` (a plain generated document, used by tests and the demo seeder).
+and search) and ``make_pdf`` (a plain generated document, used by the recall record, tests and
+the demo seeder; like every generated PDF it is laid out by ``documents.typeset``).
 
 Uploaded PDFs are hostile until proven otherwise: a crafted file can make a parser loop or
 allocate without bound. So pypdf never runs in this process. Each extraction runs
@@ -208,57 +209,17 @@ def _interpret(
     raise RuntimeError(f"The PDF worker failed with exit code {returncode}: {tail[-300:]}")
 
 
-_TRANSLITERATIONS = str.maketrans(
-    {
-        "→": "->",
-        "←": "<-",
-        "≤": "<=",
-        "≥": ">=",
-        "≠": "!=",
-        "–": "-",
-        "—": "-",
-        "−": "-",
-        "‘": "'",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-        "…": "...",
-        "•": "-",
-        "\u00a0": " ",
-        "\t": "    ",
-    }
-)
-
-
-def core_font_text(text: str, encoding: str) -> str:
-    """``text`` as fpdf2's core fonts can print it: common symbols spelled out, anything else
-    outside ``encoding`` (Latin-1) shown as ``?``."""
-    return text.translate(_TRANSLITERATIONS).encode(encoding, "replace").decode(encoding)
-
-
 def make_pdf(title: str, lines: list[str]) -> bytes:
     """Render an A4 PDF with ``title`` as a heading and each of ``lines`` below it.
 
-    Uses the core Helvetica font, which needs no font files but covers only Latin-1: common
-    typographic symbols are spelled out (``≤`` becomes ``<=``) and anything else becomes ``?``.
+    Typeset by ``documents.typeset`` in the product's own fonts, so any text comes back out
+    exactly (a character neither font has is printed as its code point, ``[U+20000]``).
     """
-    # fpdf2 takes a quarter of a second to import and only tests and the seeder need it.
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
+    from documents.typeset import Document
 
-    pdf = FPDF(format="A4")
-    encoding = pdf.core_fonts_encoding
-
-    def encodable(text: str) -> str:
-        return core_font_text(text, encoding)
-
-    pdf.set_title(title)
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
-    pdf.set_font("Helvetica", style="B", size=16)
-    pdf.multi_cell(0, 9, encodable(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(4)
-    pdf.set_font("Helvetica", size=11)
+    doc = Document(title)
+    doc.text(title, size=16, bold=True, height=9)
+    doc.space(4)
     for line in lines:
-        pdf.multi_cell(0, 6, encodable(line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    return bytes(pdf.output())
+        doc.text(line, size=11, height=6)
+    return doc.render()

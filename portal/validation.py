@@ -7,8 +7,8 @@ test cases carry ``requirement`` properties (``tests/conftest.py`` writes one pe
 ``report.html``, ``report.pdf`` and ``report.json``. ``traceport validation report`` drives it.
 
 The report is English only, unlike the portal's pages: it is one validation record whose HTML,
-PDF and JSON must say the same thing, the catalogue it quotes is English, and the PDF's core
-font covers Latin-1 only.
+PDF and JSON must say the same thing, and the catalogue it quotes is English. Test messages
+are printed as they are, in any language (the PDF is typeset by ``documents.typeset``).
 """
 
 from __future__ import annotations
@@ -29,10 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 
-from documents.pdf import core_font_text
+from documents.typeset import Document
 
 __all__ = [
     "DEFAULT_CATALOGUE",
@@ -447,18 +445,6 @@ def render_html(report: ValidationReport) -> str:
     )
 
 
-class _ReportPdf(FPDF):
-    def __init__(self, footer_text: str) -> None:
-        super().__init__(format="A4")
-        self._footer_text = footer_text
-
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font("Helvetica", size=8)
-        self.set_text_color(90, 90, 90)
-        self.cell(0, 6, f"{self._footer_text} - page {self.page_no()}/{{nb}}", align="C")
-
-
 _STATUS_COLOURS: dict[str, tuple[int, int, int]] = {
     "pass": (0, 110, 40),
     "fail": (180, 0, 0),
@@ -468,32 +454,31 @@ _STATUS_COLOURS: dict[str, tuple[int, int, int]] = {
 
 
 def render_pdf(report: ValidationReport) -> bytes:
-    """The same content as the HTML, as a PDF in the core Helvetica font.
-
-    Helvetica needs no font file but covers Latin-1 only: arrows and dashes are spelled out
-    (``→`` becomes ``->``) and any other character outside Latin-1 becomes ``?``.
-    """
+    """The same content as the HTML, as a PDF typeset by ``documents.typeset`` (whose fonts
+    draw the catalogue's arrows and any test message in Chinese as they are)."""
     c = report.context
-    pdf = _ReportPdf(
-        f"{TITLE} - traceport {c.software_version} - {c.generated_at:%Y-%m-%d %H:%M} UTC"
+    doc = Document(
+        TITLE,
+        footer=f"{TITLE} - traceport {c.software_version} - {c.generated_at:%Y-%m-%d %H:%M} UTC",
+        page_label=" - page {page}/{pages}",
+        bottom_margin=18,
+        footer_size=8,
     )
-    encoding = pdf.core_fonts_encoding
 
-    def text(value: str) -> str:
-        return core_font_text(value, encoding)
-
-    def line(value: str, size: float = 10, style: str = "", height: float = 5) -> None:
-        pdf.set_font("Helvetica", style=style, size=size)
-        pdf.multi_cell(0, height, text(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    def line(
+        value: str,
+        size: float = 10,
+        bold: bool = False,
+        height: float = 5,
+        colour: tuple[int, int, int] = (0, 0, 0),
+    ) -> None:
+        doc.text(value, size=size, bold=bold, height=height, colour=colour)
 
     def heading(value: str) -> None:
-        pdf.ln(3)
-        line(value, size=13, style="B", height=7)
+        doc.space(3)
+        line(value, size=13, bold=True, height=7)
 
-    pdf.set_title(TITLE)
-    pdf.set_auto_page_break(auto=True, margin=18)
-    pdf.add_page()
-    line(TITLE, size=18, style="B", height=10)
+    line(TITLE, size=18, bold=True, height=10)
     for label, value in report.provenance:
         line(f"{label}: {value}", size=9, height=4.5)
 
@@ -513,16 +498,18 @@ def render_pdf(report: ValidationReport) -> bytes:
     for row in report.rows:
         if row.requirement.section != section:
             section = row.requirement.section
-            pdf.ln(1)
-            line(section, size=11, style="B", height=6)
-        pdf.set_text_color(*_STATUS_COLOURS[row.status])
-        line(f"{row.requirement.id}  [{row.status.upper()}]", style="B")
-        pdf.set_text_color(0, 0, 0)
+            doc.space(1)
+            line(section, size=11, bold=True, height=6)
+        line(
+            f"{row.requirement.id}  [{row.status.upper()}]",
+            bold=True,
+            colour=_STATUS_COLOURS[row.status],
+        )
         line(row.requirement.text, size=9, height=4.5)
         for case in row.cases:
             reason = f" ({case.message})" if case.outcome == "skipped" and case.message else ""
             line(f"    {case.outcome:8} {case.test_id}{reason}", size=8, height=4)
-        pdf.ln(1)
+        doc.space(1)
 
     heading(f"Not covered ({len(report.not_covered)})")
     for requirement in report.not_covered:
@@ -537,12 +524,12 @@ def render_pdf(report: ValidationReport) -> bytes:
 
     heading(f"Failures ({len(report.failures)})")
     for case in report.failures:
-        line(f"{case.outcome}: {case.test_id}", size=9, style="B", height=4.5)
+        line(f"{case.outcome}: {case.test_id}", size=9, bold=True, height=4.5)
         line(case.message or "(no message)", size=8, height=4)
-        pdf.ln(1)
+        doc.space(1)
     if not report.failures:
         line("No test failed or errored.", size=9)
-    return bytes(pdf.output())
+    return doc.render()
 
 
 def write_report(report: ValidationReport, out_dir: Path) -> ReportFiles:

@@ -4,6 +4,7 @@ report (MDR-01)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -172,11 +173,14 @@ async def recall_pdf_page(services: Services, recall_id: int) -> Response[bytes]
     recall = await services.recalls.get(services.actor, recall_id)
     view = await services.records.record(services.actor, "recall", recall.id)
     closing = next((v for v in reversed(view.versions) if v.status == "closed"), None)
-    body = recall_pdf(
+    field_actions = await services.recalls.field_actions(services.actor, recall)
+    # Typesetting is CPU-bound: off the event loop.
+    body = await asyncio.to_thread(
+        recall_pdf,
         recall,
         view.versions[0].author_name,
         [s.as_dict() for s in view.signatures],
-        await services.recalls.field_actions(services.actor, recall),
+        field_actions,
         [(v.version, v.status, v.author_name, v.created_at, v.reason) for v in view.versions],
         closing.author_name if closing else None,
     )

@@ -29,7 +29,6 @@ from trace_core.errors import NotFound
 from trace_core.identity.actor import Actor
 from trace_core.identity.service import SigningCredentials, actor_for_user
 from trace_core.lots.service import LotSubmission, ResultInput
-from trace_core.records import export
 from trace_core.records.canonical import canonical_json
 from trace_core.records.export import (
     CHECKPOINT_FIELDS,
@@ -59,9 +58,9 @@ ANNA_EMAIL, QA_EMAIL, SAM_EMAIL = (
 ANNA = SigningCredentials(DEMO_PASSWORD, ANNA_EMAIL)
 QA = SigningCredentials(DEMO_PASSWORD, QA_EMAIL)
 GOOD = {"MFI": "10.1", "MOIST": "0.03", "DENS": "1.30", "CYTO": "pass", "APPEAR": "Conforms"}
-# Beyond Latin-1, as supplier staff write it; DejaVu (or any Unicode font found) draws it.
+# Beyond Latin-1, as supplier staff write it; the product's own fonts draw it (docs/PDF.md).
 REASON = "Menge nach Nachwägung in Zürich korrigiert – 4,5 kg ≥ Mindestmenge (Ωmega-Waage)"
-# Drawn when a CJK font is installed, otherwise printed as code points: never lost.
+# Drawn in Noto Sans SC, which travels with the product: extracted back exactly.
 APPROVAL = "CoA reviewed; conforming 合格"
 
 CoA = tuple[int, bytes]
@@ -510,8 +509,10 @@ async def test_pdf_holds_fields_signatures_history_audit_trail_and_the_coa_pages
         assert f"Signed {when}; meaning: {sig.meaning}" in text
         assert _squeezed(sig.content_sha256) in flat
     assert [line for line in text.splitlines() if line.strip() == "VALID"] == ["VALID"] * 3
-    # Beyond Latin-1: drawn, or printed as code points, but never lost.
-    assert "合格" in text or "[U+5408][U+683C]" in text
+    # Beyond Latin-1: drawn in the product's own fonts and extracted back exactly, whatever
+    # fonts the host has (tests/documents/test_typeset.py; .ci/cjk-fonts-check).
+    assert f"Comment: {APPROVAL}" in text.splitlines()
+    assert "\x00" not in text and "[U+" not in text
     # History: every version with its hash, and the revision's change old → new.
     for row in view.versions:
         assert f"Version {row.version}: {row.action}, status {row.status}" in text
@@ -549,22 +550,19 @@ async def test_voided_record_copy_says_so_and_still_verifies(runtime: Runtime) -
     assert verify_bundle(bundle).ok
 
 
-async def test_without_unicode_fonts_the_pdf_prints_code_points_instead(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A server without any TrueType font still loses no character: Helvetica draws Latin-1,
-    everything else is printed as its code point."""
-    monkeypatch.setattr(export, "_TEXT_FONTS", ())
-    monkeypatch.setattr(export, "_CJK_FONTS", ())
-    lot_id, _first, _corrected = await _approved_revised_lot(runtime, "T-EXP-FONTLESS")
-    qa = await _user(runtime, QA_EMAIL)
-    async with provide_services(runtime, qa) as s:
-        pdf = await export_pdf(s, qa, "supplier_lot", lot_id)
+async def test_a_character_no_font_has_is_printed_as_its_code_point(runtime: Runtime) -> None:
+    """A copy may lose a glyph, never the information: text the product's fonts cannot draw
+    (here CJK Extension B U+20000 and an emoji) is printed as its code point."""
+    anna = await _user(runtime, ANNA_EMAIL)
+    coa_id, _data = await _upload(runtime, anna, "coa.pdf", ["Lot T-EXP-GLYPH"])
+    async with provide_services(runtime, anna) as s:
+        lot_id = (await s.lots.submit(anna, _submission("T-EXP-GLYPH", "5", coa_id))).id
+    async with provide_services(runtime, anna) as s:
+        await s.lots.void(anna, lot_id, "Doppelt erfasst 𠀀 😀 – 重复", 1)
+    async with provide_services(runtime, anna) as s:
+        pdf = await export_pdf(s, anna, "supplier_lot", lot_id)
     text = _text(list(PdfReader(io.BytesIO(pdf)).pages))
-    assert "Nachwägung in Zürich korrigiert [U+2013] 4,5 kg [U+2265] Mindestmenge" in text
-    assert "([U+03A9]mega-Waage)" in text
-    assert "conforming [U+5408][U+683C]" in text
-    assert "REVISED AFTER FIRST ENTRY" in text
+    assert "Reason: Doppelt erfasst [U+20000] [U+1F600] – 重复" in text.splitlines()
 
 
 @pytest.mark.req("P11-04")

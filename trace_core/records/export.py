@@ -21,7 +21,7 @@ import importlib.metadata
 import io
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from cryptography.exceptions import UnsupportedAlgorithm
 from sqlalchemy import select
 
+from documents.typeset import WHITE
+from documents.typeset import Document as PdfDocument
 from trace_core.attachments.models import Document
 from trace_core.attachments.service import PDF_TYPES
 from trace_core.errors import NotFound
@@ -58,8 +60,6 @@ from trace_core.records.verify import NON_VERSION_ACTIONS, ProblemList
 from trace_core.records.views import RecordView, flatten
 
 if TYPE_CHECKING:
-    from fpdf import FPDF
-
     from trace_core.services import Services
 
 BUNDLE_FORMAT = "traceport-record-bundle/1"
@@ -975,7 +975,9 @@ async def export_pdf(services: Services, actor: Actor, record_type: str, record_
     audit trail, and every attached PDF appended page by page, unchanged."""
     view = await _audited_view(services, actor, record_type, record_id, "pdf")
     documents = await _read_documents(services, actor, view)
-    report = _render_report(view, _export_time(view, actor, "pdf"), actor)
+    # Typesetting is CPU-bound (the first PDF of a process also prepares its fonts): off the
+    # event loop, like the appending below.
+    report = await asyncio.to_thread(_render_report, view, _export_time(view, actor, "pdf"), actor)
     attached = [
         (document.filename, data)
         for document, data in documents
@@ -1019,174 +1021,50 @@ def signature_state(valid: bool, covers_current: bool, version: int) -> str:
     return "VALID"
 
 
-#: Unicode TrueType fonts looked for, in order (Debian/Ubuntu, Fedora, Arch, Alpine, macOS).
-_TEXT_FONTS = (
-    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
-    ("/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
-    ("/usr/share/fonts/TTF/DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
-    ("/usr/share/fonts/dejavu/DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
-    ("/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf", "NotoSans-Bold.ttf"),
-    ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf"),
-    ("/Library/Fonts/Arial Unicode.ttf", "Arial Unicode.ttf"),
-)
-#: Fonts for Chinese, Japanese and Korean, loaded only when a text needs them.
-_CJK_FONTS = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/google-droid-sans-fonts/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-)
-
-
-class _Typesetter:
-    """An fpdf2 document with a Unicode font when the system has one. A character no loaded
-    font can draw is printed as ``[U+4E2D]`` rather than dropped or turned into ``?``: a copy
-    may lose a glyph, never the information."""
-
-    def __init__(self, title: str, footer: str) -> None:
-        from fpdf import FPDF
-
-        typesetter = self
-
-        class CopyPdf(FPDF):
-            def footer(self) -> None:
-                typesetter.footer()
-
-        self.pdf: FPDF = CopyPdf(format="A4")
-        self.pdf.set_title(title)
-        self.pdf.set_creator(f"Traceport {software_version()}")
-        self.pdf.set_auto_page_break(auto=True, margin=16)
-        self.pdf.set_margins(15, 15, 15)
-        self.family = "Helvetica"
-        self._glyphs: set[int] | None = None
-        self._cjk_tried = False
-        for regular, bold in _TEXT_FONTS:
-            if Path(regular).is_file():
-                bold_path = Path(regular).with_name(bold)
-                self.pdf.add_font("tpsans", "", regular)
-                self.pdf.add_font("tpsans", "B", bold_path if bold_path.is_file() else regular)
-                self.family = "tpsans"
-                self._glyphs = set(self._cmap("tpsans"))
-                break
-        self.footer_text = self.text(footer)
-
-    def footer(self) -> None:
-        self.pdf.set_y(-12)
-        self.font(7)
-        self.pdf.set_text_color(90)
-        self.pdf.cell(
-            0, 5, f"{self.footer_text}  ·  report page {self.pdf.page_no()} of {{nb}}", align="C"
-        )
-        self.pdf.set_text_color(0)
-
-    def _cmap(self, key: str) -> dict[int, Any]:
-        from fpdf.fonts import TTFFont
-
-        font = self.pdf.fonts.get(key)
-        return font.cmap if isinstance(font, TTFFont) else {}
-
-    def _load_cjk(self) -> None:
-        self._cjk_tried = True
-        for path in _CJK_FONTS:
-            if Path(path).is_file() and self._add_fallback_font(path):
-                return
-
-    def _add_fallback_font(self, path: str) -> bool:
-        try:
-            self.pdf.add_font("tpcjk", "", path)
-        except Exception:
-            # A system font fpdf2 cannot read only means fewer glyphs; the text still
-            # survives as code points.
-            return False
-        self.pdf.set_fallback_fonts(["tpcjk"], exact_match=False)
-        if self._glyphs is not None:
-            self._glyphs |= set(self._cmap("tpcjk"))
-        return True
-
-    def _drawable(self, char: str) -> bool:
-        code = ord(char)
-        if char == "\n":
-            return True
-        if code < 32 or 0x7F <= code < 0xA0:
-            return False
-        if self._glyphs is None:
-            return code < 256
-        if code not in self._glyphs and not self._cjk_tried:
-            self._load_cjk()
-        return code in self._glyphs
-
-    def text(self, value: str) -> str:
-        value = value.replace("\r\n", "\n").replace("\t", "    ")
-        return "".join(c if self._drawable(c) else f"[U+{ord(c):04X}]" for c in value)
-
-    def font(self, size: float, bold: bool = False) -> None:
-        self.pdf.set_font(self.family, "B" if bold else "", size)
-
-
 def _render_report(view: RecordView, exported_at: str, actor: Actor) -> bytes:
-    """The readable part of the copy (fpdf2); the attached PDFs are appended afterwards."""
+    """The readable part of the copy (documents.typeset); the attached PDFs are appended
+    afterwards."""
     marks = (["REVISED AFTER FIRST ENTRY"] if view.revised else []) + (
         ["VOIDED"] if view.voided else []
     )
-    ts = _Typesetter(view.title, " · ".join([f"{view.title}, accurate copy", *marks]))
-    pdf = ts.pdf
-    pdf.add_page()
-    _header(pdf, ts, view, exported_at, actor)
-    _banners(pdf, ts, view)
-    _current_data(pdf, ts, view)
-    _signatures(pdf, ts, view)
-    _history(pdf, ts, view)
-    _audit_trail(pdf, ts, view)
-    _documents(pdf, ts, view)
-    return bytes(pdf.output())
+    doc = PdfDocument(
+        view.title,
+        footer=" · ".join([f"{view.title}, accurate copy", *marks]),
+        page_label="  ·  report page {page} of {pages}",
+        creator=f"Traceport {software_version()}",
+        margin=15,
+        bottom_margin=16,
+    )
+    _header(doc, view, exported_at, actor)
+    _banners(doc, view)
+    _current_data(doc, view)
+    _signatures(doc, view)
+    _history(doc, view)
+    _audit_trail(doc, view)
+    _documents(doc, view)
+    return doc.render()
 
 
-def _line(pdf: FPDF, ts: _Typesetter, text: str, size: float = 9, bold: bool = False) -> None:
-    from fpdf.enums import XPos, YPos
-
-    ts.font(size, bold)
-    pdf.multi_cell(0, size * 0.5, ts.text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-
-def _heading(pdf: FPDF, ts: _Typesetter, text: str) -> None:
-    pdf.ln(4)
-    _line(pdf, ts, text, 12, bold=True)
-    pdf.ln(1)
+def _heading(doc: PdfDocument, text: str) -> None:
+    doc.space(4)
+    doc.text(text, size=12, bold=True)
+    doc.space(1)
 
 
-def _table(
-    pdf: FPDF, ts: _Typesetter, widths: tuple[int, ...], rows: Sequence[tuple[str, ...]]
-) -> None:
-    ts.font(8)
-    with pdf.table(
-        col_widths=widths, text_align="LEFT", line_height=4.2, first_row_as_headings=True
-    ) as table:
-        for values in rows:
-            row = table.row()
-            for value in values:
-                row.cell(ts.text(value))
-
-
-def _header(pdf: FPDF, ts: _Typesetter, view: RecordView, exported_at: str, actor: Actor) -> None:
-    _line(pdf, ts, view.title, 16, bold=True)
+def _header(doc: PdfDocument, view: RecordView, exported_at: str, actor: Actor) -> None:
+    doc.text(view.title, size=16, bold=True)
     current = view.current
-    _line(
-        pdf,
-        ts,
+    doc.text(
         f"Accurate copy of record {view.type.name} {view.record_id}: version {current.version} "
-        f"of {len(view.versions)}, status {current.status}",
+        f"of {len(view.versions)}, status {current.status}"
     )
     when = dt.datetime.fromisoformat(exported_at)
-    _line(pdf, ts, f"Exported {utc_text(when)} by {actor.name} ({actor.kind}, {actor.channel})")
-    _line(pdf, ts, f"Content SHA-256 of the current version: {current.content_sha256}", 8)
-    _line(pdf, ts, f"Traceport {software_version()}", 8)
+    doc.text(f"Exported {utc_text(when)} by {actor.name} ({actor.kind}, {actor.channel})")
+    doc.text(f"Content SHA-256 of the current version: {current.content_sha256}", size=8)
+    doc.text(f"Traceport {software_version()}", size=8)
 
 
-def _banners(pdf: FPDF, ts: _Typesetter, view: RecordView) -> None:
-    from fpdf.enums import XPos, YPos
-
+def _banners(doc: PdfDocument, view: RecordView) -> None:
     banners: list[tuple[str, str, tuple[int, int, int]]] = []
     if view.revised:
         revisions = [v for v in view.versions if v.action == "revise"]
@@ -1201,67 +1079,56 @@ def _banners(pdf: FPDF, ts: _Typesetter, view: RecordView) -> None:
     if view.voided:
         banners.append(("VOIDED", f"Reason: {view.current.reason or '(none given)'}", (70, 70, 70)))
     for title, detail, colour in banners:
-        pdf.ln(3)
-        pdf.set_fill_color(*colour)
-        pdf.set_text_color(255)
-        ts.font(15, bold=True)
-        pdf.multi_cell(
-            0, 9, ts.text(title), fill=True, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
-        ts.font(9)
-        pdf.multi_cell(
-            0, 5, ts.text(detail), fill=True, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
-        pdf.set_text_color(0)
+        doc.space(3)
+        doc.text(title, size=15, bold=True, height=9, colour=WHITE, fill=colour, align="C")
+        doc.text(detail, size=9, height=5, colour=WHITE, fill=colour, align="C")
 
 
-def _current_data(pdf: FPDF, ts: _Typesetter, view: RecordView) -> None:
-    _heading(pdf, ts, f"Data of the current version (v{view.current.version})")
+def _current_data(doc: PdfDocument, view: RecordView) -> None:
+    _heading(doc, f"Data of the current version (v{view.current.version})")
     rows = [("Field", "Value"), ("status", view.current.status)]
     rows += [(name, shown(value)) for name, value in flatten(view.current.content).items()]
-    _table(pdf, ts, (60, 120), rows)
+    doc.table((60, 120), rows)
 
 
-def _signatures(pdf: FPDF, ts: _Typesetter, view: RecordView) -> None:
-    _heading(pdf, ts, "Electronic signatures")
+def _signatures(doc: PdfDocument, view: RecordView) -> None:
+    _heading(doc, "Electronic signatures")
     if not view.signatures:
-        _line(pdf, ts, "The record has no electronic signature.")
+        doc.text("The record has no electronic signature.")
     for sig in view.signatures:
-        pdf.ln(1)
-        _line(pdf, ts, f"{sig.printed_name}: {sig.meaning}", 10, bold=True)
-        _line(pdf, ts, f"Signed {utc_text(sig.signed_at)}; meaning: {sig.meaning}")
-        _line(pdf, ts, f"Version {sig.version}, content SHA-256 {sig.content_sha256}", 8)
+        doc.space(1)
+        doc.text(f"{sig.printed_name}: {sig.meaning}", size=10, bold=True)
+        doc.text(f"Signed {utc_text(sig.signed_at)}; meaning: {sig.meaning}")
+        doc.text(f"Version {sig.version}, content SHA-256 {sig.content_sha256}", size=8)
         if sig.comment:
-            _line(pdf, ts, f"Comment: {sig.comment}")
-        _line(pdf, ts, signature_state(sig.valid, sig.covers_current, sig.version), bold=True)
+            doc.text(f"Comment: {sig.comment}")
+        doc.text(signature_state(sig.valid, sig.covers_current, sig.version), bold=True)
 
 
-def _history(pdf: FPDF, ts: _Typesetter, view: RecordView) -> None:
-    _heading(pdf, ts, "History")
+def _history(doc: PdfDocument, view: RecordView) -> None:
+    _heading(doc, "History")
     for row in view.versions:
-        pdf.ln(1)
-        _line(
-            pdf,
-            ts,
+        doc.space(1)
+        doc.text(
             f"Version {row.version}: {row.action}, status {row.status}, {utc_text(row.created_at)}",
-            10,
+            size=10,
             bold=True,
         )
-        _line(pdf, ts, f"By {row.author_name} ({row.author_kind}, {row.channel})")
+        doc.text(f"By {row.author_name} ({row.author_kind}, {row.channel})")
         if row.reason:
-            _line(pdf, ts, f"Reason: {row.reason}")
-        _line(pdf, ts, f"Content SHA-256 {row.content_sha256}", 8)
+            doc.text(f"Reason: {row.reason}")
+        doc.text(f"Content SHA-256 {row.content_sha256}", size=8)
         changes = view.changes(row.version)
         if row.version == 1:
-            _line(pdf, ts, "First entry.")
+            doc.text("First entry.")
         elif changes:
             rows = [("Field", "Before", "After")]
             rows += [(c.field, shown(c.old), shown(c.new)) for c in changes]
-            _table(pdf, ts, (50, 65, 65), rows)
+            doc.table((50, 65, 65), rows)
 
 
-def _audit_trail(pdf: FPDF, ts: _Typesetter, view: RecordView) -> None:
-    _heading(pdf, ts, "Audit trail of the record")
+def _audit_trail(doc: PdfDocument, view: RecordView) -> None:
+    _heading(doc, "Audit trail of the record")
     rows = [("Seq", "Time (UTC)", "Actor", "Channel", "Action", "Reason")]
     rows += [
         (
@@ -1274,29 +1141,25 @@ def _audit_trail(pdf: FPDF, ts: _Typesetter, view: RecordView) -> None:
         )
         for e in view.events
     ]
-    _table(pdf, ts, (14, 36, 38, 16, 26, 50), rows)
+    doc.table((14, 36, 38, 16, 26, 50), rows)
 
 
-def _documents(pdf: FPDF, ts: _Typesetter, view: RecordView) -> None:
-    _heading(pdf, ts, "Documents")
+def _documents(doc: PdfDocument, view: RecordView) -> None:
+    _heading(doc, "Documents")
     if not view.documents:
-        _line(pdf, ts, "The record refers to no document.")
+        doc.text("The record refers to no document.")
         return
-    _line(pdf, ts, "Every PDF below is appended to this copy, unchanged, in this order.")
+    doc.text("Every PDF below is appended to this copy, unchanged, in this order.")
     for document in view.documents:
-        pdf.ln(1)
-        _line(pdf, ts, f"{document.filename} (document {document.id})", 10, bold=True)
-        _line(
-            pdf,
-            ts,
+        doc.space(1)
+        doc.text(f"{document.filename} (document {document.id})", size=10, bold=True)
+        doc.text(
             f"{document.size} bytes, {document.page_count or '?'} page(s), uploaded "
             f"{utc_text(document.created_at)} by {document.uploaded_by_name}",
         )
-        _line(pdf, ts, f"SHA-256 {document.sha256}", 8)
-    _line(
-        pdf,
-        ts,
+        doc.text(f"SHA-256 {document.sha256}", size=8)
+    doc.text(
         "The JSON bundle exported with this copy holds the same record with every hash and "
         "signature; `traceport record verify` checks it offline.",
-        8,
+        size=8,
     )
