@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from trace_core.certificates.coverage import coverage_on
 from trace_core.db import utc_now
 from trace_core.errors import Conflict, NotFound, ValidationFailed
+from trace_core.gates import Movement
 from trace_core.identity.actor import Actor
 from trace_core.lots.models import SupplierLot
 from trace_core.quantities import parse_quantity
@@ -25,8 +26,6 @@ from trace_core.trace.models import TraceEdge, node_id
 
 if TYPE_CHECKING:
     from trace_core.services import Services
-
-RECEIVABLE = {"submitted", "approved"}
 
 
 @dataclass(frozen=True)
@@ -56,11 +55,8 @@ class ReceiptService:
             errors["quantity"] = str(exc)
         if errors:
             raise ValidationFailed(errors)
-        if lot.status not in RECEIVABLE:
-            raise Conflict(
-                f"Lot {lot.lot_number} is {lot.status}; only submitted or approved "
-                f"lots can be received."
-            )
+        # QMS-10: review status and material hold (recall, QA hold) in one place.
+        await self.s.gate.check(Movement.RECEIVE, supplier_lots=[("supplier_lot_id", lot)])
         if not await self.s.parts.is_approved_supplier(lot.organization_id, lot.part_id):
             raise Conflict(
                 f"{lot.organization.name} is not an approved supplier of part "
