@@ -41,7 +41,9 @@ class ReceiptService:
         self.session = services.session
         self.keeper = services.keeper
 
-    async def post(self, actor: Actor, data: ReceiptInput) -> Receipt:
+    async def post(self, actor: Actor, data: ReceiptInput, *, commit: bool = True) -> Receipt:
+        """Receive a supplier lot. ``commit=False``: inside a larger unit of work that commits
+        (an EPCIS capture's receiving events, ``trace_core/epcis/service.py``)."""
         actor.require("receipts.post")
         if not actor.is_internal:
             raise NotFound("No such lot.")
@@ -135,7 +137,8 @@ class ReceiptService:
                     "explanation": coverage.explanation(),
                 },
             )
-        await self.keeper.commit()
+        if commit:
+            await self.keeper.commit()
         return receipt
 
     async def on_supplier_lot_decided(self, lot: SupplierLot, status: str) -> None:
