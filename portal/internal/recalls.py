@@ -99,7 +99,9 @@ async def _recall(
             "page": page,
             "view": view,
             "field_actions": await services.recalls.field_actions(actor, recall),
-            "held_lots": await services.holds.recall_lots(recall) if recall.status == "open" else [],
+            "held_lots": await services.holds.recall_lots(recall)
+            if recall.status == "open"
+            else [],
             "dispositions": (view.versions[-1].content.get("closing") or {}).get(
                 "dispositions", []
             ),

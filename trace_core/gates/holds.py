@@ -410,6 +410,26 @@ class HoldService:
             if notice
         ]
 
+    async def get(self, actor: Actor, hold_id: int) -> MaterialHold:
+        if not actor.is_internal:
+            raise NotFound("No such hold.")
+        actor.require("trace.read")
+        hold = await self.session.get(MaterialHold, hold_id)
+        if hold is None:
+            raise NotFound("No such hold.")
+        return hold
+
+    async def internal_lot_id(self, actor: Actor, lot_number: str) -> int:
+        """Our internal lot by its number (what our systems know it by)."""
+        if not actor.is_internal:
+            raise NotFound("No such lot.")
+        found = await self.session.scalar(
+            select(InternalLot.id).where(InternalLot.lot_number == lot_number.strip())
+        )
+        if found is None:
+            raise NotFound(f"No internal lot {lot_number}.")
+        return int(found)
+
     async def target(self, hold: MaterialHold) -> str:
         return await self._target(hold)
 
