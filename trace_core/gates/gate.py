@@ -24,11 +24,13 @@ from trace_core.gates.rules import (
     LOT_STATUS,
     SERIAL_LOT,
     SERIAL_STATUS,
+    SUPPLIER_LOT_DISPOSED,
     SUPPLIER_LOT_HELD,
     SUPPLIER_LOT_HELD_EXTERNAL,
     SUPPLIER_LOT_RECALLED,
     SUPPLIER_LOT_STATUS,
     UPSTREAM_HELD,
+    UPSTREAM_HOLD_STATUSES,
     UPSTREAM_RECALLED,
     VERB,
     MaterialRefused,
@@ -161,12 +163,22 @@ class MaterialGate:
             hold = held.hold if held else lot.hold_status
             if external:
                 template, params = SUPPLIER_LOT_HELD_EXTERNAL, {"record": lot.lot_number}
+            elif lot.hold_status not in UPSTREAM_HOLD_STATUSES:
+                template = SUPPLIER_LOT_DISPOSED
+                params = {
+                    "record": lot.lot_number,
+                    "status": _said(lot.hold_status),
+                    "hold": await self._last_hold(lot.id),
+                }
             elif held is not None and held.recall is not None:
                 template = SUPPLIER_LOT_RECALLED
                 params = {"record": lot.lot_number, "recall": held.recall}
             else:
                 template, params = SUPPLIER_LOT_HELD, {"record": lot.lot_number, "hold": hold}
-            rule = "supplier_lot_recalled" if lot.hold_status == "recalled" else "supplier_lot_held"
+            rule = {
+                "recalled": "supplier_lot_recalled",
+                "on_hold": "supplier_lot_held",
+            }.get(lot.hold_status, "supplier_lot_disposed")
             return [Refusal(where, lot.lot_number, rule, template, {**params, "verb": verb})]
         if movement is Movement.RECEIVE and lot.status not in ("submitted", "approved"):
             return [
@@ -181,6 +193,15 @@ class MaterialGate:
         # Otherwise a supplier lot only moves by being received; named in another movement
         # (an EPCIS event), its review status says nothing about our stock: only its hold.
         return []
+
+    async def _last_hold(self, supplier_lot_id: int) -> str:
+        number = await self.session.scalar(
+            select(MaterialHold.number)
+            .where(MaterialHold.supplier_lot_id == supplier_lot_id)
+            .order_by(MaterialHold.id.desc())
+            .limit(1)
+        )
+        return str(number or "")
 
     async def held_upstream(self, lot_ids: Iterable[int]) -> dict[int, list[HeldSource]]:
         """For each internal lot, the held or recalled supplier lots it comes from at any
@@ -202,7 +223,10 @@ class MaterialGate:
                 select(walk.c.start, SupplierLot.id)
                 .join(TraceNode, TraceNode.id == walk.c.node)
                 .join(SupplierLot, SupplierLot.id == TraceNode.ref_id)
-                .where(TraceNode.kind == "supplier_lot", SupplierLot.hold_status.is_not(None))
+                .where(
+                    TraceNode.kind == "supplier_lot",
+                    SupplierLot.hold_status.in_(UPSTREAM_HOLD_STATUSES),
+                )
             )
         ).all()
         if not rows:

@@ -49,6 +49,8 @@ HOLD_TRANSITIONS = {
 DISPOSITIONS = ("release", "scrap", "return")
 #: Internal lot statuses a hold may be placed on (the others already stop all movement).
 HOLDABLE_LOT_STATUSES = ("released", "quarantine")
+#: What a supplier lot's hold status stays at when a recall's closing scraps or returns it.
+DISPOSED_SUPPLIER_LOT = {"scrap": "scrapped", "return": "returned"}
 #: What an internal lot becomes when a recall's closing scraps or returns it.
 DISPOSED_LOT_STATUS = {"scrap": "rejected", "return": "rejected"}
 MAX_RANGE = 100_000
@@ -488,7 +490,9 @@ class HoldService:
         if hold.target_kind == "supplier_lot" and hold.supplier_lot_id is not None:
             supplier = await self.session.get(SupplierLot, hold.supplier_lot_id)
             assert supplier is not None
-            await self._set_supplier_hold(supplier, await self._hold_status(supplier.id), hold)
+            # A lot the recall's closing scrapped or returned stays unreceivable for good.
+            final = await self._hold_status(supplier.id) or DISPOSED_SUPPLIER_LOT.get(step)
+            await self._set_supplier_hold(supplier, final, hold)
         elif hold.target_kind == "internal_lot" and hold.internal_lot_id is not None:
             lot = await self.session.get(InternalLot, hold.internal_lot_id)
             assert lot is not None

@@ -50,7 +50,10 @@ SERIAL_ALLOWS: dict[str, frozenset[Movement]] = {
 SUPPLIER_LOT_RECEIVABLE = frozenset({"submitted", "approved"})
 #: Supplier lot hold status (``None``: not held) → may it move at all, and may what was made
 #: from it move (the gate looks upstream).
-HOLD_STATUSES = ("on_hold", "recalled")
+HOLD_STATUSES = ("on_hold", "recalled", "scrapped", "returned")
+#: The hold statuses that also stop what was made from the lot (a recall's closing decides
+#: the internal lots themselves when it scraps or returns the supplier lot).
+UPSTREAM_HOLD_STATUSES = ("on_hold", "recalled")
 
 
 def internal_lot_allows(status: str, movement: Movement) -> bool:
@@ -88,6 +91,7 @@ SUPPLIER_LOT_STATUS = (
 )
 SUPPLIER_LOT_HELD = "Supplier lot {record} is on hold ({hold}); it cannot be {verb}."
 SUPPLIER_LOT_RECALLED = "Supplier lot {record} is under recall {recall}; it cannot be {verb}."
+SUPPLIER_LOT_DISPOSED = "Supplier lot {record} was {status} ({hold}); it cannot be {verb}."
 UPSTREAM_HELD = "{record} comes from {source}, which is on hold ({hold}); it cannot be {verb}."
 UPSTREAM_RECALLED = (
     "{record} comes from {source}, which is under recall {recall}; it cannot be {verb}."
@@ -104,11 +108,31 @@ TEMPLATES = (
     SUPPLIER_LOT_STATUS,
     SUPPLIER_LOT_HELD,
     SUPPLIER_LOT_RECALLED,
+    SUPPLIER_LOT_DISPOSED,
     UPSTREAM_HELD,
     UPSTREAM_RECALLED,
     SUPPLIER_LOT_HELD_EXTERNAL,
     LOT_EXTERNAL,
 )
+
+
+class Phrase(str):
+    """A message built from a fixed pattern and its values: reads as the English text, and
+    carries the pattern so that the portal can show it in the reader's language."""
+
+    template: str
+    params: dict[str, str]
+
+    def __new__(cls, template: str, params: dict[str, str]) -> Phrase:
+        phrase = super().__new__(cls, template.format(**params))
+        phrase.template = template
+        phrase.params = params
+        return phrase
+
+    def localized(self, gettext: Callable[[str], str]) -> str:
+        """The pattern translated, then filled (statuses and verbs translated too)."""
+        values = {k: gettext(v) if k in ("status", "verb") else v for k, v in self.params.items()}
+        return gettext(self.template).format(**values)
 
 
 @dataclass(frozen=True)
@@ -123,15 +147,11 @@ class Refusal:
     params: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
-    def message(self) -> str:
-        return self.template.format(**self.params)
+    def message(self) -> Phrase:
+        return Phrase(self.template, self.params)
 
     def localized(self, gettext: Callable[[str], str]) -> str:
-        """The message in the reader's language: the pattern translated, then filled."""
-        values = {
-            k: str(gettext(v)) if k in ("status", "verb") else v for k, v in self.params.items()
-        }
-        return str(gettext(self.template)).format(**values)
+        return self.message.localized(gettext)
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -152,7 +172,8 @@ class MaterialRefused(Conflict):
         for refusal in self.refusals:
             known = self.errors.get(refusal.field)
             self.errors[refusal.field] = f"{known} {refusal.message}" if known else refusal.message
-        super().__init__(" ".join(r.message for r in self.refusals))
+        messages = [r.message for r in self.refusals]
+        super().__init__(messages[0] if len(messages) == 1 else " ".join(messages))
 
     def localized(self, gettext: Callable[[str], str]) -> str:
         return " ".join(r.localized(gettext) for r in self.refusals)
