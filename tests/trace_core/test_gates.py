@@ -37,7 +37,7 @@ from trace_core.production.models import WorkOrder
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
 from trace_core.receipts.models import Receipt
 from trace_core.receipts.service import ReceiptInput
-from trace_core.records.models import AuditEvent, RecordVersion, Signature
+from trace_core.records.models import RecordVersion, Signature
 from trace_core.services import Runtime, provide_services
 from trace_core.shipments.models import Shipment
 from trace_core.shipments.service import ShipmentInput
