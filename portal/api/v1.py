@@ -739,7 +739,7 @@ async def release_supplier_lot(services: Services, lot_id: int, data: HoldReleas
     responses=_HOLD_ERRORS,
 )
 async def hold_internal_lot(services: Services, lot_number: str, data: HoldIn) -> HoldOut:
-    lot_id = await services.holds.internal_lot_id(services.actor, lot_number)
+    lot_id = await services.holds.internal_lot_id(services.actor, lot_number, "material.hold")
     hold = await services.holds.hold_internal_lot(services.actor, lot_id, HoldInput(data.reason))
     return await _hold_answer(services, hold)
 
@@ -753,7 +753,7 @@ async def hold_internal_lot(services: Services, lot_number: str, data: HoldIn) -
     responses=_HOLD_ERRORS,
 )
 async def release_internal_lot(services: Services, lot_number: str, data: HoldReleaseIn) -> HoldOut:
-    lot_id = await services.holds.internal_lot_id(services.actor, lot_number)
+    lot_id = await services.holds.internal_lot_id(services.actor, lot_number, "material.release")
     hold = await services.holds.release_internal_lot(services.actor, lot_id, data.reason)
     return await _hold_answer(services, hold)
 

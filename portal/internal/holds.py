@@ -64,7 +64,9 @@ async def place_hold(request: Request[Any, Any, Any], services: Services) -> Tem
                 services.actor, values["serial_first"], values["serial_last"], data, credentials
             )
         else:
-            lot_id = await services.holds.internal_lot_id(services.actor, values["lot_number"])
+            lot_id = await services.holds.internal_lot_id(
+                services.actor, values["lot_number"], "material.hold"
+            )
             await services.holds.hold_internal_lot(services.actor, lot_id, data, credentials)
 
     return await take_step(

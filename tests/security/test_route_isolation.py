@@ -917,6 +917,8 @@ KNOWN_PARAMETERS = frozenset(
         "sscc",
         "unit_id",
         "index",
+        "hold_id",
+        "lot_number",
     }
 )
 
@@ -955,6 +957,9 @@ def parameter_values(
         return [(DEMO_CASE_SSCC if name == "sscc" else "1", True, None)]
     if name == "index":
         return [("0", False, None)]
+    if name in ("hold_id", "lot_number"):
+        # Material holds and our internal lots are ours: foreign to every external caller.
+        return [("1" if name == "hold_id" else "IL-RES-0001", True, None)]
     pick = {
         "document_id": world.victim_documents if foreign else world.own_documents,
         "organization_id": [world.victim_org if foreign else world.own_org],

@@ -353,7 +353,7 @@ async def test_a_hold_on_a_supplier_lot_stops_everything_made_from_it(runtime: R
 async def test_internal_lot_and_serial_range_holds_and_their_release(runtime: Runtime) -> None:
     qa = await user(runtime, QA_EMAIL)
     async with provide_services(runtime, qa) as s:
-        lot_id = await s.holds.internal_lot_id(qa, "IL-STE-0001")
+        lot_id = await s.holds.internal_lot_id(qa, "IL-STE-0001", "material.hold")
         lot_hold = await s.holds.hold_internal_lot(qa, lot_id, HoldInput("label mix-up"), QA)
         range_hold = await s.holds.hold_serials(
             qa, "SN-DEMO-0006", "SN-DEMO-0007", HoldInput("visual defect"), QA
@@ -400,7 +400,7 @@ async def test_illegal_hold_steps_are_refused_and_write_nothing(runtime: Runtime
         ("active", "return"): "returned",
     }
     async with provide_services(runtime, qa) as s:
-        il_ste = await s.holds.internal_lot_id(qa, "IL-STE-0001")
+        il_ste = await s.holds.internal_lot_id(qa, "IL-STE-0001", "material.hold")
     before = await counts(runtime)
     cases: list[tuple[Actor, Any, type[Exception], str]] = [
         (qa, lambda s: s.holds.release(qa, held.id, "again", QA), Conflict, "is released"),
@@ -553,3 +553,47 @@ async def test_every_refusal_is_a_phrase_the_portal_can_translate(runtime: Runti
         "{record} is in quarantine; it cannot be {verb} until QA releases it.": "[{record}|{verb}]"
     }
     assert message.localized(lambda text: fake.get(text, text.upper())) == "[IL-RES-0001|CONSUMED]"  # type: ignore[attr-defined]
+
+
+# -- outsourced processing: out at the run's submission, in at QA's acceptance --------------
+
+
+async def test_process_runs_ask_the_gate_out_and_in(runtime: Runtime) -> None:
+    from trace_core.identity.service import SigningCredentials
+
+    from .test_processes import SAM, run, sign, submit
+
+    sam = await user(runtime, SAM)
+    await set_lot_status(runtime, "IL-RES-0001", "on_hold")
+    before = await counts(runtime)
+    with pytest.raises(ValidationFailed) as out:
+        await submit(runtime, sam, run())
+    # The contractor is told the lot is not released, nothing of our holds.
+    assert out.value.errors["inputs.IL-RES-0001"] == (
+        "Lot IL-RES-0001 is not released by the customer's QA; it cannot be sent out for "
+        "processing."
+    )
+    assert await counts(runtime) == before
+    await set_lot_status(runtime, "IL-RES-0001", "released")
+    draft = await submit(runtime, sam, run())
+    signed = await sign(runtime, sam, draft.id, draft.version)
+    # Before QA accepts, the resin's supplier lot is recalled: the run cannot be accepted.
+    qa = await user(runtime, QA_EMAIL)
+    async with provide_services(runtime, qa) as s:
+        await s.recalls.open(qa, "AP-24-0815", "particles", QA)
+    before = await counts(runtime)
+    async with provide_services(runtime, qa) as s:
+        with pytest.raises(MaterialRefused) as back:
+            await s.processes.decide(
+                qa,
+                draft.id,
+                "accept",
+                SigningCredentials(QA.password, QA_EMAIL),
+                "",
+                signed.version,
+            )
+    assert back.value.errors["inputs.IL-RES-0001"] == (
+        "IL-RES-0001 is recalled; it cannot be accepted back from processing (only released "
+        "material moves)."
+    )
+    assert await counts(runtime) == before

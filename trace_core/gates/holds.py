@@ -226,6 +226,7 @@ class HoldService:
         credentials: SigningCredentials | None = None,
     ) -> MaterialHold:
         """Release the hold QA placed by hand on a supplier lot."""
+        self._authorize(actor, "material.release", reason or "-")
         return await self.release(
             actor, await self._active_id(MaterialHold.supplier_lot_id, lot_id), reason, credentials
         )
@@ -237,6 +238,7 @@ class HoldService:
         reason: str,
         credentials: SigningCredentials | None = None,
     ) -> MaterialHold:
+        self._authorize(actor, "material.release", reason or "-")
         return await self.release(
             actor, await self._active_id(MaterialHold.internal_lot_id, lot_id), reason, credentials
         )
@@ -421,10 +423,12 @@ class HoldService:
             raise NotFound("No such hold.")
         return hold
 
-    async def internal_lot_id(self, actor: Actor, lot_number: str) -> int:
-        """Our internal lot by its number (what our systems know it by)."""
+    async def internal_lot_id(self, actor: Actor, lot_number: str, permission: str) -> int:
+        """Our internal lot by its number (what our systems know it by), for a step that
+        needs ``permission`` (asked first: who may not act learns nothing of our lots)."""
         if not actor.is_internal:
             raise NotFound("No such lot.")
+        actor.require(permission)
         found = await self.session.scalar(
             select(InternalLot.id).where(InternalLot.lot_number == lot_number.strip())
         )
