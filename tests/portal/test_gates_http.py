@@ -199,6 +199,9 @@ async def test_qa_holds_a_supplier_lot_on_its_page_and_the_supplier_sees_the_not
     await qa.logout()
     ops = qa
     await ops.login(OPS)
+    # The work-order form no longer offers the lot received from the held supplier lot.
+    orders = await ops.get("/internal/work-orders")
+    assert 'value="IL-STE-0001"' in orders.text and 'value="IL-RES-0001"' not in orders.text
     before = await row_counts(runtime, TABLES)
     refused = await ops.post("/internal/receipts", {"supplier_lot_id": str(resin), "quantity": "2"})
     assert refused.status_code == 409

@@ -708,6 +708,25 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
     ("POST", "/api/v1/lots/{lot_id:int}/suspect"): lambda c: [
         {"json": {"description": "isolation test"}}
     ],
+    # Material holds (docs/GATES.md): our internal clients only.
+    ("POST", "/api/v1/lots/{lot_id:int}/hold"): lambda c: [{"json": {"reason": "isolation"}}],
+    ("POST", "/api/v1/lots/{lot_id:int}/release"): lambda c: [{"json": {"reason": "isolation"}}],
+    ("POST", "/api/v1/internal-lots/{lot_number:str}/hold"): lambda c: [
+        {"json": {"reason": "isolation"}}
+    ],
+    ("POST", "/api/v1/internal-lots/{lot_number:str}/release"): lambda c: [
+        {"json": {"reason": "isolation"}}
+    ],
+    ("POST", "/api/v1/serial-holds"): lambda c: [
+        {
+            "json": {
+                "serial_first": "SN-DEMO-0006",
+                "serial_last": "SN-DEMO-0007",
+                "reason": "isolation",
+            }
+        }
+    ],
+    ("POST", "/api/v1/holds/{hold_id:int}/release"): lambda c: [{"json": {"reason": "isolation"}}],
     ("GET", "/api/v1/reports/supplied"): lambda c: [
         {"params": {"id": i}, "foreign": True} for i in ("AP-24-0815", "SN-DEMO-0001")
     ],

@@ -155,6 +155,16 @@ class MaterialGate:
                 found.append(refusal)
         return found
 
+    async def movable(self, movement: Movement, lots: Sequence[InternalLot]) -> list[InternalLot]:
+        """The lots that may make ``movement`` now (what a form offers), in their order."""
+        refused = {
+            r.field
+            for r in await self.refusals(
+                movement, internal_lots=[(str(lot.id), lot) for lot in lots]
+            )
+        }
+        return [lot for lot in lots if str(lot.id) not in refused]
+
     async def _supplier_lot(
         self, where: str, lot: SupplierLot, movement: Movement, verb: str, external: bool
     ) -> list[Refusal]:
