@@ -184,6 +184,7 @@ MOVEMENT_VERBS = (
     N_("accepted back from processing"),
     N_("packed"),
     N_("shipped"),
+    N_("released for use"),
 )
 GATE_REFUSALS = (
     N_("{record} is {status}; it cannot be {verb} (only released material moves)."),

@@ -333,6 +333,18 @@ async def test_a_hold_on_a_supplier_lot_stops_everything_made_from_it(runtime: R
     assert shipped.value.errors["serials"] == (
         "SN-DEMO-0006 comes from AP-24-0815, which is on hold (MH-000001); it cannot be shipped."
     )
+    # QA's release of a lot made from it (a finished lot's release) asks the gate too.
+    async with provide_services(runtime, qa) as s:
+        finished = await s.session.scalar(
+            select(InternalLot).where(InternalLot.lot_number == "FG-LOT-0001")
+        )
+        assert finished is not None
+        with pytest.raises(MaterialRefused) as release:
+            await s.gate.check_release("lot", finished)
+    assert release.value.errors == {
+        "lot": "FG-LOT-0001 comes from AP-24-0815, which is on hold (MH-000001); it cannot be "
+        "released for use."
+    }
     assert await counts(runtime) == before
     async with provide_services(runtime, qa) as s:
         released = await s.holds.release_supplier_lot(qa, lot_id, "MFI retested in spec", QA)

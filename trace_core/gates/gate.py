@@ -22,6 +22,7 @@ from trace_core.gates.rules import (
     LOT_EXTERNAL,
     LOT_QUARANTINE,
     LOT_STATUS,
+    RELEASE_VERB,
     SERIAL_LOT,
     SERIAL_STATUS,
     SUPPLIER_LOT_DISPOSED,
@@ -154,6 +155,14 @@ class MaterialGate:
             if refusal is not None:
                 found.append(refusal)
         return found
+
+    async def check_release(self, field: str, lot: InternalLot) -> None:
+        """Before QA releases an internal lot (a finished lot's release, a quarantine ending):
+        refuse (``MaterialRefused``) when anything it comes from is on hold or under recall.
+        Its own status is the releasing step's business, not the gate's."""
+        sources = (await self.held_upstream([lot.id])).get(lot.id)
+        if sources:
+            raise MaterialRefused([_upstream_refusal(field, lot.lot_number, sources, RELEASE_VERB)])
 
     async def movable(self, movement: Movement, lots: Sequence[InternalLot]) -> list[InternalLot]:
         """The lots that may make ``movement`` now (what a form offers), in their order."""
@@ -307,6 +316,12 @@ def _lot_refusal(
     sources: Sequence[HeldSource] = upstream.get(lot.id, ())
     if not sources:
         return None
+    return _upstream_refusal(where, lot.lot_number, sources, verb)
+
+
+def _upstream_refusal(
+    where: str, lot_number: str, sources: Sequence[HeldSource], verb: str
+) -> Refusal:
     source = sources[0]
     if source.recall is not None:
         return Refusal(
@@ -315,7 +330,7 @@ def _lot_refusal(
             "upstream_recalled",
             UPSTREAM_RECALLED,
             {
-                "record": lot.lot_number,
+                "record": lot_number,
                 "source": source.lot_number,
                 "recall": source.recall,
                 "verb": verb,
@@ -326,5 +341,5 @@ def _lot_refusal(
         source.lot_number,
         "upstream_held",
         UPSTREAM_HELD,
-        {"record": lot.lot_number, "source": source.lot_number, "hold": source.hold, "verb": verb},
+        {"record": lot_number, "source": source.lot_number, "hold": source.hold, "verb": verb},
     )

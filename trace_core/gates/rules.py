@@ -80,6 +80,9 @@ VERB = {
     Movement.SHIP: "shipped",
 }
 
+#: What a QA release of a lot is called in a refusal (``MaterialGate.check_release``).
+RELEASE_VERB = "released for use"
+
 # The refusal texts, each a fixed English pattern with named values: the portal shows them in
 # the reader's language (``portal/vocabulary.py`` marks them for the catalogue).
 LOT_STATUS = "{record} is {status}; it cannot be {verb} (only released material moves)."
