@@ -136,6 +136,9 @@ class LotOut(msgspec.Struct):
     results: list[ResultOut]
     signatures: list[SignatureOut]
     submitted_at: dt.datetime
+    #: The material hold (docs/GATES.md): null, on_hold, recalled, scrapped or returned;
+    #: apart from the review status. A supplier reads QA's notice on its lot page.
+    hold_status: str | None = None
 
 
 class TokenOut(msgspec.Struct):
@@ -236,6 +239,7 @@ def lot_out(detail: LotDetail) -> LotOut:
             for s in detail.signatures
         ],
         lot.created_at,
+        lot.hold_status,
     )
 
 

@@ -69,6 +69,9 @@ async def test_holds_and_releases_through_the_api(
         "active",
     )
     assert body["placed_by"] == "client:traceport-erp"
+    acme = bearer(await api_token(client, "acme-edi", "acme-edi-secret"))
+    theirs = await client.get(f"/api/v1/lots/{resin}", headers=acme)
+    assert theirs.json()["hold_status"] == "on_hold" and theirs.json()["status"] == "approved"
     before = await row_counts(runtime, TABLES)
     # Held: a second hold is an illegal step; shipping what was made from it is refused.
     again = await client.post(f"/api/v1/lots/{resin}/hold", headers=headers, json={"reason": "x"})
