@@ -37,6 +37,8 @@ DOMAIN_ERRORS = frozenset(
         "WrongSecondFactor",
         "LoginThrottled",
         "EpcisRejected",
+        "MaterialRefused",
+        "GateRejected",
     }
 )
 #: The name services give the per-field problems they collect before raising.

@@ -74,6 +74,10 @@ def translate(value: object) -> object:
     Templates use this, not ``_()``, for anything that is not a literal: Jinja's ``_()``
     marks its result safe and %-formats it, which is right for a reviewed catalogue string
     and wrong for data (markup in it would not be escaped; a ``%`` in it would fail)."""
+    # A refusal of the material gate (trace_core.gates.rules.Phrase): pattern and values.
+    localized = getattr(value, "localized", None)
+    if isinstance(value, str) and callable(localized):
+        return localized(gettext_)
     if isinstance(value, str) and value:
         return gettext_(value)
     return value

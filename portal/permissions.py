@@ -213,6 +213,29 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/api/v1/lots/{lot_id:int}/suspect"): _a(API, "lots.submit", suppliers_only=True),
     ("GET", "/api/v1/recalls/{recall_id:int}"): _a(API_INTERNAL, "trace.read"),
     ("GET", "/api/v1/reports/supplied"): _a(API_INTERNAL, "trace.read"),
+    # -- material holds (QMS-10; docs/GATES.md) --------------------------------------------
+    ("GET", "/internal/holds"): _a(INTERNAL, "lots.read"),
+    ("POST", "/internal/holds"): _a(
+        INTERNAL, "material.hold", people_only=True, note="signed (placed on hold)"
+    ),
+    ("POST", "/internal/holds/{hold_id:int}/release"): _a(
+        INTERNAL, "material.release", people_only=True, note="signed (released from hold)"
+    ),
+    ("POST", "/internal/lots/{lot_id:int}/hold"): _a(
+        INTERNAL, "material.hold", people_only=True, note="signed (placed on hold)"
+    ),
+    ("POST", "/internal/lots/{lot_id:int}/release"): _a(
+        INTERNAL, "material.release", people_only=True, note="signed (released from hold)"
+    ),
+    ("POST", "/api/v1/lots/{lot_id:int}/hold"): _a(API_INTERNAL, "material.hold"),
+    ("POST", "/api/v1/lots/{lot_id:int}/release"): _a(API_INTERNAL, "material.release"),
+    ("POST", "/api/v1/internal-lots/{lot_number:str}/hold"): _a(API_INTERNAL, "material.hold"),
+    ("POST", "/api/v1/internal-lots/{lot_number:str}/release"): _a(
+        API_INTERNAL, "material.release"
+    ),
+    ("POST", "/api/v1/serial-holds"): _a(API_INTERNAL, "material.hold"),
+    ("GET", "/api/v1/holds/{hold_id:int}"): _a(API_INTERNAL, "trace.read"),
+    ("POST", "/api/v1/holds/{hold_id:int}/release"): _a(API_INTERNAL, "material.release"),
     # -- outsourced process runs (QMS-07, QMS-08; docs/PROCESSES.md) --------------------------
     ("GET", "/supplier/process-runs"): _a(OWN_ORG, "lots.read", "parts.read"),
     ("GET", "/supplier/process-runs/new"): _a(OWN_ORG, "lots.submit", suppliers_only=True),

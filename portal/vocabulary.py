@@ -50,6 +50,9 @@ STATUSES = (
     N_("lapsed"),
     N_("not covered"),
     N_("none"),
+    # Material holds (``gates.models.MaterialHold.status``, ``SupplierLot.hold_status``).
+    N_("scrapped"),
+    N_("returned"),
     # A recall's field action per consignee.
     N_("not notified"),
     N_("notified"),
@@ -85,6 +88,8 @@ SIGNATURE_MEANINGS = (
     N_("audit trail reviewed"),
     N_("suspended"),
     N_("withdrawn"),
+    N_("placed on hold"),
+    N_("released from hold"),
 )
 
 #: ``identity.roles.ROLE_LABELS`` and ``KIND_LABELS``: roles and kinds of organization.
@@ -161,6 +166,41 @@ RECALL_COUNTS = (
     N_("consignees"),
 )
 
+#: The material gate (``trace_core/gates/rules.py``): what a hold covers, what a recall's
+#: closing decides, the movements as a refusal names them, and the refusals' patterns
+#: (``{record}`` and the like are filled in after translation; ``Phrase.localized``).
+HOLD_WORDS = (
+    N_("serial range"),
+    N_("hold"),
+    N_("recall"),
+    N_("release"),
+    N_("scrap"),
+    N_("return"),
+)
+MOVEMENT_VERBS = (
+    N_("received"),
+    N_("consumed"),
+    N_("sent out for processing"),
+    N_("accepted back from processing"),
+    N_("packed"),
+    N_("shipped"),
+    N_("released for use"),
+)
+GATE_REFUSALS = (
+    N_("{record} is {status}; it cannot be {verb} (only released material moves)."),
+    N_("{record} is in quarantine; it cannot be {verb} until QA releases it."),
+    N_("{record} is {status}; it cannot be {verb}."),
+    N_("{record} belongs to lot {lot}, which is {status}; it cannot be {verb}."),
+    N_("Supplier lot {record} is {status}; only submitted or approved lots can be received."),
+    N_("Supplier lot {record} is on hold ({hold}); it cannot be {verb}."),
+    N_("Supplier lot {record} is under recall {recall}; it cannot be {verb}."),
+    N_("Supplier lot {record} was {status} ({hold}); it cannot be {verb}."),
+    N_("{record} comes from {source}, which is on hold ({hold}); it cannot be {verb}."),
+    N_("{record} comes from {source}, which is under recall {recall}; it cannot be {verb}."),
+    N_("Lot {record} is on hold by the customer's QA; it cannot be {verb}."),
+    N_("Lot {record} is not released by the customer's QA; it cannot be {verb}."),
+)
+
 #: The audit-trail filter with nothing chosen (``records.audit_trail.AuditFilter.describe``).
 AUDIT_FILTERS = (N_("whole trail"),)
 
@@ -186,6 +226,8 @@ WORDS: tuple[str, ...] = (
     + TRACE_NODE_KINDS
     + TRACE_EDGE_KINDS
     + RECALL_COUNTS
+    + HOLD_WORDS
+    + MOVEMENT_VERBS
     + AUDIT_FILTERS
     + HTTP_DETAILS
 )

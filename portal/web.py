@@ -26,6 +26,7 @@ from trace_core.errors import (
     TooLarge,
     ValidationFailed,
 )
+from trace_core.gates import MaterialRefused
 from trace_core.identity.actor import Actor
 from trace_core.services import Runtime, Services
 
@@ -62,12 +63,16 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
     status = next((code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), 400)
     if is_api(request):
         body: dict[str, Any] = {"error": type(exc).__name__, "message": exc.message}
-        if isinstance(exc, ValidationFailed):
+        if isinstance(exc, (ValidationFailed, MaterialRefused)):
             body["fields"] = exc.errors
+        if isinstance(exc, MaterialRefused):
+            # The material gate's refusals: each names its field, rule and blocking record.
+            body["refusals"] = [r.as_dict() for r in exc.refusals]
         return Response(body, status_code=status)
+    message = exc.localized(gettext_) if isinstance(exc, MaterialRefused) else exc.message
     return Template(
         "error.html",
-        context={"status": status, "message": exc.message, "errors": getattr(exc, "errors", {})},
+        context={"status": status, "message": message, "errors": getattr(exc, "errors", {})},
         status_code=status,
     )
 

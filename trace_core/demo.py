@@ -112,6 +112,7 @@ CLIENTS = (
             "production:write",
             "shipments:write",
             "events:write",
+            "holds:write",
         ],
     ),
 )

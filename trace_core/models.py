@@ -4,6 +4,7 @@ from trace_core.attachments.models import Document
 from trace_core.certificates.models import CertificatePart, SupplierCertificate
 from trace_core.db import Base
 from trace_core.epcis.models import EpcisCapture, EpcisEvent, EpcisEventIdentifier, EpcisObject
+from trace_core.gates.models import MaterialHold
 from trace_core.identity.models import ApiClient, ClientSecret, Organization, User, WebSession
 from trace_core.identity.onboarding_models import (
     IdentityVerification,
@@ -57,6 +58,7 @@ __all__ = [
     "Invitation",
     "LoginAttempt",
     "LotResult",
+    "MaterialHold",
     "Organization",
     "PackingEvent",
     "Part",

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from trace_core.attachments.service import AttachmentService
     from trace_core.certificates.service import CertificateService
     from trace_core.epcis.service import EpcisService
+    from trace_core.gates.gate import MaterialGate
+    from trace_core.gates.holds import HoldService
     from trace_core.identity.service import IdentityService
     from trace_core.inventory.service import InventoryService
     from trace_core.lots.service import LotService
@@ -203,6 +205,19 @@ class Services:
         from trace_core.epcis.service import EpcisService
 
         return EpcisService(self)
+
+    @cached_property
+    def gate(self) -> MaterialGate:
+        """The material gate every movement asks before it writes (``docs/GATES.md``)."""
+        from trace_core.gates.gate import MaterialGate
+
+        return MaterialGate(self.session)
+
+    @cached_property
+    def holds(self) -> HoldService:
+        from trace_core.gates.holds import HoldService
+
+        return HoldService(self)
 
 
 @asynccontextmanager

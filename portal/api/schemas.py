@@ -11,6 +11,7 @@ import msgspec
 from trace_core.attachments.models import Document
 from trace_core.certificates.coverage import Coverage
 from trace_core.certificates.service import CertificateDetail
+from trace_core.gates.models import MaterialHold
 from trace_core.lots.service import LotDetail
 from trace_core.parts.models import Part, Specification
 from trace_core.processes.service import RunDetail
@@ -135,6 +136,9 @@ class LotOut(msgspec.Struct):
     results: list[ResultOut]
     signatures: list[SignatureOut]
     submitted_at: dt.datetime
+    #: The material hold (docs/GATES.md): null, on_hold, recalled, scrapped or returned;
+    #: apart from the review status. A supplier reads QA's notice on its lot page.
+    hold_status: str | None = None
 
 
 class TokenOut(msgspec.Struct):
@@ -235,6 +239,7 @@ def lot_out(detail: LotDetail) -> LotOut:
             for s in detail.signatures
         ],
         lot.created_at,
+        lot.hold_status,
     )
 
 
@@ -567,3 +572,82 @@ class ShippingUnitOut(msgspec.Struct):
     serials: list[str]
     units: list[str]
     history: list[PackingEventOut]
+
+
+# -- material holds (docs/GATES.md) ---------------------------------------------------------
+
+
+class HoldIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str
+    #: Supplier lots only: what the supplier is shown on its lot (never our reason).
+    supplier_notice: str = ""
+
+
+class SerialHoldIn(msgspec.Struct, forbid_unknown_fields=True):
+    serial_first: str
+    serial_last: str
+    reason: str
+
+
+class HoldReleaseIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str
+
+
+class HoldOut(msgspec.Struct):
+    id: int
+    number: str
+    #: ``supplier_lot``, ``internal_lot`` or ``serial_range``.
+    target_kind: str
+    #: The lot number, or ``first…last`` for a serial range.
+    target: str
+    #: ``hold`` (QA by hand, or a system) or ``recall``.
+    hold_kind: str
+    #: The recall number when a recall placed the hold.
+    recall: str | None
+    #: ``active``, ``released``, ``scrapped`` or ``returned``.
+    status: str
+    reason: str
+    supplier_notice: str | None
+    serials: list[str]
+    placed_at: dt.datetime
+    placed_by: str
+    ended_at: dt.datetime | None
+    ended_by: str | None
+    end_reason: str | None
+
+
+class RefusalOut(msgspec.Struct):
+    field: str
+    record: str
+    rule: str
+    message: str
+
+
+class ErrorOut(msgspec.Struct):
+    """Every error answer of the API: the domain error's name, its message, the fields it
+    names (422, and the gate's 409) and the gate's refusals (409)."""
+
+    error: str
+    message: str
+    fields: dict[str, str] | None = None
+    refusals: list[RefusalOut] | None = None
+
+
+def hold_out(hold: MaterialHold, target: str, recall: str | None) -> HoldOut:
+    return HoldOut(
+        hold.id,
+        hold.number,
+        hold.target_kind,
+        target,
+        hold.hold_kind,
+        recall,
+        hold.status,
+        hold.reason,
+        hold.supplier_notice,
+        list(hold.serials or []),
+        hold.placed_at,
+        hold.placed_by,
+        hold.ended_at,
+        hold.ended_by,
+        hold.end_reason,
+    )

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.openapi import ResponseSpec
 from litestar.params import Body, QueryParameter
 
 from portal.api.schemas import (
@@ -15,6 +16,10 @@ from portal.api.schemas import (
     CertificateOut,
     CoverageOut,
     DocumentOut,
+    ErrorOut,
+    HoldIn,
+    HoldOut,
+    HoldReleaseIn,
     LotIn,
     LotOut,
     LotRevisionIn,
@@ -23,6 +28,7 @@ from portal.api.schemas import (
     PartOut,
     ProcessRunIn,
     ProcessRunOut,
+    SerialHoldIn,
     ShipmentIn,
     ShippingUnitOut,
     SuspectIn,
@@ -32,6 +38,7 @@ from portal.api.schemas import (
     coverage_out,
     document_out,
     event_out,
+    hold_out,
     lot_out,
     part_out,
     process_run_out,
@@ -39,6 +46,8 @@ from portal.api.schemas import (
 )
 from trace_core.certificates.service import CertificateInput
 from trace_core.errors import ValidationFailed
+from trace_core.gates.holds import HoldInput
+from trace_core.gates.models import MaterialHold
 from trace_core.lots.service import LotSubmission, ResultInput
 from trace_core.packing.models import ShippingUnit
 from trace_core.packing.service import PackInput
@@ -672,6 +681,133 @@ async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     )
 
 
+# -- material holds (docs/GATES.md; trace_core/gates/holds.py) ------------------------------
+# Supplier lots by their id (as every /api/v1/lots route); our internal lots by their lot
+# number, which is what our ERP and MES know them by. A machine's hold and release are
+# versioned and audited under the client's name; people sign theirs on the pages.
+
+_HOLD_ERRORS = {
+    404: ResponseSpec(ErrorOut, description="No such lot or hold (or not one of ours)"),
+    403: ResponseSpec(ErrorOut, description="The client lacks the scope holds:write"),
+    409: ResponseSpec(
+        ErrorOut, description="Illegal step: already held, not active, held by a recall"
+    ),
+    422: ResponseSpec(ErrorOut, description="A field is missing or wrong (named in fields)"),
+}
+
+
+async def _hold_answer(services: Services, hold: MaterialHold) -> HoldOut:
+    recalls = await services.holds.recall_numbers([hold])
+    target = await services.holds.target(hold)
+    return hold_out(hold, target, recalls.get(hold.recall_id or 0))
+
+
+@post(
+    "/api/v1/lots/{lot_id:int}/hold",
+    tags=["holds"],
+    security=BEARER,
+    status_code=201,
+    summary="Put a supplier lot on hold (internal clients; it can no longer be received)",
+    responses=_HOLD_ERRORS,
+)
+async def hold_supplier_lot(services: Services, lot_id: int, data: HoldIn) -> HoldOut:
+    hold = await services.holds.hold_supplier_lot(
+        services.actor, lot_id, HoldInput(data.reason, data.supplier_notice)
+    )
+    return await _hold_answer(services, hold)
+
+
+@post(
+    "/api/v1/lots/{lot_id:int}/release",
+    tags=["holds"],
+    security=BEARER,
+    status_code=200,
+    summary="Release a supplier lot from QA's hold (a recall's hold ends with the recall)",
+    responses=_HOLD_ERRORS,
+)
+async def release_supplier_lot(services: Services, lot_id: int, data: HoldReleaseIn) -> HoldOut:
+    hold = await services.holds.release_supplier_lot(services.actor, lot_id, data.reason)
+    return await _hold_answer(services, hold)
+
+
+@post(
+    "/api/v1/internal-lots/{lot_number:str}/hold",
+    tags=["holds"],
+    security=BEARER,
+    status_code=201,
+    summary="Put one of our internal lots on hold, by its lot number (internal clients)",
+    responses=_HOLD_ERRORS,
+)
+async def hold_internal_lot(services: Services, lot_number: str, data: HoldIn) -> HoldOut:
+    lot_id = await services.holds.internal_lot_id(services.actor, lot_number, "material.hold")
+    hold = await services.holds.hold_internal_lot(services.actor, lot_id, HoldInput(data.reason))
+    return await _hold_answer(services, hold)
+
+
+@post(
+    "/api/v1/internal-lots/{lot_number:str}/release",
+    tags=["holds"],
+    security=BEARER,
+    status_code=200,
+    summary="Release one of our internal lots from hold: it gets its previous status back",
+    responses=_HOLD_ERRORS,
+)
+async def release_internal_lot(services: Services, lot_number: str, data: HoldReleaseIn) -> HoldOut:
+    lot_id = await services.holds.internal_lot_id(services.actor, lot_number, "material.release")
+    hold = await services.holds.release_internal_lot(services.actor, lot_id, data.reason)
+    return await _hold_answer(services, hold)
+
+
+@post(
+    "/api/v1/serial-holds",
+    tags=["holds"],
+    security=BEARER,
+    status_code=201,
+    summary="Put a range of serials of one lot on hold (those in stock)",
+    responses=_HOLD_ERRORS,
+)
+async def hold_serial_range(services: Services, data: SerialHoldIn) -> HoldOut:
+    hold = await services.holds.hold_serials(
+        services.actor, data.serial_first, data.serial_last, HoldInput(data.reason)
+    )
+    return await _hold_answer(services, hold)
+
+
+@get(
+    "/api/v1/holds/{hold_id:int}",
+    tags=["holds"],
+    security=BEARER,
+    summary="A material hold (internal clients)",
+    responses={404: _HOLD_ERRORS[404]},
+)
+async def get_hold(services: Services, hold_id: int) -> HoldOut:
+    return await _hold_answer(services, await services.holds.get(services.actor, hold_id))
+
+
+@post(
+    "/api/v1/holds/{hold_id:int}/release",
+    tags=["holds"],
+    security=BEARER,
+    status_code=200,
+    summary="Release any hold QA placed by hand (a serial range, a lot)",
+    responses=_HOLD_ERRORS,
+)
+async def release_hold(services: Services, hold_id: int, data: HoldReleaseIn) -> HoldOut:
+    hold = await services.holds.release(services.actor, hold_id, data.reason)
+    return await _hold_answer(services, hold)
+
+
+HOLD_ROUTES = [
+    hold_supplier_lot,
+    release_supplier_lot,
+    hold_internal_lot,
+    release_internal_lot,
+    hold_serial_range,
+    get_hold,
+    release_hold,
+]
+
+
 ROUTES = [
     list_parts,
     upload_document,
@@ -707,4 +843,5 @@ ROUTES = [
     close_shipping_unit,
     post_shipment,
     healthz,
+    *HOLD_ROUTES,
 ]

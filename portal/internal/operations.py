@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 from portal.forms import form_fields, text
 from portal.i18n import N_
 from trace_core.errors import Conflict, ValidationFailed
+from trace_core.gates import Movement
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
 from trace_core.receipts.service import ReceiptInput
 from trace_core.services import Services
@@ -75,9 +76,10 @@ async def _work_orders(
 ) -> Template:
     actor = services.actor
     parts = [p for p, _ in await services.parts.parts_for(actor) if p.kind == "finished"]
-    lots = [
-        lot for lot in await services.inventory.lots(actor, "material") if lot.status == "released"
-    ]
+    # Only what the material gate lets be consumed is offered (QMS-10, docs/GATES.md).
+    lots = await services.gate.movable(
+        Movement.CONSUME, await services.inventory.lots(actor, "material")
+    )
     return Template(
         "internal/work_orders.html",
         status_code=status,

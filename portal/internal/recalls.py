@@ -66,6 +66,7 @@ async def open_recall(request: Request[Any, Any, Any], services: Services) -> Te
             text(fields, "reason"),
             signing_credentials(fields),
             int(report) if report.isdigit() else None,
+            text(fields, "supplier_notice"),
         )
     except (AuthenticationFailed, ValidationFailed) as exc:
         page = await _page(services, identifier, None, 422)
@@ -99,6 +100,12 @@ async def _recall(
             "page": page,
             "view": view,
             "field_actions": await services.recalls.field_actions(actor, recall),
+            "held_lots": await services.holds.recall_lots(recall)
+            if recall.status == "open"
+            else [],
+            "dispositions": (view.versions[-1].content.get("closing") or {}).get(
+                "dispositions", []
+            ),
             "can_track": actor.can("lots.review") and recall.status == "open",
             "can_close": actor.can("lots.approve") and recall.status == "open",
             "signing": await services.identity.signing_requirements(actor),
@@ -140,7 +147,15 @@ async def close_recall(
     request: Request[Any, Any, Any], services: Services, recall_id: int
 ) -> Template | Redirect:
     fields = await form_fields(request)
-    values = {k: v for k, v in fields.items() if k in ("reason", "justification")}
+    dispositions = {
+        key.removeprefix("disposition."): text(fields, key)
+        for key in fields
+        if key.startswith("disposition.")
+    }
+    values = {
+        k: v for k, v in fields.items() if k in ("reason", "justification") or k in dispositions
+    }
+    values.update({f"disposition.{k}": v for k, v in dispositions.items()})
     try:
         await services.recalls.close(
             services.actor,
@@ -148,6 +163,7 @@ async def close_recall(
             text(fields, "reason"),
             signing_credentials(fields),
             text(fields, "justification"),
+            dispositions,
         )
     except ValidationFailed as exc:
         return await _recall(services, recall_id, values, exc.errors, 422)

@@ -36,8 +36,11 @@ async def review_page(services: Services, lot_id: int) -> Template:
     return await _review(services, lot_id, None, 200)
 
 
-async def _review(services: Services, lot_id: int, error: str | None, status: int) -> Template:
+async def _review(
+    services: Services, lot_id: int, error: str | None, status: int, hold_error: str | None = None
+) -> Template:
     detail = await services.lots.detail(services.actor, lot_id)
+    holds = await services.holds.active(services.actor, supplier_lot_id=lot_id)
     return await record_page(
         services,
         "internal/review.html",
@@ -53,8 +56,22 @@ async def _review(services: Services, lot_id: int, error: str | None, status: in
             "certificates": await services.certificates.for_supplier_lot(
                 services.actor, detail.lot
             ),
+            # Material holds (docs/GATES.md): why the lot is held, and QA's forms.
+            "holds": holds,
+            "hold_recalls": await services.holds.recall_numbers(holds),
+            "hold_error": hold_error,
+            "can_hold": services.actor.can("material.hold") and detail.lot.hold_status is None,
+            "can_release": services.actor.can("material.release")
+            and any(h.recall_id is None for h in holds),
         },
     )
+
+
+async def review_with_hold_error(
+    services: Services, lot_id: int, message: str, status: int
+) -> Template:
+    """The review page again with a refused hold or release where its form was."""
+    return await _review(services, lot_id, None, status, message)
 
 
 @post("/internal/lots/{lot_id:int}/decision", include_in_schema=False)

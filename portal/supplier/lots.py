@@ -180,6 +180,8 @@ async def _lot_page(services: Services, lot_id: int, error: str | None, status: 
             and detail.lot.status in ("draft", "submitted"),
             "meanings": SIGNATURE_MEANINGS,
             "suspect_reports": await services.recalls.reports_for(services.actor, lot_id),
+            # A held lot shows QA's notice only, never our hold or recall record.
+            "hold_notices": await services.holds.supplier_notices(detail.lot),
         },
     )
 

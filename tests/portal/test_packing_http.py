@@ -341,8 +341,22 @@ async def test_recall_field_actions_and_closing_in_the_browser_and_api(
     assert api.json()["field_actions"][0]["status"] == "acknowledged"
     assert api.json()["field_actions"][0]["quantity_returned"] == 8
     assert api.json()["epcis"]["epcisBody"]["eventList"][0]["eventID"].startswith("ni:///")
-    closed = await qa.post(
+    undecided = await qa.post(
         f"{url}/close", {"reason": "all units returned", "password": DEMO_PASSWORD}
+    )
+    # Closing says what becomes of each lot the recall holds (docs/GATES.md).
+    assert undecided.status_code == 422
+    assert "Say what becomes of AP-24-0815" in undecided.text
+    assert 'name="disposition.IL-RES-0001"' in undecided.text
+    closed = await qa.post(
+        f"{url}/close",
+        {
+            "reason": "all units returned",
+            "password": DEMO_PASSWORD,
+            "disposition.AP-24-0815": "return",
+            "disposition.IL-RES-0001": "scrap",
+            "disposition.FG-LOT-0001": "scrap",
+        },
     )
     assert closed.status_code == 303, closed.text
     page = await qa.get(url)

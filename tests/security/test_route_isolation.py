@@ -708,6 +708,25 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
     ("POST", "/api/v1/lots/{lot_id:int}/suspect"): lambda c: [
         {"json": {"description": "isolation test"}}
     ],
+    # Material holds (docs/GATES.md): our internal clients only.
+    ("POST", "/api/v1/lots/{lot_id:int}/hold"): lambda c: [{"json": {"reason": "isolation"}}],
+    ("POST", "/api/v1/lots/{lot_id:int}/release"): lambda c: [{"json": {"reason": "isolation"}}],
+    ("POST", "/api/v1/internal-lots/{lot_number:str}/hold"): lambda c: [
+        {"json": {"reason": "isolation"}}
+    ],
+    ("POST", "/api/v1/internal-lots/{lot_number:str}/release"): lambda c: [
+        {"json": {"reason": "isolation"}}
+    ],
+    ("POST", "/api/v1/serial-holds"): lambda c: [
+        {
+            "json": {
+                "serial_first": "SN-DEMO-0006",
+                "serial_last": "SN-DEMO-0007",
+                "reason": "isolation",
+            }
+        }
+    ],
+    ("POST", "/api/v1/holds/{hold_id:int}/release"): lambda c: [{"json": {"reason": "isolation"}}],
     ("GET", "/api/v1/reports/supplied"): lambda c: [
         {"params": {"id": i}, "foreign": True} for i in ("AP-24-0815", "SN-DEMO-0001")
     ],
@@ -917,6 +936,8 @@ KNOWN_PARAMETERS = frozenset(
         "sscc",
         "unit_id",
         "index",
+        "hold_id",
+        "lot_number",
     }
 )
 
@@ -955,6 +976,9 @@ def parameter_values(
         return [(DEMO_CASE_SSCC if name == "sscc" else "1", True, None)]
     if name == "index":
         return [("0", False, None)]
+    if name in ("hold_id", "lot_number"):
+        # Material holds and our internal lots are ours: foreign to every external caller.
+        return [("1" if name == "hold_id" else "IL-RES-0001", True, None)]
     pick = {
         "document_id": world.victim_documents if foreign else world.own_documents,
         "organization_id": [world.victim_org if foreign else world.own_org],

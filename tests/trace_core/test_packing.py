@@ -284,7 +284,7 @@ async def test_held_and_already_packed_serials_cannot_be_packed_or_shipped(
     with pytest.raises(ValidationFailed) as held_pack:
         await pack(runtime, ops, PackInput("", "case", ["SN-DEMO-0007"]))
     assert (
-        held_pack.value.errors["serials"] == ("SN-DEMO-0007 is on hold.")
+        held_pack.value.errors["serials"] == ("SN-DEMO-0007 is on hold; it cannot be packed.")
         or "recalled" in held_pack.value.errors["serials"]
     )
     assert await counts(runtime) == before

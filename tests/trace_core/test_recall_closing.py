@@ -28,6 +28,8 @@ from trace_core.services import Runtime, provide_services
 from .test_slice_services import QA, user
 
 pytestmark = pytest.mark.req("QMS-14")
+#: What becomes of each lot the demo recall of AP-24-0815 holds (closing must say).
+DISPOSE = {"AP-24-0815": "return", "IL-RES-0001": "scrap", "FG-LOT-0001": "scrap"}
 
 
 async def open_recall(runtime: Runtime) -> Recall:
@@ -87,7 +89,9 @@ async def test_field_actions_are_versioned_and_closing_is_signed(runtime: Runtim
         ]
         assert versions[0].content["quantity_returned"] == 0  # the old value stays readable
         assert versions[1].content["quantity_returned"] == 6
-        closed = await s.recalls.close(qa, recall.id, "all units returned or destroyed", QA)
+        closed = await s.recalls.close(
+            qa, recall.id, "all units returned or destroyed", QA, dispositions=DISPOSE
+        )
         assert closed.status == "closed" and closed.closing_justification is None
         version = await s.keeper.latest_version("recall", recall.id)
         assert version is not None and version.status == "closed" and version.action == "close"
@@ -122,6 +126,7 @@ async def test_closing_without_acknowledgements_needs_and_records_a_justificatio
             "advisory completed",
             QA,
             justification="consignee closed down; the notified body agreed",
+            dispositions=DISPOSE,
         )
         assert closed.closing_justification == "consignee closed down; the notified body agreed"
         version = await s.keeper.latest_version("recall", recall.id)
@@ -145,7 +150,12 @@ async def test_closing_and_field_action_refusals(runtime: Runtime) -> None:
             await s.recalls.close(qa, recall.id, " ", QA, justification="x")
         with pytest.raises(AuthenticationFailed):
             await s.recalls.close(
-                qa, recall.id, "done", replace(QA, password="wrong"), justification="x"
+                qa,
+                recall.id,
+                "done",
+                replace(QA, password="wrong"),
+                justification="x",
+                dispositions=DISPOSE,
             )
         with pytest.raises(NotFound):
             await s.recalls.record_field_action(qa, recall.id, 5, FieldActionInput())

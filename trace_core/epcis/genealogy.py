@@ -36,6 +36,8 @@ from trace_core.epcis.identifiers import Gs1Identifier, index_form, read_gs1
 from trace_core.epcis.models import EpcisObject
 from trace_core.epcis.vocabulary import BIZ_STEP, expand_curie, standard_uri
 from trace_core.errors import PermissionDenied
+from trace_core.gates import Movement, Refusal
+from trace_core.gates.gate import MaterialGate
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
@@ -57,6 +59,8 @@ class Resolved:
     owner: int | None
     #: One of our lots or serials.
     internal: bool
+    #: The row it names (internal lot, serial, supplier lot, shipping unit, EPCIS object).
+    ref_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ class GenealogyWriter:
         self._resolved: dict[tuple[str, Position], Resolved] = {}
         #: Edges posted and not yet written (:meth:`write_edges`).
         self.edges: list[dict[str, Any]] = []
+        #: What the events move, for the gate (:meth:`check_gate`): movement, pointer, node.
+        self.moves: list[tuple[Movement, str, Resolved]] = []
+        #: Supplier lots a receiving event names: each becomes a receipt.
+        self.receivings: list[Receiving] = []
 
     async def prefetch(
         self, events: Iterable[Mapping[str, Any]], prefixes: Mapping[str, str]
@@ -147,7 +155,7 @@ class GenealogyWriter:
             known = objects.get(uri)
             if known is not None and (known.kind, known.id) in nodes:
                 node = nodes[(known.kind, known.id)]
-                resolved = Resolved(node, known.kind, known.organization_id, False)
+                resolved = Resolved(node, known.kind, known.organization_id, False, known.id)
                 self._resolved[(uri, position)] = resolved
 
     async def _existing(self, column: Any, values: set[str]) -> set[str]:
@@ -164,6 +172,7 @@ class GenealogyWriter:
         edges: list[tuple[Member, Resolved, Resolved, str]] = []
         if kind == "TransformationEvent":
             inputs = await self._all(event, where, ("inputEPCList",), ("inputQuantityList",))
+            self._moves(Movement.CONSUME, inputs)
             out_items = await self._all(event, where, ("outputEPCList",), ())
             out_lots = await self._all(event, where, (), ("outputQuantityList",))
             for member, item in out_items:
@@ -178,6 +187,8 @@ class GenealogyWriter:
         elif kind == "AggregationEvent":
             parent = event.get("parentID")
             children = await self._all(event, where, ("childEPCs",), ("childQuantityList",))
+            if adds:
+                self._moves(Movement.PACK, children)
             if isinstance(parent, str):
                 target = await self.resolve(parent, "object", f"{where}/parentID")
                 if adds:
@@ -187,7 +198,10 @@ class GenealogyWriter:
             objects = await self._all(event, where, lists, ("quantityList", "childQuantityList"))
             if isinstance(event.get("parentID"), str):
                 await self.resolve(event["parentID"], "object", f"{where}/parentID")
+            if kind == "ObjectEvent" and adds and _is_step(event, prefixes, "receiving"):
+                self._receive(event_row_id, where, objects)
             if kind == "ObjectEvent" and adds and _is_shipping(event, prefixes):
+                self._moves(Movement.SHIP, objects)
                 for consignee in await self._consignees(event, where):
                     edges += [(m, ref, consignee, "shipment") for m, ref in objects]
         seen: set[tuple[int, int, str]] = set()
@@ -209,6 +223,56 @@ class GenealogyWriter:
                     "unit": member.unit,
                 }
             )
+
+    def _moves(self, movement: Movement, members: list[tuple[Member, Resolved]]) -> None:
+        self.moves += [(movement, m.pointer, ref) for m, ref in members if ref.kind in _GATED]
+
+    def _receive(
+        self, event_row_id: int, where: str, members: list[tuple[Member, Resolved]]
+    ) -> None:
+        """A receiving ObjectEvent of supplier lots: each becomes a receipt (in the
+        capture's unit of work, ``EpcisService``); anything else it names only moves."""
+        for member, ref in members:
+            if ref.kind == "supplier_lot" and ref.ref_id is not None:
+                self.receivings.append(Receiving(event_row_id, member, ref.ref_id))
+            elif ref.kind in _GATED:
+                self.moves.append((Movement.RECEIVE, member.pointer, ref))
+
+    async def check_gate(self, gate: MaterialGate) -> None:
+        """Ask the material gate about everything the capture's events move (QMS-10, A11-02):
+        any refusal rejects the whole document, naming the event's member and the record
+        that blocks it. Receivings are asked by the receipt they become."""
+        external = not self.actor.is_internal
+        refusals = []
+        for movement in Movement:
+            named = [(where, ref) for m, where, ref in self.moves if m is movement]
+            if not named:
+                continue
+            lots = await self._rows(InternalLot, named, "internal_lot")
+            serials = await self._rows(Serial, named, "serial")
+            supplier_lots = await self._rows(SupplierLot, named, "supplier_lot")
+            refusals += await gate.refusals(
+                movement,
+                internal_lots=lots,
+                serials=serials,
+                supplier_lots=supplier_lots,
+                external=external,
+            )
+        if refusals:
+            raise GateRejected(refusals)
+
+    async def _rows(
+        self, model: Any, named: list[tuple[str, Resolved]], kind: str
+    ) -> list[tuple[str, Any]]:
+        wanted = [(where, ref.ref_id) for where, ref in named if ref.kind == kind and ref.ref_id]
+        if not wanted:
+            return []
+        ids = sorted({ref for _, ref in wanted})
+        rows = {
+            row.id: row
+            for row in (await self.session.scalars(select(model).where(model.id.in_(ids)))).unique()
+        }
+        return [(where, rows[ref]) for where, ref in wanted if ref in rows]
 
     async def write_edges(self) -> None:
         """Insert the edges :meth:`post` collected, in one statement."""
@@ -358,7 +422,7 @@ class GenealogyWriter:
         )
         if node is None:
             raise LookupError(f"{kind} {ref_id} has no trace node")
-        return Resolved(int(node), kind, owner, internal)
+        return Resolved(int(node), kind, owner, internal, ref_id)
 
     async def _object(self, canonical: str, position: Position) -> Resolved:
         existing = await self.session.scalar(
@@ -483,7 +547,40 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def _is_shipping(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> bool:
+    return _is_step(event, prefixes, "shipping")
+
+
+def _is_step(event: Mapping[str, Any], prefixes: Mapping[str, str], name: str) -> bool:
     step = event.get("bizStep")
     if not isinstance(step, str):
         return False
-    return standard_uri(BIZ_STEP, expand_curie(step, prefixes)) == BIZ_STEP.web_prefix + "shipping"
+    return standard_uri(BIZ_STEP, expand_curie(step, prefixes)) == BIZ_STEP.web_prefix + name
+
+
+#: The node kinds the gate knows the status of.
+_GATED = ("internal_lot", "serial", "supplier_lot")
+
+
+@dataclass(frozen=True)
+class Receiving:
+    """A supplier lot a receiving ObjectEvent names, with the quantity it came with."""
+
+    event_row_id: int
+    member: Member
+    supplier_lot_id: int
+
+
+class GateRejected(EpcisRejected):
+    """The gate refused material a captured event moves: the whole document is rejected,
+    every refusal under its event's JSON pointer (A11-02)."""
+
+    def __init__(self, refusals: list[Refusal]) -> None:
+        first = refusals[0]
+        super().__init__(Fault(first.field, first.message))
+        self.refusals = refusals
+        for refusal in refusals[1:]:
+            where = refusal.field or "/"
+            known = self.errors.get(where)
+            self.errors[where] = f"{known} {refusal.message}" if known else refusal.message
+        if len(refusals) > 1:
+            self.message += f" ({len(refusals) - 1} more refusal(s) in the fields.)"

@@ -14,13 +14,14 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, insert, or_, select, text
 
 from trace_core.db import utc_now
 from trace_core.epcis.document import CaptureDocument, parse
+from trace_core.epcis.errors import EpcisRejected, Fault
 from trace_core.epcis.event_hash import event_hash
 from trace_core.epcis.export import (
     EPCIS_CONTEXT_URL,
@@ -31,18 +32,28 @@ from trace_core.epcis.export import (
     shipment_event,
     work_order_event,
 )
-from trace_core.epcis.genealogy import EDGE_EVENT_TYPE, GenealogyWriter, cycle_fault, find_cycle
+from trace_core.epcis.genealogy import (
+    EDGE_EVENT_TYPE,
+    GateRejected,
+    GenealogyWriter,
+    Receiving,
+    cycle_fault,
+    find_cycle,
+)
 from trace_core.epcis.identifiers import index_form
 from trace_core.epcis.models import EpcisCapture, EpcisEvent, EpcisEventIdentifier
 from trace_core.epcis.query import MATCH_ROLES, EventQuery, Match, make_token, parse_query
 from trace_core.epcis.vocabulary import BIZ_STEP, expand_curie, prefixes_in, standard_uri
-from trace_core.errors import NotFound
+from trace_core.errors import DomainError, NotFound
+from trace_core.gates import MaterialRefused
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import Serial
+from trace_core.lots.models import SupplierLot
 from trace_core.packing.models import PackingEvent, ShippingUnit
 from trace_core.processes.models import ProcessRun
 from trace_core.production.models import WorkOrder
 from trace_core.receipts.models import Receipt
+from trace_core.receipts.service import ReceiptInput
 from trace_core.shipments.models import Shipment
 from trace_core.trace.models import TraceEdge, TraceNode
 
@@ -60,6 +71,8 @@ _ROLES = {
     "inputQuantityList": "input_class",
     "outputQuantityList": "output_class",
 }
+#: UN/ECE Recommendation 20 codes a receiving event may count a supplier lot in.
+UNIT_CODES = {"KGM": "kg", "GRM": "g", "LTR": "l", "MTR": "m", "H87": "pcs", "EA": "pcs"}
 # Any constants work; each only has to be the same for every process.
 _EXPORT_LOCK_KEY = 7_419_627_710_534
 _CAPTURE_LOCK_KEY = 7_419_627_710_535
@@ -140,6 +153,9 @@ class EpcisService:
                 await writer.post(row.id, item.event, item.pointer, doc.prefixes)
         if index:
             await self.session.execute(insert(EpcisEventIdentifier), index)
+        # QMS-10 / A11-02: the material gate, before anything the events move is written.
+        await writer.check_gate(self.s.gate)
+        await self._receive(actor, writer.receivings)
         await writer.write_edges()
         if new:
             pointers = {r.id: i.pointer for r, i in zip(rows, new, strict=True)}
@@ -176,6 +192,43 @@ class EpcisService:
             len(planned) - len(new),
             declarations,
         )
+
+    async def _receive(self, actor: Actor, receivings: Sequence[Receiving]) -> None:
+        """Each supplier lot a receiving event names becomes a goods receipt exactly as the
+        receipts page makes it (``ReceiptService.post``: the gate, the approved supplier list,
+        quarantine until QA approves the lot, the certificate check), in this capture's unit
+        of work. Only our own systems receive; a refusal rejects the whole document."""
+        for item in receivings:
+            where = item.member.pointer
+            if not actor.is_internal:
+                raise EpcisRejected(
+                    Fault(where, "only the customer's own systems capture receiving events")
+                )
+            lot = await self.session.get(SupplierLot, item.supplier_lot_id)
+            assert lot is not None
+            if item.member.quantity is None:
+                raise EpcisRejected(
+                    Fault(
+                        where,
+                        f"the receiving of supplier lot {lot.lot_number} needs its quantity "
+                        "(a quantityList entry with quantity and uom)",
+                    )
+                )
+            uom = item.member.unit
+            if uom and uom != lot.unit and UNIT_CODES.get(uom) != lot.unit:
+                raise EpcisRejected(
+                    Fault(
+                        where, f"supplier lot {lot.lot_number} is counted in {lot.unit}, not {uom}"
+                    )
+                )
+            try:
+                await self.s.receipts.post(
+                    actor, ReceiptInput(lot.id, str(item.member.quantity)), commit=False
+                )
+            except MaterialRefused as exc:
+                raise GateRejected([replace(r, field=where) for r in exc.refusals]) from exc
+            except DomainError as exc:
+                raise EpcisRejected(Fault(where, exc.message)) from exc
 
     async def _stored_keys(self, keys: list[str]) -> set[str]:
         known: set[str] = set()

@@ -29,7 +29,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {"parts.read", "lots.read", "lots.submit", "lots.sign", "documents.write", "trace.read"}
     ),
     "qa_reviewer": frozenset(
-        {"parts.read", "lots.read", "lots.review", "trace.read", "audit.read", "audit.review"}
+        {
+            "parts.read",
+            "lots.read",
+            "lots.review",
+            "trace.read",
+            "audit.read",
+            "audit.review",
+            "material.hold",
+        }
     ),
     "qa_approver": frozenset(
         {
@@ -41,6 +49,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "audit.read",
             "audit.review",
             "suppliers.approve",
+            "material.hold",
+            "material.release",
         }
     ),
     "operations": frozenset(
@@ -89,6 +99,8 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "events:write": frozenset({"events.capture"}),
     # Internal systems only: the audit trail service refuses external actors whatever scope.
     "audit:read": frozenset({"audit.read"}),
+    # Material holds (docs/GATES.md): internal systems only, the hold service refuses others.
+    "holds:write": frozenset({"material.hold", "material.release"}),
 }
 
 

@@ -42,6 +42,9 @@ class SupplierLot(Base):
     created_by_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The material-hold state, apart from the review status: ``None``, ``on_hold`` or
+    #: ``recalled``; written only by ``trace_core/gates`` (``docs/GATES.md``).
+    hold_status: Mapped[str | None] = mapped_column(String(20), default=None)
 
     organization: Mapped[Organization] = relationship(lazy="joined")
     part: Mapped[Part] = relationship(lazy="joined")

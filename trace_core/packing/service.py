@@ -28,6 +28,7 @@ from sqlalchemy.orm import aliased
 
 from trace_core.db import utc_now
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from trace_core.gates import Movement
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import Serial
 from trace_core.packing.models import UNIT_LEVELS, PackingEvent, ShippingUnit, ShippingUnitItem
@@ -271,17 +272,20 @@ class PackingService:
             ).unique()
         }
         packed = await self._packed_in(s.id for s in found.values())
+        # QMS-10: the gate says which serials may be packed (status, lot, upstream holds).
+        refused = {
+            r.params["record"]: r.message.rstrip(".")
+            for r in await self.s.gate.refusals(
+                Movement.PACK, serials=[("serials", s) for s in found.values()]
+            )
+        }
         rows, problems = [], []
         for name in names:
             row = found.get(name)
             if row is None:
                 problems.append(f"{name} does not exist")
-            elif row.status != "in_stock":
-                problems.append(f"{name} is {row.status.replace('_', ' ')}")
-            elif row.lot.status != "released":
-                problems.append(
-                    f"{name} belongs to lot {row.lot.lot_number}, which is {row.lot.status}"
-                )
+            elif name in refused:
+                problems.append(refused[name])
             elif row.id in packed:
                 problems.append(f"{name} is already packed in {packed[row.id]}")
             else:

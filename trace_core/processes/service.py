@@ -30,6 +30,7 @@ from trace_core.attachments.models import Document
 from trace_core.dates import parse_date
 from trace_core.db import utc_now
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from trace_core.gates import Movement
 from trace_core.identity.actor import Actor
 from trace_core.identity.models import Organization
 from trace_core.identity.service import SigningCredentials
@@ -629,6 +630,12 @@ class ProcessService:
                     "shipping papers."
                 )
                 continue
+            refused = await self.s.gate.refusals(
+                Movement.PROCESS_OUT, internal_lots=[(key, lot)], external=True
+            )
+            if refused:
+                errors[key] = refused[0].message
+                continue
             try:
                 quantity = parse_quantity(line.quantity)
             except ValueError as exc:
@@ -851,6 +858,15 @@ class ProcessService:
                     "comment": "A value of this run is outside the limits the contractor "
                     "declared; accepting it needs a justification."
                 }
+            )
+        if decision == "accept":
+            # QMS-10: what came back is accepted only if nothing it came from is held.
+            await self.s.gate.check(
+                Movement.PROCESS_IN,
+                internal_lots=[
+                    (f"inputs.{line.lot_number}", line.lot) for line in run.inputs if line.lot
+                ]
+                + [(f"outputs.{line.lot_number}", line.lot) for line in run.outputs if line.lot],
             )
         meaning = "approved" if decision == "accept" else "rejected"
         await self.flow.sign(actor, run, credentials, "decide", meaning, comment)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from trace_core.errors import NotFound, ValidationFailed
+from trace_core.gates import Movement
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.parts.models import Part
@@ -88,10 +89,9 @@ class ProductionService:
             if lot is None:
                 errors[key] = f"No internal lot {item.lot_number!r}."
                 continue
-            if lot.status != "released":
-                errors[key] = (
-                    f"Lot {lot.lot_number} is {lot.status}; only released lots can be consumed."
-                )
+            refused = await self.s.gate.refusals(Movement.CONSUME, internal_lots=[(key, lot)])
+            if refused:
+                errors[key] = refused[0].message
                 continue
             try:
                 quantity = parse_quantity(item.quantity)

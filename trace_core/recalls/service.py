@@ -33,6 +33,7 @@ from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
 from trace_core.recalls.models import FieldAction, Recall, SuspectReport
 from trace_core.records.canonical import plain
+from trace_core.trace.models import TraceNode
 from trace_core.trace.scope import SerialLot, TraceScope
 from trace_core.trace.service import NodeView, TraceResult, collector_paused
 
@@ -375,9 +376,11 @@ class RecallService:
         reason: str,
         credentials: SigningCredentials,
         suspect_report_id: int | None = None,
+        supplier_notice: str = "",
     ) -> Recall:
         """Open a recall: a QA approver's signed decision that sets the scope's lots to
-        recalled and puts stock on hold."""
+        recalled, puts stock on hold and holds the supplier lots in scope as recalled
+        (``supplier_notice``: what their suppliers are shown on those lots)."""
         self._require_internal(actor)
         actor.require("lots.approve")
         if actor.kind != "user" or actor.id is None:
@@ -392,7 +395,24 @@ class RecallService:
                 raise NotFound("No such suspect-lot report.")
             if report.status != "open":
                 raise Conflict("This suspect-lot report was already handled.")
-        scope = await self._scope(actor, identifier)
+        with collector_paused():
+            traced = await self.s.trace.scope(actor, identifier, "forward", serials=True)
+            scope = scope_for_recall(traced)
+        # The supplier lots in scope (the suspect one, and any an EPCIS event put downstream)
+        # are held too: they can no longer be received, nor anything made from them move.
+        supplier_nodes = [n.id for n in traced.nodes.values() if n.kind == "supplier_lot"]
+        supplier_lot_ids = (
+            [
+                int(ref)
+                for ref in await self.session.scalars(
+                    select(TraceNode.ref_id).where(TraceNode.id.in_(supplier_nodes))
+                )
+            ]
+            if supplier_nodes
+            else []
+        )
+        if report is not None:
+            supplier_lot_ids.append(report.supplier_lot_id)
         signer = await self.s.identity.reauthenticate(actor, credentials, "open a recall")
         count = await self.session.scalar(select(func.count()).select_from(Recall)) or 0
         recall = Recall(
@@ -451,6 +471,7 @@ class RecallService:
                 new={"serials": serial_numbers},
                 reason=why,
             )
+        await self.s.holds.place_for_recall(actor, recall, supplier_lot_ids, why, supplier_notice)
         if report is not None:
             report.status = "recall opened"
             self.s.keeper.audit(
@@ -574,6 +595,7 @@ class RecallService:
         reason: str,
         credentials: SigningCredentials,
         justification: str = "",
+        dispositions: dict[str, str] | None = None,
     ) -> Recall:
         """Close a recall: a QA approver's signed decision (meaning *approved*) with a reason.
         Refused while a consignee has not acknowledged the field action, unless the closer
@@ -597,7 +619,11 @@ class RecallService:
                 + "; ".join(missing)
                 + ". Record their acknowledgements, or give a justification for closing anyway."
             )
+        # What becomes of each lot the recall holds: every one decided, before signing.
+        dispositions = dispositions or {}
+        await self.s.holds.check_dispositions(recall, dispositions)
         signer = await self.s.identity.reauthenticate(actor, credentials, "close a recall")
+        decided = await self.s.holds.end_for_recall(actor, recall, dispositions, reason)
         recall.status = "closed"
         recall.closed_at = utc_now()
         recall.closed_by_id = actor.id
@@ -615,6 +641,7 @@ class RecallService:
                 **previous,
                 "closing": {
                     "reason": reason,
+                    "dispositions": decided,
                     "justification": justification or None,
                     "unacknowledged": missing,
                     "field_actions": [

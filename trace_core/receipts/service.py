@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from trace_core.certificates.coverage import coverage_on
 from trace_core.db import utc_now
 from trace_core.errors import Conflict, NotFound, ValidationFailed
+from trace_core.gates import Movement
 from trace_core.identity.actor import Actor
 from trace_core.lots.models import SupplierLot
 from trace_core.quantities import parse_quantity
@@ -25,8 +26,6 @@ from trace_core.trace.models import TraceEdge, node_id
 
 if TYPE_CHECKING:
     from trace_core.services import Services
-
-RECEIVABLE = {"submitted", "approved"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,9 @@ class ReceiptService:
         self.session = services.session
         self.keeper = services.keeper
 
-    async def post(self, actor: Actor, data: ReceiptInput) -> Receipt:
+    async def post(self, actor: Actor, data: ReceiptInput, *, commit: bool = True) -> Receipt:
+        """Receive a supplier lot. ``commit=False``: inside a larger unit of work that commits
+        (an EPCIS capture's receiving events, ``trace_core/epcis/service.py``)."""
         actor.require("receipts.post")
         if not actor.is_internal:
             raise NotFound("No such lot.")
@@ -56,11 +57,8 @@ class ReceiptService:
             errors["quantity"] = str(exc)
         if errors:
             raise ValidationFailed(errors)
-        if lot.status not in RECEIVABLE:
-            raise Conflict(
-                f"Lot {lot.lot_number} is {lot.status}; only submitted or approved "
-                f"lots can be received."
-            )
+        # QMS-10: review status and material hold (recall, QA hold) in one place.
+        await self.s.gate.check(Movement.RECEIVE, supplier_lots=[("supplier_lot_id", lot)])
         if not await self.s.parts.is_approved_supplier(lot.organization_id, lot.part_id):
             raise Conflict(
                 f"{lot.organization.name} is not an approved supplier of part "
@@ -139,7 +137,8 @@ class ReceiptService:
                     "explanation": coverage.explanation(),
                 },
             )
-        await self.keeper.commit()
+        if commit:
+            await self.keeper.commit()
         return receipt
 
     async def on_supplier_lot_decided(self, lot: SupplierLot, status: str) -> None:

@@ -85,6 +85,7 @@ RECORD_TYPES: dict[str, RecordType] = {
             "certificate_number",
             "/internal/certificates/{id}",
         ),
+        RecordType("material_hold", "Material hold", "trace.read", title_key="number"),
         RecordType(
             "process_approval", "Process approval", "parts.read", title_key="agreement_reference"
         ),

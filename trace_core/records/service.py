@@ -51,6 +51,9 @@ SIGNATURE_MEANINGS = (
     # Our QA ending a supplier certificate it had accepted (CERT-01).
     "suspended",
     "withdrawn",
+    # QA stopping material and letting it move again (trace_core/gates/holds.py).
+    "placed on hold",
+    "released from hold",
 )
 
 # Any constant works; it only has to be the same for every writer of the chain.

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from trace_core.errors import NotFound, ValidationFailed
+from trace_core.gates import Movement
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import Serial
 from trace_core.shipments.models import Shipment, ShipmentItem
@@ -25,17 +26,6 @@ class ShipmentInput:
     serials: list[str]
     #: SSCCs of closed shipping units (cases or pallets): everything in them ships.
     units: list[str] = field(default_factory=list)
-
-
-def _unshippable(row: Serial, where: str = "") -> list[str]:
-    """Why a serial cannot leave (QMS-10: only released, in-stock material ships)."""
-    if row.status != "in_stock":
-        return [f"{row.serial}{where} is {row.status.replace('_', ' ')}"]
-    if row.lot.status != "released":
-        return [
-            f"{row.serial}{where} belongs to lot {row.lot.lot_number}, which is {row.lot.status}"
-        ]
-    return []
 
 
 class ShipmentService:
@@ -85,14 +75,20 @@ class ShipmentService:
                         f"{serial} is packed in {packed[row.id]}; ship the unit or unpack it first"
                     )
                 else:
-                    problems += _unshippable(row)
                     rows.append(row)
         if in_units:
-            for row in (
+            rows += (
                 await self.session.scalars(select(Serial).where(Serial.id.in_(list(in_units))))
-            ).unique():
-                problems += _unshippable(row, f" (in {in_units[row.id].sscc})")
-                rows.append(row)
+            ).unique()
+        # QMS-10: only released, in-stock material from nothing held upstream leaves.
+        refused = await self.s.gate.refusals(
+            Movement.SHIP,
+            serials=[("serials", r) for r in rows],
+            labels={
+                r.id: f"{r.serial} (in {in_units[r.id].sscc})" for r in rows if r.id in in_units
+            },
+        )
+        problems += [r.message.rstrip(".") for r in refused]
         if problems:
             errors["serials"] = "; ".join(problems) + "."
         if errors:
