@@ -37,6 +37,7 @@ DOMAIN_ERRORS = frozenset(
         "WrongSecondFactor",
         "LoginThrottled",
         "EpcisRejected",
+        "ReceiptRefused",
     }
 )
 #: The name services give the per-field problems they collect before raising.
