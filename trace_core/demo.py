@@ -336,7 +336,7 @@ async def seed_demo(runtime: Runtime) -> None:
                 units=[DEMO_PALLET_SSCC],
             ),
         )
-    await _incoming_inspection(runtime, system, submit, anna, acme)
+    await _incoming_inspection(runtime, system, submit, anna, ops, acme)
 
 
 #: The goods-in checks of the radiopaque compound (QMS-06).
@@ -351,11 +351,13 @@ async def _incoming_inspection(
     system: Actor,
     submit: Callable[..., Awaitable[int]],
     anna: Actor,
+    ops: Actor,
     acme: Organization,
 ) -> None:
     """A part with an incoming inspection plan and a 2 % over-receipt tolerance, and its lot
-    AP-24-0901 (20 kg, CoA approved) waiting at goods-in: received, it stays in quarantine
-    until goods-in enters the inspection results and QA releases them with a signature."""
+    AP-24-0901 (20 kg, CoA approved), of which 10 kg are received (IL-RES2-0001): it stays in
+    quarantine, its inspection pending, until goods-in enters the results and QA releases
+    them with a signature. At most 10.4 kg more may be received."""
     async with provide_services(runtime, system) as s:
         compound = await s.parts.create_part(
             "RES-200", "PEEK compound, radiopaque (BaSO4), implant grade", unit="kg"
@@ -368,7 +370,9 @@ async def _incoming_inspection(
         await s.inspections.set_plan(system, compound, COMPOUND_PLAN)
         await s.keeper.commit()
     good = {"MFI": "9.8", "MOIST": "0.03", "DENS": "1.30", "CYTO": "pass", "APPEAR": "Conforms"}
-    await submit(anna, "RES-200", "AP-24-0901", "20", "kg", good, True, "approve")
+    compound_lot = await submit(anna, "RES-200", "AP-24-0901", "20", "kg", good, True, "approve")
+    async with provide_services(runtime, ops) as s:
+        await s.receipts.post(ops, ReceiptInput(compound_lot, "10", "IL-RES2-0001"))
 
 
 async def _sterilization_run(

@@ -2,6 +2,7 @@
 
 from portal.internal.audit import audit_page, checkpoint, sign_review
 from portal.internal.certificates import ROUTES as CERTIFICATE_ROUTES
+from portal.internal.inspections import ROUTES as INSPECTION_ROUTES
 from portal.internal.operations import (
     post_receipt,
     post_shipment,
@@ -44,4 +45,5 @@ ROUTES = [
     *PROCESS_RUN_ROUTES,
     *CERTIFICATE_ROUTES,
     *PACKING_ROUTES,
+    *INSPECTION_ROUTES,
 ]

@@ -917,6 +917,8 @@ KNOWN_PARAMETERS = frozenset(
         "sscc",
         "unit_id",
         "index",
+        "receipt_id",
+        "inspection_id",
     }
 )
 
@@ -955,6 +957,9 @@ def parameter_values(
         return [(DEMO_CASE_SSCC if name == "sscc" else "1", True, None)]
     if name == "index":
         return [("0", False, None)]
+    if name in ("receipt_id", "inspection_id"):
+        # Receipts and their incoming inspections are ours: the demo's first of each.
+        return [("1", True, None)]
     pick = {
         "document_id": world.victim_documents if foreign else world.own_documents,
         "organization_id": [world.victim_org if foreign else world.own_org],

@@ -264,6 +264,17 @@ class InspectionService:
             raise NotFound("No such inspection.")
         return inspection
 
+    async def of_receipt(
+        self, actor: Actor, receipt_id: int, permission: str = "lots.read"
+    ) -> ReceiptInspection:
+        """The inspection of a receipt, for an actor holding ``permission`` (reading it, or
+        entering its results)."""
+        actor.require(permission)
+        found = (await self.for_receipts([receipt_id])).get(receipt_id)
+        if found is None or not actor.is_internal:
+            raise NotFound("This receipt has no incoming inspection.")
+        return found
+
     async def detail(self, actor: Actor, inspection_id: int) -> InspectionDetail:
         inspection = await self.get(actor, inspection_id)
         return InspectionDetail(
