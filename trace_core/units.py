@@ -102,5 +102,12 @@ def convert_quantity(quantity: Decimal, unit: str, into: str) -> Decimal:
         check_storable(converted)
     except ValueError as exc:
         raise UnitError("inexact", f"{quantity} {unit} is {converted} {into}: {exc}") from None
-    # normalize() writes 1E+3 for 1000; the plain form is what people and columns read.
-    return converted.quantize(Decimal(1)) if converted == converted.to_integral() else converted
+    return plain_decimal(converted)
+
+
+def plain_decimal(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros and never in exponent form (``20.40`` → ``20.4``,
+    ``1E+3`` → ``1000``): how quantities are shown and compared in messages."""
+    if value == value.to_integral():
+        return value.quantize(Decimal(1))
+    return value.normalize()

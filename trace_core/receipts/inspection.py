@@ -125,7 +125,7 @@ class InspectionService:
         self.session = services.session
         self.keeper = services.keeper
         self.flow = SigningFlow(
-            services, RECORD, "inspection", TRANSITIONS, PAST, inspection_content
+            services, RECORD, "goods-in inspection", TRANSITIONS, PAST, inspection_content
         )
 
     # -- the plan ---------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from trace_core.parts.models import Part
 from trace_core.quantities import check_storable, parse_quantity
 from trace_core.receipts.models import InspectionPlanItem, NumberCounter, Receipt
 from trace_core.trace.models import TraceEdge, node_id
-from trace_core.units import UnitError, canonical_unit, convert_quantity
+from trace_core.units import UnitError, canonical_unit, convert_quantity, plain_decimal
 
 if TYPE_CHECKING:
     from trace_core.services import Services
@@ -52,13 +52,15 @@ OVER_RECEIPT = (
     "tolerance of %(tolerance)s %% at most %(maximum)s %(unit)s may be received in all, so at "
     "most %(remaining)s %(unit)s now — this receipt is %(quantity)s %(unit)s."
 )
-#: Messages for a unit that cannot be used (the field ``unit``).
-UNIT_PROBLEMS = {
-    "missing": "Name a unit, or leave it out to use the lot's unit.",
-    "unknown": "This unit is not known; use the supplier lot's unit or one convertible into it.",
-    "incompatible": "This unit cannot be converted into the supplier lot's unit.",
-    "inexact": "In the lot's unit this quantity would need more than 6 decimal places.",
-}
+def unit_problem(reason: str) -> str:
+    """What is wrong with a receipt's unit (the field ``unit``), by ``UnitError.reason``."""
+    if reason == "missing":
+        return "Name a unit, or leave it out to use the lot's unit."
+    if reason == "unknown":
+        return "This unit is not known; use the supplier lot's unit or one convertible into it."
+    if reason == "incompatible":
+        return "This unit cannot be converted into the supplier lot's unit."
+    return "In the lot's unit this quantity would need more than 6 decimal places."
 
 
 class ReceiptRefused(Conflict):
@@ -93,11 +95,11 @@ class ReceiptAllowance:
 
     @property
     def maximum(self) -> Decimal:
-        return self.declared + self.declared * self.tolerance_pct / 100
+        return plain_decimal(self.declared + self.declared * self.tolerance_pct / 100)
 
     @property
     def remaining(self) -> Decimal:
-        return max(self.maximum - self.received, Decimal(0))
+        return plain_decimal(max(self.maximum - self.received, Decimal(0)))
 
 
 class ReceiptService:
@@ -125,9 +127,9 @@ class ReceiptService:
             try:
                 quantity = convert_quantity(received_quantity, unit_received, lot.unit)
             except UnitError as exc:
-                errors["unit"] = UNIT_PROBLEMS[exc.reason]
+                errors["unit"] = unit_problem(exc.reason)
         elif not unit_received.strip():
-            errors["unit"] = UNIT_PROBLEMS["missing"]
+            errors["unit"] = unit_problem("missing")
         if errors:
             raise ValidationFailed(errors)
         assert quantity is not None and received_quantity is not None
@@ -253,9 +255,9 @@ class ReceiptService:
         )
         received = sum(rows, Decimal(0))
         return ReceiptAllowance(
-            declared=lot.quantity,
-            received=received,
-            tolerance_pct=lot.part.over_receipt_tolerance_pct or Decimal(0),
+            declared=plain_decimal(lot.quantity),
+            received=plain_decimal(received),
+            tolerance_pct=plain_decimal(lot.part.over_receipt_tolerance_pct or Decimal(0)),
             unit=lot.unit,
         )
 
