@@ -52,6 +52,8 @@ OVER_RECEIPT = (
     "tolerance of %(tolerance)s %% at most %(maximum)s %(unit)s may be received in all, so at "
     "most %(remaining)s %(unit)s now — this receipt is %(quantity)s %(unit)s."
 )
+
+
 def unit_problem(reason: str) -> str:
     """What is wrong with a receipt's unit (the field ``unit``), by ``UnitError.reason``."""
     if reason == "missing":
