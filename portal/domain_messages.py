@@ -39,6 +39,7 @@ DOMAIN_ERRORS = frozenset(
         "EpcisRejected",
         "MaterialRefused",
         "GateRejected",
+        "ReceiptRefused",
     }
 )
 #: The name services give the per-field problems they collect before raising.

@@ -174,6 +174,11 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ),
     ("GET", "/internal/receipts"): _a(INTERNAL, "lots.read"),
     ("POST", "/internal/receipts"): _a(INTERNAL, "receipts.post"),
+    ("GET", "/internal/inspections/{inspection_id:int}"): _a(INTERNAL, "lots.read"),
+    ("POST", "/internal/inspections/{inspection_id:int}/results"): _a(INTERNAL, "receipts.post"),
+    ("POST", "/internal/inspections/{inspection_id:int}/release"): _a(
+        INTERNAL, "lots.approve", people_only=True
+    ),
     ("GET", "/internal/work-orders"): _a(INTERNAL, "parts.read", "lots.read"),
     ("POST", "/internal/work-orders"): _a(INTERNAL, "production.post"),
     ("GET", "/internal/shipments"): _a(INTERNAL, "lots.read"),
@@ -361,6 +366,11 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/api/v1/shipping-units/{sscc:str}/unpack"): _a(API_INTERNAL, "shipments.post"),
     ("POST", "/api/v1/shipping-units/{sscc:str}/close"): _a(API_INTERNAL, "shipments.post"),
     ("POST", "/api/v1/shipments"): _a(API_INTERNAL, "shipments.post"),
+    ("POST", "/api/v1/receipts"): _a(API_INTERNAL, "receipts.post"),
+    ("GET", "/api/v1/receipts/{receipt_id:int}"): _a(API_INTERNAL, "lots.read"),
+    ("POST", "/api/v1/receipts/{receipt_id:int}/inspection-results"): _a(
+        API_INTERNAL, "receipts.post"
+    ),
     # -- EPCIS 2.0 (docs/EPCIS.md) ------------------------------------------------------------
     ("POST", "/epcis/capture"): _a(
         API, "events.capture", note="a supplier's client: only about its own lots and items"

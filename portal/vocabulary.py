@@ -57,6 +57,10 @@ STATUSES = (
     N_("not notified"),
     N_("notified"),
     N_("acknowledged"),
+    # Incoming inspections (receipts.models.INSPECTION_STATUSES).
+    N_("pending"),
+    N_("passed"),
+    N_("failed"),
 )
 
 #: A lot's or run's overall verdict, and each result's.

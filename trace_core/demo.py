@@ -13,6 +13,7 @@ and real signatures like any other data.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -30,6 +31,7 @@ from trace_core.packing.sscc import SsccRange
 from trace_core.parts.service import CharacteristicInput
 from trace_core.processes.service import ApprovalInput, LotLine, MeasuredValue, RunSubmission
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
+from trace_core.receipts.inspection import PlanItemInput
 from trace_core.receipts.service import ReceiptInput
 from trace_core.services import Runtime, provide_services
 from trace_core.shipments.service import ShipmentInput
@@ -335,6 +337,43 @@ async def seed_demo(runtime: Runtime) -> None:
                 units=[DEMO_PALLET_SSCC],
             ),
         )
+    await _incoming_inspection(runtime, system, submit, anna, ops, acme)
+
+
+#: The goods-in checks of the radiopaque compound (QMS-06).
+COMPOUND_PLAN = [
+    PlanItemInput("APPEAR", "Pellets: colour and shape, no contamination", "pass_fail", 5),
+    PlanItemInput("MOIST", "Moisture content", "numeric", 3, "%", None, "0.05", method="ISO 15512"),
+]
+
+
+async def _incoming_inspection(
+    runtime: Runtime,
+    system: Actor,
+    submit: Callable[..., Awaitable[int]],
+    anna: Actor,
+    ops: Actor,
+    acme: Organization,
+) -> None:
+    """A part with an incoming inspection plan and a 2 % over-receipt tolerance, and its lot
+    AP-24-0901 (20 kg, CoA approved), of which 10 kg are received (IL-RES2-0001): it stays in
+    quarantine, its inspection pending, until goods-in enters the results and QA releases
+    them with a signature. At most 10.4 kg more may be received."""
+    async with provide_services(runtime, system) as s:
+        compound = await s.parts.create_part(
+            "RES-200", "PEEK compound, radiopaque (BaSO4), implant grade", unit="kg"
+        )
+        await s.parts.create_specification(
+            compound, "A", "PEEK compound incoming specification", dt.date(2026, 3, 1), RESIN_SPEC
+        )
+        await s.parts.approve_supplier(compound, acme, "A")
+        await s.receipts.set_tolerance(system, compound, "2")
+        await s.inspections.set_plan(system, compound, COMPOUND_PLAN)
+        await s.keeper.commit()
+    good = {"MFI": "9.8", "MOIST": "0.03", "DENS": "1.30", "CYTO": "pass", "APPEAR": "Conforms"}
+    compound_lot = await submit(anna, "RES-200", "AP-24-0901", "20", "kg", good, True, "approve")
+    async with provide_services(runtime, ops) as s:
+        await s.receipts.post(ops, ReceiptInput(compound_lot, "10", "IL-RES2-0001"))
 
 
 async def _sterilization_run(

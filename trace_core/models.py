@@ -25,7 +25,13 @@ from trace_core.processes.models import (
 )
 from trace_core.production.models import WorkOrder, WorkOrderInput
 from trace_core.recalls.models import FieldAction, Recall, SuspectReport
-from trace_core.receipts.models import Receipt
+from trace_core.receipts.models import (
+    InspectionPlanItem,
+    InspectionResult,
+    NumberCounter,
+    Receipt,
+    ReceiptInspection,
+)
 from trace_core.records.models import (
     AuditCheckpoint,
     AuditEvent,
@@ -54,11 +60,14 @@ __all__ = [
     "EpcisObject",
     "FieldAction",
     "IdentityVerification",
+    "InspectionPlanItem",
+    "InspectionResult",
     "InternalLot",
     "Invitation",
     "LoginAttempt",
     "LotResult",
     "MaterialHold",
+    "NumberCounter",
     "Organization",
     "PackingEvent",
     "Part",
@@ -69,6 +78,7 @@ __all__ = [
     "ProcessRunValue",
     "Recall",
     "Receipt",
+    "ReceiptInspection",
     "RecordVersion",
     "Serial",
     "ServerKey",

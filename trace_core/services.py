@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from trace_core.processes.service import ProcessService
     from trace_core.production.service import ProductionService
     from trace_core.recalls.service import RecallService
+    from trace_core.receipts.inspection import InspectionService
     from trace_core.receipts.service import ReceiptService
     from trace_core.records.audit_trail import AuditTrailService
     from trace_core.records.views import RecordService
@@ -157,6 +158,12 @@ class Services:
         from trace_core.receipts.service import ReceiptService
 
         return ReceiptService(self)
+
+    @cached_property
+    def inspections(self) -> InspectionService:
+        from trace_core.receipts.inspection import InspectionService
+
+        return InspectionService(self)
 
     @cached_property
     def production(self) -> ProductionService:

@@ -36,7 +36,8 @@ DECLARE
         'epcis_event_identifiers',
         'epcis_objects',
         'packing_events',
-        'ended_trace_edges'
+        'ended_trace_edges',
+        'inspection_results'
     ];
     -- Tables the app reads but never writes: the schema version belongs to the migrations.
     read_only CONSTANT text[] := ARRAY['alembic_version'];

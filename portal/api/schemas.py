@@ -623,14 +623,98 @@ class RefusalOut(msgspec.Struct):
     message: str
 
 
+# -- goods receipts and incoming inspection (QMS-06) ------------------------------------------
+
+
+class ReceiptIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A goods receipt: the supplier lot, the quantity received as an exact decimal string,
+    and its unit (default: the supplier lot's unit; kg/g/mg/t, l/ml/m3, pcs, m/cm/mm convert
+    into each other within their kind)."""
+
+    supplier_lot_id: int
+    quantity: str
+    unit: str | None = None
+    internal_lot_number: str | None = None
+
+
+class InspectionResultIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What goods-in found for one characteristic of the part's inspection plan, and how many
+    units it inspected (at least the plan's sample size)."""
+
+    code: str
+    value: str
+    sampled: int
+    unit: str | None = None
+
+
+class InspectionResultsIn(msgspec.Struct, forbid_unknown_fields=True):
+    results: list[InspectionResultIn]
+    #: The inspection version you saw (``inspection.version`` of the receipt).
+    expected_version: int
+
+
+class InspectionResultOut(msgspec.Struct):
+    code: str
+    name: str
+    criterion: str
+    value: str
+    unit: str | None
+    sample_size: int
+    sampled: int
+    verdict: str
+    explanation: str
+
+
+class InspectionOut(msgspec.Struct):
+    id: int
+    status: str
+    version: int
+    results: list[InspectionResultOut]
+    released_at: dt.datetime | None
+
+
+class ReceiptOut(msgspec.Struct):
+    id: int
+    number: str
+    supplier_lot_id: int
+    supplier_lot_number: str
+    supplier: str
+    part_number: str
+    internal_lot_number: str
+    internal_lot_status: str
+    #: In the supplier lot's unit (what the cap, the internal lot and the trace count).
+    quantity: str
+    unit: str
+    #: As received, before conversion.
+    quantity_received: str
+    unit_received: str
+    received_at: dt.datetime
+    certificate_status: str | None
+    #: The incoming inspection, when the part has an inspection plan.
+    inspection: InspectionOut | None
+
+
+class ReceiptLimitOut(msgspec.Struct):
+    """What may be received of the supplier lot, in its unit."""
+
+    declared: str
+    received_before: str
+    tolerance_pct: str
+    maximum: str
+    remaining: str
+    unit: str
+
+
 class ErrorOut(msgspec.Struct):
-    """Every error answer of the API: the domain error's name, its message, the fields it
-    names (422, and the gate's 409) and the gate's refusals (409)."""
+    """Every error answer of the API: the domain error's name, an English message naming the
+    rule and the record that blocks, the fields it names (422, and the gate's 409), the
+    gate's refusals (409) and, for an over-receipt, what may still be received."""
 
     error: str
     message: str
     fields: dict[str, str] | None = None
     refusals: list[RefusalOut] | None = None
+    limit: ReceiptLimitOut | None = None
 
 
 def hold_out(hold: MaterialHold, target: str, recall: str | None) -> HoldOut:

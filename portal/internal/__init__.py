@@ -3,6 +3,7 @@
 from portal.internal.audit import audit_page, checkpoint, sign_review
 from portal.internal.certificates import ROUTES as CERTIFICATE_ROUTES
 from portal.internal.holds import ROUTES as HOLD_ROUTES
+from portal.internal.inspections import ROUTES as INSPECTION_ROUTES
 from portal.internal.operations import (
     post_receipt,
     post_shipment,
@@ -46,4 +47,5 @@ ROUTES = [
     *CERTIFICATE_ROUTES,
     *PACKING_ROUTES,
     *HOLD_ROUTES,
+    *INSPECTION_ROUTES,
 ]

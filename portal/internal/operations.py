@@ -8,11 +8,12 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from portal.forms import form_fields, text
-from portal.i18n import N_
+from portal.i18n import N_, gettext_
 from trace_core.errors import Conflict, ValidationFailed
 from trace_core.gates import Movement
+from trace_core.gates.rules import supplier_lot_allows
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
-from trace_core.receipts.service import ReceiptInput
+from trace_core.receipts.service import ReceiptInput, ReceiptRefused
 from trace_core.services import Services
 from trace_core.shipments.service import ShipmentInput
 
@@ -26,19 +27,40 @@ async def receipts(services: Services) -> Template:
     return await _receipts(services, {}, {}, 200)
 
 
+def refusal_text(exc: Conflict) -> str:
+    """A receipt or inspection refusal in the reader's language: the rule translated, then
+    the blocking record's values filled in."""
+    if isinstance(exc, ReceiptRefused):
+        return gettext_(exc.rule) % {k: str(v) for k, v in exc.values.items()}
+    return exc.message
+
+
 async def _receipts(
     services: Services, values: dict[str, Any], errors: dict[str, str], status: int
 ) -> Template:
     actor = services.actor
+    # The form offers what the gate lets be received (review status and no hold).
     receivable = [
-        lot for lot in await services.lots.list(actor) if lot.status in ("submitted", "approved")
+        lot
+        for lot in await services.lots.list(actor)
+        if supplier_lot_allows(lot.status, lot.hold_status, Movement.RECEIVE)
     ]
+    # What each lot still allows (declared, received so far, tolerance, remaining) and whether
+    # its part is inspected at goods-in, shown beside the form.
+    allowances = {lot.id: await services.receipts.allowance(lot) for lot in receivable}
+    inspected = {
+        lot.part_id: await services.receipts.has_inspection_plan(lot.part_id) for lot in receivable
+    }
+    receipts = await services.receipts.list(actor)
     return Template(
         "internal/receipts.html",
         status_code=status,
         context={
-            "receipts": await services.receipts.list(actor),
+            "receipts": receipts,
+            "inspections": await services.inspections.for_receipts([r.id for r in receipts]),
             "receivable": receivable,
+            "allowances": allowances,
+            "inspected": inspected,
             "values": values,
             "errors": errors,
         },
@@ -54,14 +76,22 @@ async def post_receipt(request: Request[Any, Any, Any], services: Services) -> T
         await services.receipts.post(
             services.actor,
             ReceiptInput(
-                lot_id, text(fields, "quantity"), text(fields, "internal_lot_number") or None
+                lot_id,
+                text(fields, "quantity"),
+                text(fields, "internal_lot_number") or None,
+                text(fields, "unit") or None,
             ),
         )
     except ValueError:
         return await _receipts(services, values, {"supplier_lot_id": N_("Choose a lot.")}, 422)
     except ValidationFailed as exc:
+        await services.keeper.rollback()
         return await _receipts(services, values, exc.errors, 422)
+    except ReceiptRefused as exc:
+        await services.keeper.rollback()
+        return await _receipts(services, values, {exc.field: refusal_text(exc)}, 409)
     except Conflict as exc:
+        await services.keeper.rollback()
         return await _receipts(services, values, {"supplier_lot_id": exc.message}, 409)
     return Redirect("/internal/receipts", status_code=303)
 

@@ -37,6 +37,7 @@ from trace_core.inventory.models import INTERNAL_LOT_STATUSES
 from trace_core.lots.models import LOT_STATUSES
 from trace_core.packing.models import UNIT_LEVELS, UNIT_STATUSES
 from trace_core.processes.models import APPROVAL_STATUSES, PROCESS_KINDS, RUN_STATUSES
+from trace_core.receipts.models import INSPECTION_STATUSES
 from trace_core.records.service import SIGNATURE_MEANINGS
 from trace_core.trace.models import EDGE_KINDS, NODE_KINDS
 
@@ -209,6 +210,7 @@ def _enumerated() -> set[str]:
         *CERTIFICATE_STATUSES,
         *COVERAGE_STATUSES,
         *APPROVAL_STATUSES,
+        *INSPECTION_STATUSES,
         *UNIT_STATUSES,
         *INTERNAL_LOT_STATUSES,
         *UNIT_LEVELS,

@@ -848,6 +848,12 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
     ("POST", "/api/v1/shipping-units/{sscc:str}/unpack"): lambda c: [
         {"json": {"everything": True, "reason": "isolation test"}, "foreign": True}
     ],
+    ("POST", "/api/v1/receipts"): lambda c: [
+        {"json": {"supplier_lot_id": _victim_lot(c).id, "quantity": "1"}, "foreign": True}
+    ],
+    ("POST", "/api/v1/receipts/{receipt_id:int}/inspection-results"): lambda c: [
+        {"json": {"results": [], "expected_version": 1}, "foreign": True}
+    ],
     ("POST", "/api/v1/shipments"): lambda c: [
         {
             "json": {
@@ -938,6 +944,8 @@ KNOWN_PARAMETERS = frozenset(
         "index",
         "hold_id",
         "lot_number",
+        "receipt_id",
+        "inspection_id",
     }
 )
 
@@ -979,6 +987,10 @@ def parameter_values(
     if name in ("hold_id", "lot_number"):
         # Material holds and our internal lots are ours: foreign to every external caller.
         return [("1" if name == "hold_id" else "IL-RES-0001", True, None)]
+    if name in ("receipt_id", "inspection_id"):
+        # Receipts and their incoming inspections are ours: the demo's inspected receipt
+        # (its third, of AP-24-0901) and its inspection (the first).
+        return [("3" if name == "receipt_id" else "1", True, None)]
     pick = {
         "document_id": world.victim_documents if foreign else world.own_documents,
         "organization_id": [world.victim_org if foreign else world.own_org],

@@ -6,7 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trace_core.db import Base, BigIntPK, Quantity, UTCDateTime, utc_now
@@ -25,6 +33,11 @@ class Part(Base):
     unit: Mapped[str] = mapped_column(String(20), default="kg")
     gtin: Mapped[str | None] = mapped_column(String(14))
     implantable: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How much more than a supplier lot's declared quantity may be received of this part, in
+    #: percent (0: not a gram more); beyond it a receipt is refused (trace_core.receipts).
+    over_receipt_tolerance_pct: Mapped[Decimal] = mapped_column(
+        Quantity, default=Decimal(0), server_default="0"
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
