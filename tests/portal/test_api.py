@@ -309,7 +309,7 @@ async def test_token_signed_with_right_key_is_accepted(client: httpx.AsyncClient
     """Control for the test above: the hand-made token is refused for its key, not its shape."""
     response = await client.get("/api/v1/parts", headers=bearer(foreign_token(TOKEN_KEY)))
     assert response.status_code == 200
-    assert [p["number"] for p in response.json()] == ["RES-100"]
+    assert [p["number"] for p in response.json()] == ["RES-100", "RES-200"]
 
 
 # -- 3. parts ------------------------------------------------------------------------------
@@ -319,7 +319,8 @@ async def test_parts_for_acme_are_only_its_part_with_our_spec(client: httpx.Asyn
     response = await client.get("/api/v1/parts", headers=await auth(client, ACME))
     assert response.status_code == 200
     parts = response.json()
-    assert [p["number"] for p in parts] == ["RES-100"]
+    # RES-200: the demo's part with an incoming inspection plan (docs/RECEIPTS.md).
+    assert [p["number"] for p in parts] == ["RES-100", "RES-200"]
     part = parts[0]
     assert (part["name"], part["unit"], part["kind"]) == (
         "PEEK resin, implant grade",
@@ -714,7 +715,7 @@ async def test_internal_client_cannot_submit_supplier_lots(client: httpx.AsyncCl
 async def test_lot_is_visible_to_its_supplier_only(client: httpx.AsyncClient) -> None:
     acme, steri = await auth(client, ACME), await auth(client, STERI)
     acme_lots = {number: lot_id for lot_id, number in await lots_seen(client, acme)}
-    assert set(acme_lots) == {"AP-24-0815", "AP-24-0816", "AP-24-0817"}
+    assert set(acme_lots) == {"AP-24-0815", "AP-24-0816", "AP-24-0817", "AP-24-0901"}
     steri_lots = {number for _, number in await lots_seen(client, steri)}
     assert steri_lots == {"SP-24-0117"}
     lot_id = acme_lots["AP-24-0815"]
@@ -734,7 +735,8 @@ async def test_approved_lots_show_signature_manifestations(client: httpx.AsyncCl
     response = await client.get("/api/v1/lots?status=approved", headers=await auth(client, ACME))
     assert response.status_code == 200
     lots = response.json()
-    assert [lot["lot_number"] for lot in lots] == ["AP-24-0815"]
+    assert [lot["lot_number"] for lot in lots] == ["AP-24-0901", "AP-24-0815"]
+    lots = lots[1:]
     assert lots[0]["status"] == "approved"
     signatures = lots[0]["signatures"]
     assert [(s["printed_name"], s["meaning"]) for s in signatures] == [
