@@ -27,6 +27,8 @@ from trace_core.records.models import AuditEvent, RecordVersion
 from trace_core.services import Runtime, provide_services
 from trace_core.shipments.service import ShipmentInput
 
+from tests.release_helpers import IMPLANT_CONSIGNEE, UDI_DATES, release_finished_lot
+
 ANNA = SigningCredentials(DEMO_PASSWORD, "anna@acme-polymers.example")
 QA = SigningCredentials(DEMO_PASSWORD, "qa@traceport.example")
 GOOD = {"MFI": "10.1", "MOIST": "0.03", "DENS": "1.30", "CYTO": "pass", "APPEAR": "Conforms"}
@@ -87,11 +89,22 @@ async def test_full_slice_records_versions_audit_and_signatures(runtime: Runtime
         await s.production.post(
             ops,
             WorkOrderInputData(
-                "WO-T-1", "FG-1000", "FG-T-1", [ConsumedLot("IL-T-1", "1.5")], ["SN-T-1", "SN-T-2"]
+                "WO-T-1",
+                "FG-1000",
+                "FG-T-1",
+                [ConsumedLot("IL-T-1", "1.5")],
+                ["SN-T-1", "SN-T-2"],
+                **UDI_DATES,
             ),
         )
+    await release_finished_lot(runtime, "FG-T-1")
     async with provide_services(runtime, ops) as s:
-        await s.shipments.ship(ops, ShipmentInput("SH-T-1", "Clinic", "1 Road", ["SN-T-1"]))
+        await s.shipments.ship(
+            ops,
+            ShipmentInput(
+                "SH-T-1", "Clinic", "1 Road, Town", ["SN-T-1"], **IMPLANT_CONSIGNEE
+            ),
+        )
     async with provide_services(runtime, qa) as s:
         back = await s.trace.backward(qa, "SN-T-1")
         kinds = {(n.kind, n.identifier) for n in back.nodes.values()}
@@ -120,7 +133,7 @@ async def test_full_slice_records_versions_audit_and_signatures(runtime: Runtime
         assert len(supplier.details["signatures"]) == 2
         forward = await s.trace.forward(qa, "T-SLICE-1")
         assert forward.consignees() == [
-            {"shipment": "SH-T-1", "name": "Clinic", "address": "1 Road"}
+            {"shipment": "SH-T-1", "name": "Clinic", "address": "1 Road, Town"}
         ]
         assert forward.counts() == {
             "supplier_lot": 1,
