@@ -91,6 +91,4 @@ async def release_finished_lot(runtime: Runtime, lot_number: str) -> None:
     await sterilize(runtime, lot_number, str(count))
     async with provide_services(runtime, qa) as s:
         history = await s.release.history(qa, lot.id)
-        await s.release.decide(
-            qa, lot.id, "release", QA, "DHR reviewed.", history.release.version
-        )
+        await s.release.decide(qa, lot.id, "release", QA, "DHR reviewed.", history.release.version)

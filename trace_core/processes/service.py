@@ -541,6 +541,47 @@ class ProcessService:
         await self.keeper.commit()
         return approval
 
+    async def set_revalidation_due(
+        self,
+        actor: Actor,
+        approval_id: int,
+        due: str | dt.date | None,
+        reason: str,
+        expected_version: int,
+    ) -> ProcessApproval:
+        """Record the date the contractor's process validation falls due (QMS-09): after a
+        revalidation, a later date; on learning it lapsed, the real one. A new version with
+        a reason. Runs that ended after the date then block the release of their lots."""
+        actor.require("suppliers.approve")
+        if not actor.is_internal:
+            raise PermissionDenied("Only our own supplier quality team approves processes.")
+        approval = await self.approval(actor, approval_id)
+        errors: dict[str, str] = {}
+        day = None
+        if due not in (None, ""):
+            day = parse_date(due, "revalidation_due", errors)
+        if not reason.strip():
+            errors["reason"] = "Say why the revalidation date changes."
+        if errors:
+            raise ValidationFailed(errors)
+        if approval.version != expected_version:
+            raise Conflict(
+                f"The approval changed while you were looking at it (now version "
+                f"{approval.version}, you saw {expected_version}); look again."
+            )
+        approval.revalidation_due = day
+        row = await self.keeper.write_version(
+            APPROVAL_RECORD,
+            approval.id,
+            status=approval.status,
+            action="revise",
+            data=approval_content(approval),
+            reason=reason.strip(),
+        )
+        approval.version = row.version
+        await self.keeper.commit()
+        return approval
+
     async def _approval_for(
         self, organization_id: int, kind: str, started: dt.date, ended: dt.date
     ) -> ProcessApproval:
