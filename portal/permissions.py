@@ -143,13 +143,15 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/supplier"): _a(OWN_ORG, "parts.read", "lots.read"),
     ("GET", "/supplier/lots/new"): _a(OWN_ORG, "parts.read"),
     ("POST", "/supplier/lots"): _a(OWN_ORG, "lots.submit", suppliers_only=True),
-    ("GET", "/supplier/lots/{lot_id:int}"): _a(OWN_ORG, "lots.read"),
-    ("POST", "/supplier/lots/{lot_id:int}/sign"): _a(
+    ("GET", "/supplier/lots/{finished_lot_id:int}"): _a(OWN_ORG, "lots.read"),
+    ("POST", "/supplier/lots/{finished_lot_id:int}/sign"): _a(
         OWN_ORG, "lots.sign", suppliers_only=True, people_only=True
     ),
-    ("GET", "/supplier/lots/{lot_id:int}/revise"): _a(OWN_ORG, "lots.read"),
-    ("POST", "/supplier/lots/{lot_id:int}/revise"): _a(OWN_ORG, "lots.submit", suppliers_only=True),
-    ("POST", "/supplier/lots/{lot_id:int}/void"): _a(
+    ("GET", "/supplier/lots/{finished_lot_id:int}/revise"): _a(OWN_ORG, "lots.read"),
+    ("POST", "/supplier/lots/{finished_lot_id:int}/revise"): _a(
+        OWN_ORG, "lots.submit", suppliers_only=True
+    ),
+    ("POST", "/supplier/lots/{finished_lot_id:int}/void"): _a(
         OWN_ORG, "lots.submit", internal_permissions=("lots.approve",)
     ),
     ("GET", "/documents/{document_id:int}"): _a(OWN_ORG, note="no permission beyond the scoping"),
@@ -165,17 +167,24 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     # -- internal pages -----------------------------------------------------------------------
     ("GET", "/internal"): _a(INTERNAL, "lots.read"),
     ("GET", "/internal/review"): _a(INTERNAL, "lots.review"),
-    ("GET", "/internal/lots/{lot_id:int}"): _a(INTERNAL, "lots.read"),
-    ("POST", "/internal/lots/{lot_id:int}/decision"): _a(
+    ("GET", "/internal/lots/{finished_lot_id:int}"): _a(INTERNAL, "lots.read"),
+    ("POST", "/internal/lots/{finished_lot_id:int}/decision"): _a(
         INTERNAL, "lots.approve", people_only=True
     ),
-    ("POST", "/internal/lots/{lot_id:int}/audit-review"): _a(
+    ("POST", "/internal/lots/{finished_lot_id:int}/audit-review"): _a(
         INTERNAL, "lots.review", people_only=True
     ),
     ("GET", "/internal/receipts"): _a(INTERNAL, "lots.read"),
     ("POST", "/internal/receipts"): _a(INTERNAL, "receipts.post"),
     ("GET", "/internal/work-orders"): _a(INTERNAL, "parts.read", "lots.read"),
     ("POST", "/internal/work-orders"): _a(INTERNAL, "production.post"),
+    ("GET", "/internal/finished-lots"): _a(INTERNAL, "lots.read"),
+    ("GET", "/internal/finished-lots/{finished_lot_id:int}"): _a(
+        INTERNAL, "lots.read", "trace.read"
+    ),
+    ("POST", "/internal/finished-lots/{finished_lot_id:int}/decision"): _a(
+        INTERNAL, "lots.approve", people_only=True
+    ),
     ("GET", "/internal/shipments"): _a(INTERNAL, "lots.read"),
     ("POST", "/internal/shipments"): _a(INTERNAL, "shipments.post"),
     ("GET", "/internal/trace"): _a(INTERNAL, "trace.read"),
@@ -194,7 +203,7 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/internal/audit/review"): _a(INTERNAL, "audit.review", people_only=True),
     ("POST", "/internal/audit/checkpoint"): _a(INTERNAL, "audit.read"),
     # -- recalls (QMS-14): suppliers report suspect lots, our QA opens recalls ---------------
-    ("POST", "/supplier/lots/{lot_id:int}/suspect"): _a(
+    ("POST", "/supplier/lots/{finished_lot_id:int}/suspect"): _a(
         OWN_ORG, "lots.submit", suppliers_only=True
     ),
     ("GET", "/internal/recalls"): _a(INTERNAL, "trace.read"),
@@ -210,7 +219,9 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/internal/recalls/{recall_id:int}/close"): _a(
         INTERNAL, "trace.read", "lots.approve", people_only=True, note="signed (approved)"
     ),
-    ("POST", "/api/v1/lots/{lot_id:int}/suspect"): _a(API, "lots.submit", suppliers_only=True),
+    ("POST", "/api/v1/lots/{finished_lot_id:int}/suspect"): _a(
+        API, "lots.submit", suppliers_only=True
+    ),
     ("GET", "/api/v1/recalls/{recall_id:int}"): _a(API_INTERNAL, "trace.read"),
     ("GET", "/api/v1/reports/supplied"): _a(API_INTERNAL, "trace.read"),
     # -- outsourced process runs (QMS-07, QMS-08; docs/PROCESSES.md) --------------------------
@@ -309,11 +320,11 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ),
     ("GET", "/api/v1/lots"): _a(API, "lots.read"),
     ("POST", "/api/v1/lots"): _a(API, "lots.submit", suppliers_only=True),
-    ("GET", "/api/v1/lots/{lot_id:int}"): _a(API, "lots.read"),
-    ("POST", "/api/v1/lots/{lot_id:int}/revisions"): _a(
+    ("GET", "/api/v1/lots/{finished_lot_id:int}"): _a(API, "lots.read"),
+    ("POST", "/api/v1/lots/{finished_lot_id:int}/revisions"): _a(
         API, "lots.read", "lots.submit", suppliers_only=True
     ),
-    ("POST", "/api/v1/lots/{lot_id:int}/void"): _a(
+    ("POST", "/api/v1/lots/{finished_lot_id:int}/void"): _a(
         API, "lots.submit", internal_permissions=("lots.approve",)
     ),
     ("GET", "/api/v1/records/{record_type:str}/{record_id:int}"): _a(
@@ -338,6 +349,16 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/api/v1/shipping-units/{sscc:str}/unpack"): _a(API_INTERNAL, "shipments.post"),
     ("POST", "/api/v1/shipping-units/{sscc:str}/close"): _a(API_INTERNAL, "shipments.post"),
     ("POST", "/api/v1/shipments"): _a(API_INTERNAL, "shipments.post"),
+    ("POST", "/api/v1/work-orders"): _a(API_INTERNAL, "production.post"),
+    ("GET", "/api/v1/finished-lots/{finished_lot_id:int}"): _a(
+        API_INTERNAL, "lots.read", "trace.read"
+    ),
+    ("POST", "/api/v1/finished-lots/{finished_lot_id:int}/release"): _a(
+        API_INTERNAL,
+        "lots.approve",
+        people_only=True,
+        note="a QA e-signature: no scope grants it, every machine client gets 403",
+    ),
     # -- EPCIS 2.0 (docs/EPCIS.md) ------------------------------------------------------------
     ("POST", "/epcis/capture"): _a(
         API, "events.capture", note="a supplier's client: only about its own lots and items"

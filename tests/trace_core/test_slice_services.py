@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from documents.pdf import make_pdf
+from tests.release_helpers import IMPLANT_CONSIGNEE, UDI_DATES, release_finished_lot
 from trace_core.demo import DEMO_PASSWORD
 from trace_core.errors import (
     AuthenticationFailed,
@@ -26,8 +27,6 @@ from trace_core.receipts.service import ReceiptInput
 from trace_core.records.models import AuditEvent, RecordVersion
 from trace_core.services import Runtime, provide_services
 from trace_core.shipments.service import ShipmentInput
-
-from tests.release_helpers import IMPLANT_CONSIGNEE, UDI_DATES, release_finished_lot
 
 ANNA = SigningCredentials(DEMO_PASSWORD, "anna@acme-polymers.example")
 QA = SigningCredentials(DEMO_PASSWORD, "qa@traceport.example")
@@ -101,9 +100,7 @@ async def test_full_slice_records_versions_audit_and_signatures(runtime: Runtime
     async with provide_services(runtime, ops) as s:
         await s.shipments.ship(
             ops,
-            ShipmentInput(
-                "SH-T-1", "Clinic", "1 Road, Town", ["SN-T-1"], **IMPLANT_CONSIGNEE
-            ),
+            ShipmentInput("SH-T-1", "Clinic", "1 Road, Town", ["SN-T-1"], **IMPLANT_CONSIGNEE),
         )
     async with provide_services(runtime, qa) as s:
         back = await s.trace.backward(qa, "SN-T-1")

@@ -110,6 +110,17 @@ class ReleaseService:
         actor.require("trace.read")
         return await device_history(self.s, actor, await self.lot(actor, lot_id))
 
+    async def statuses(self, lot_ids: builtins.list[int]) -> dict[int, str]:
+        """Lot id → the status of its release record (for lists of work orders)."""
+        if not lot_ids:
+            return {}
+        rows = await self.session.execute(
+            select(FinishedLotRelease.lot_id, FinishedLotRelease.status).where(
+                FinishedLotRelease.lot_id.in_(lot_ids)
+            )
+        )
+        return {int(lot_id): str(status) for lot_id, status in rows.all()}
+
     async def awaiting(self, actor: Actor) -> builtins.list[FinishedLotRelease]:
         """Finished lots waiting in quarantine for their release, oldest first."""
         actor.require("lots.read")
