@@ -143,15 +143,13 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/supplier"): _a(OWN_ORG, "parts.read", "lots.read"),
     ("GET", "/supplier/lots/new"): _a(OWN_ORG, "parts.read"),
     ("POST", "/supplier/lots"): _a(OWN_ORG, "lots.submit", suppliers_only=True),
-    ("GET", "/supplier/lots/{finished_lot_id:int}"): _a(OWN_ORG, "lots.read"),
-    ("POST", "/supplier/lots/{finished_lot_id:int}/sign"): _a(
+    ("GET", "/supplier/lots/{lot_id:int}"): _a(OWN_ORG, "lots.read"),
+    ("POST", "/supplier/lots/{lot_id:int}/sign"): _a(
         OWN_ORG, "lots.sign", suppliers_only=True, people_only=True
     ),
-    ("GET", "/supplier/lots/{finished_lot_id:int}/revise"): _a(OWN_ORG, "lots.read"),
-    ("POST", "/supplier/lots/{finished_lot_id:int}/revise"): _a(
-        OWN_ORG, "lots.submit", suppliers_only=True
-    ),
-    ("POST", "/supplier/lots/{finished_lot_id:int}/void"): _a(
+    ("GET", "/supplier/lots/{lot_id:int}/revise"): _a(OWN_ORG, "lots.read"),
+    ("POST", "/supplier/lots/{lot_id:int}/revise"): _a(OWN_ORG, "lots.submit", suppliers_only=True),
+    ("POST", "/supplier/lots/{lot_id:int}/void"): _a(
         OWN_ORG, "lots.submit", internal_permissions=("lots.approve",)
     ),
     ("GET", "/documents/{document_id:int}"): _a(OWN_ORG, note="no permission beyond the scoping"),
@@ -167,11 +165,11 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     # -- internal pages -----------------------------------------------------------------------
     ("GET", "/internal"): _a(INTERNAL, "lots.read"),
     ("GET", "/internal/review"): _a(INTERNAL, "lots.review"),
-    ("GET", "/internal/lots/{finished_lot_id:int}"): _a(INTERNAL, "lots.read"),
-    ("POST", "/internal/lots/{finished_lot_id:int}/decision"): _a(
+    ("GET", "/internal/lots/{lot_id:int}"): _a(INTERNAL, "lots.read"),
+    ("POST", "/internal/lots/{lot_id:int}/decision"): _a(
         INTERNAL, "lots.approve", people_only=True
     ),
-    ("POST", "/internal/lots/{finished_lot_id:int}/audit-review"): _a(
+    ("POST", "/internal/lots/{lot_id:int}/audit-review"): _a(
         INTERNAL, "lots.review", people_only=True
     ),
     ("GET", "/internal/receipts"): _a(INTERNAL, "lots.read"),
@@ -203,7 +201,7 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/internal/audit/review"): _a(INTERNAL, "audit.review", people_only=True),
     ("POST", "/internal/audit/checkpoint"): _a(INTERNAL, "audit.read"),
     # -- recalls (QMS-14): suppliers report suspect lots, our QA opens recalls ---------------
-    ("POST", "/supplier/lots/{finished_lot_id:int}/suspect"): _a(
+    ("POST", "/supplier/lots/{lot_id:int}/suspect"): _a(
         OWN_ORG, "lots.submit", suppliers_only=True
     ),
     ("GET", "/internal/recalls"): _a(INTERNAL, "trace.read"),
@@ -219,9 +217,7 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/internal/recalls/{recall_id:int}/close"): _a(
         INTERNAL, "trace.read", "lots.approve", people_only=True, note="signed (approved)"
     ),
-    ("POST", "/api/v1/lots/{finished_lot_id:int}/suspect"): _a(
-        API, "lots.submit", suppliers_only=True
-    ),
+    ("POST", "/api/v1/lots/{lot_id:int}/suspect"): _a(API, "lots.submit", suppliers_only=True),
     ("GET", "/api/v1/recalls/{recall_id:int}"): _a(API_INTERNAL, "trace.read"),
     ("GET", "/api/v1/reports/supplied"): _a(API_INTERNAL, "trace.read"),
     # -- outsourced process runs (QMS-07, QMS-08; docs/PROCESSES.md) --------------------------
@@ -320,11 +316,11 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ),
     ("GET", "/api/v1/lots"): _a(API, "lots.read"),
     ("POST", "/api/v1/lots"): _a(API, "lots.submit", suppliers_only=True),
-    ("GET", "/api/v1/lots/{finished_lot_id:int}"): _a(API, "lots.read"),
-    ("POST", "/api/v1/lots/{finished_lot_id:int}/revisions"): _a(
+    ("GET", "/api/v1/lots/{lot_id:int}"): _a(API, "lots.read"),
+    ("POST", "/api/v1/lots/{lot_id:int}/revisions"): _a(
         API, "lots.read", "lots.submit", suppliers_only=True
     ),
-    ("POST", "/api/v1/lots/{finished_lot_id:int}/void"): _a(
+    ("POST", "/api/v1/lots/{lot_id:int}/void"): _a(
         API, "lots.submit", internal_permissions=("lots.approve",)
     ),
     ("GET", "/api/v1/records/{record_type:str}/{record_id:int}"): _a(

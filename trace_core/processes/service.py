@@ -293,6 +293,8 @@ def _within_validated_cycle(
     for limit in cycle:
         name = str(limit["name"])
         key = f"parameters.{name}"
+        if key in errors:
+            continue  # the value itself is wrong already: that is the message to read
         found = by_name.get(name.lower())
         lower = None if limit.get("lower") is None else Decimal(limit["lower"])
         upper = None if limit.get("upper") is None else Decimal(limit["upper"])
