@@ -44,7 +44,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_part_required_processes")),
         sa.UniqueConstraint(
-            "part_id", "process_kind", name=op.f("uq_part_required_processes_part_id")
+            "part_id", "process_kind", name=op.f("uq_part_required_processes_part_id_process_kind")
         ),
     )
     op.create_index(
