@@ -23,6 +23,7 @@ from tests.release_helpers import (
 )
 from trace_core.errors import Conflict, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
+from trace_core.packing.service import PackInput
 from trace_core.processes.models import ProcessApproval
 from trace_core.processes.service import LotLine, MeasuredValue, RunSubmission
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
@@ -401,3 +402,15 @@ def test_blocker_templates_are_in_the_vocabulary() -> None:
     from portal.vocabulary import RELEASE_BLOCKERS
 
     assert set(dhr.BLOCKER_TEMPLATES) == set(RELEASE_BLOCKERS)
+
+
+@pytest.mark.req("QMS-10")
+async def test_packing_an_unreleased_finished_lot_is_refused(runtime: Runtime) -> None:
+    await make_lot(runtime, "FG-R-16")
+    ops = await user(runtime, OPS)
+    before = await row_counts(runtime, (*TABLES, "shipping_units", "packing_events"))
+    async with provide_services(runtime, ops) as s:
+        with pytest.raises(ValidationFailed) as err:
+            await s.packing.pack(ops, PackInput("", "case", ["SN-FG-R-16-0"]))
+    assert "FG-R-16, which is quarantine" in err.value.errors["serials"]
+    assert await row_counts(runtime, (*TABLES, "shipping_units", "packing_events")) == before
