@@ -414,3 +414,12 @@ async def test_packing_an_unreleased_finished_lot_is_refused(runtime: Runtime) -
             await s.packing.pack(ops, PackInput("", "case", ["SN-FG-R-16-0"]))
     assert "FG-R-16, which is quarantine" in err.value.errors["serials"]
     assert await row_counts(runtime, (*TABLES, "shipping_units", "packing_events")) == before
+
+
+@pytest.mark.req("QMS-16")
+async def test_a_lot_number_gs1_cannot_encode_blocks(runtime: Runtime) -> None:
+    lot_id = await make_lot(runtime, "FG R 17")
+    await sterilize(runtime, "FG R 17", "2")
+    (blocker,) = await blockers(runtime, lot_id)
+    assert blocker.field == "udi" and blocker.template == dhr.UDI_INVALID
+    assert blocker.message.startswith("FG R 17: the UDI cannot be encoded in GS1: ")

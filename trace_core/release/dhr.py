@@ -153,6 +153,8 @@ class UdiView:
     #: while an element is missing or invalid).
     hri: str | None = None
     digital_link: str | None = None
+    #: Why the UDI cannot be encoded in GS1 (an AI's characters or length, a check digit).
+    problem: str | None = None
 
 
 @dataclass
@@ -345,20 +347,22 @@ async def _required_processes(services: Services, lot: InternalLot) -> list[Requ
 
 def _udi(lot: InternalLot, order: WorkOrder, serials: list[str]) -> UdiView:
     gtin = lot.part.gtin
-    hri = link = None
+    hri = link = problem = None
     if gtin and order.manufactured_on and order.expires_on and serials:
-        elements = [
+        lot_elements = [
             Element("01", gtin),
             Element("11", order.manufactured_on.strftime("%y%m%d")),
             Element("17", order.expires_on.strftime("%y%m%d")),
             Element("10", lot.lot_number),
-            Element("21", serials[0]),
         ]
         try:
-            _validate(elements)
-            hri, link = to_hri(elements), digital_link_for(elements)
-        except Gs1Error:
-            pass  # reported as a blocker by ``_blockers``
+            # Every serial must encode as AI (21), not only the one shown.
+            for serial in serials:
+                _validate([*lot_elements, Element("21", serial)])
+            first = [*lot_elements, Element("21", serials[0])]
+            hri, link = to_hri(first), digital_link_for(first)
+        except Gs1Error as exc:
+            problem = str(exc)
     return UdiView(
         gtin,
         lot.lot_number,
@@ -368,29 +372,13 @@ def _udi(lot: InternalLot, order: WorkOrder, serials: list[str]) -> UdiView:
         len(serials),
         hri,
         link,
+        problem,
     )
 
 
 def _validate(elements: list[Element]) -> None:
     today = dt.datetime.now(dt.UTC).date()
     validate_elements([LocatedElement(e, None) for e in elements], today)
-
-
-def _udi_problem(lot: InternalLot, udi: UdiView) -> str | None:
-    """Why the lot's UDI cannot be encoded, if it cannot (lot number or serial characters or
-    length, the GTIN's check digit)."""
-    assert udi.gtin and udi.manufactured_on and udi.expires_on and udi.serials
-    elements = [
-        Element("01", udi.gtin),
-        Element("11", udi.manufactured_on.strftime("%y%m%d")),
-        Element("17", udi.expires_on.strftime("%y%m%d")),
-        Element("10", lot.lot_number),
-    ]
-    try:
-        _validate(elements)
-    except Gs1Error as exc:
-        return str(exc)
-    return None
 
 
 def _blockers(history: DeviceHistory) -> list[Blocker]:
@@ -495,11 +483,9 @@ def _blockers(history: DeviceHistory) -> list[Blocker]:
             blockers.append(Blocker("udi", "QMS-16", number, UDI_EXPIRY, params))
         if not udi.serial_count:
             blockers.append(Blocker("udi", "QMS-16", number, UDI_SERIALS, params))
-        if udi.manufactured_on and udi.expires_on and udi.serial_count:
-            problem = _udi_problem(lot, udi)
-            if problem:
-                params = {"lot": number, "problem": problem}
-                blockers.append(Blocker("udi", "QMS-16", number, UDI_INVALID, params))
+        if udi.problem:
+            params = {"lot": number, "problem": udi.problem}
+            blockers.append(Blocker("udi", "QMS-16", number, UDI_INVALID, params))
     return blockers
 
 
