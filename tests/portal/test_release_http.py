@@ -95,6 +95,12 @@ async def test_page_refuses_release_naming_rule_and_lot_then_releases(
     assert released.status_code == 303
     page = await browser.get(f"/internal/finished-lots/{lot_id}")
     assert "Quinn Avery" in page.text and "released" in page.text
+    # The release is a record like any other: its page, versions and signature.
+    found = re.search(r'href="(/records/finished_lot_release/\d+)\?version=2"', page.text)
+    assert found, page.text
+    record = await browser.get(found.group(1))
+    assert record.status_code == 200
+    assert "FG-LOT-0002" in record.text and "Quinn Avery" in record.text
 
 
 async def test_work_order_form_refuses_bad_udi_dates(browser: Browser, runtime: Runtime) -> None:
