@@ -296,6 +296,11 @@ async def device_history(services: Services, actor: Actor, lot: InternalLot) -> 
     return history
 
 
+async def release_blockers(services: Services, actor: Actor, lot: InternalLot) -> list[Blocker]:
+    """Why ``lot`` cannot be released now; empty when it can (the one rule, QMS-10)."""
+    return (await device_history(services, actor, lot)).blockers
+
+
 async def _required_processes(services: Services, lot: InternalLot) -> list[RequiredProcessView]:
     session = services.session
     required = list(
