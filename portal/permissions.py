@@ -181,6 +181,13 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ),
     ("GET", "/internal/work-orders"): _a(INTERNAL, "parts.read", "lots.read"),
     ("POST", "/internal/work-orders"): _a(INTERNAL, "production.post"),
+    ("GET", "/internal/finished-lots"): _a(INTERNAL, "lots.read"),
+    ("GET", "/internal/finished-lots/{finished_lot_id:int}"): _a(
+        INTERNAL, "lots.read", "trace.read"
+    ),
+    ("POST", "/internal/finished-lots/{finished_lot_id:int}/decision"): _a(
+        INTERNAL, "lots.approve", people_only=True
+    ),
     ("GET", "/internal/shipments"): _a(INTERNAL, "lots.read"),
     ("POST", "/internal/shipments"): _a(INTERNAL, "shipments.post"),
     ("GET", "/internal/trace"): _a(INTERNAL, "trace.read"),
@@ -370,6 +377,16 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/api/v1/receipts/{receipt_id:int}"): _a(API_INTERNAL, "lots.read"),
     ("POST", "/api/v1/receipts/{receipt_id:int}/inspection-results"): _a(
         API_INTERNAL, "receipts.post"
+    ),
+    ("POST", "/api/v1/work-orders"): _a(API_INTERNAL, "production.post"),
+    ("GET", "/api/v1/finished-lots/{finished_lot_id:int}"): _a(
+        API_INTERNAL, "lots.read", "trace.read"
+    ),
+    ("POST", "/api/v1/finished-lots/{finished_lot_id:int}/release"): _a(
+        API_INTERNAL,
+        "lots.approve",
+        people_only=True,
+        note="a QA e-signature: no scope grants it, every machine client gets 403",
     ),
     # -- EPCIS 2.0 (docs/EPCIS.md) ------------------------------------------------------------
     ("POST", "/epcis/capture"): _a(

@@ -205,6 +205,35 @@ GATE_REFUSALS = (
     N_("Lot {record} is not released by the customer's QA; it cannot be {verb}."),
 )
 
+#: Why a finished lot cannot be released (``trace_core.release.dhr.BLOCKER_TEMPLATES``): the
+#: release page translates the template, then fills in the records' identifiers.
+RELEASE_BLOCKERS = (
+    N_("%(lot)s is %(status)s; only a lot in quarantine can be released."),
+    N_("%(lot)s cannot be released: upstream internal lot %(record)s is %(status)s (QMS-10)."),
+    N_(
+        "%(lot)s cannot be released: upstream supplier lot %(record)s of %(supplier)s is "
+        "%(status)s (QMS-10)."
+    ),
+    N_("%(lot)s needs %(process)s; no accepted run covers it."),
+    N_("%(lot)s needs %(process)s; run %(record)s covers it but is %(status)s, not accepted."),
+    N_(
+        "Run %(record)s does not report %(value)s, which our limits for %(process)s require "
+        "(COA-05)."
+    ),
+    N_(
+        "Run %(record)s: %(value)s %(measured)s is outside our limit %(criterion)s for "
+        "%(process)s (COA-05)."
+    ),
+    N_(
+        "Run %(record)s ended on %(ended)s, after %(contractor)s's process validation for "
+        "%(process)s lapsed on %(due)s (QMS-09)."
+    ),
+    N_("%(lot)s is %(part)s with GTIN %(gtin)s: its UDI needs the date of manufacture (QMS-16)."),
+    N_("%(lot)s is %(part)s with GTIN %(gtin)s: its UDI needs the expiry date (QMS-16)."),
+    N_("%(lot)s is %(part)s with GTIN %(gtin)s: its UDI needs serial numbers (QMS-16)."),
+    N_("%(lot)s: the UDI cannot be encoded in GS1: %(problem)s (QMS-16)."),
+)
+
 #: The audit-trail filter with nothing chosen (``records.audit_trail.AuditFilter.describe``).
 AUDIT_FILTERS = (N_("whole trail"),)
 

@@ -149,6 +149,20 @@ STERILE_SPEC = [
 ]
 
 
+#: Our limits for FG-1000's gamma sterilization (COA-05), by the run values' names.
+FG_1000_STERILIZATION = [
+    {"name": "Dosimetry minimum", "unit": "kGy", "lower": "25", "upper": None},
+    {"name": "Biological indicator", "unit": None, "lower": None, "upper": None},
+]
+#: The demo's implant consignee (QMS-12): name, postal address, contact person, telephone.
+DEMO_CONSIGNEE = (
+    "St. Mary's Hospital, Central Sterile Supply",
+    "12 Harbour Road, Cork T12 XY34, Ireland",
+    "Aoife Byrne, CSSD manager",
+    "+353 21 555 0199",
+)
+
+
 async def demo_present(runtime: Runtime) -> bool:
     async with runtime.sessions() as session:
         count = await session.scalar(
@@ -204,6 +218,12 @@ async def seed_demo(runtime: Runtime) -> None:
         await s.parts.approve_supplier(resin, acme, "A")
         await s.parts.approve_supplier(steril, steri, "A")
         await s.keeper.commit()
+    async with provide_services(runtime, system) as s:
+        # COA-05: every finished lot of FG-1000 needs gamma sterilization, judged against our
+        # limits (minimum dose 25 kGy, BI negative), before QA may release it.
+        await s.release.require_process(
+            system, "FG-1000", "sterilization", "gamma sterilization", FG_1000_STERILIZATION
+        )
 
     async def as_user(email: str) -> Actor:
         async with provide_services(runtime, system) as s:
@@ -302,17 +322,33 @@ async def seed_demo(runtime: Runtime) -> None:
                 "FG-LOT-0001",
                 [ConsumedLot("IL-RES-0001", "2.5"), ConsumedLot("IL-STE-0001", "1")],
                 [f"SN-DEMO-{i:04d}" for i in range(1, 11)],
+                manufactured_on=today - dt.timedelta(days=5),
+                expires_on=today - dt.timedelta(days=5) + dt.timedelta(days=5 * 365),
             ),
         )
     await _sterilization_run(runtime, system, sam, qa, today)
+    # The device history record review: QA releases FG-LOT-0001 with its e-signature, now
+    # that its sterilization run is accepted and nothing upstream is held (QMS-10).
+    async with provide_services(runtime, qa) as s:
+        lot = await s.inventory.lot_by_number(qa, "FG-LOT-0001")
+        review = await s.release.history(qa, lot.id)
+        await s.release.decide(
+            qa,
+            lot.id,
+            "release",
+            SigningCredentials(DEMO_PASSWORD, ACCOUNTS[2].email),
+            "Device history record reviewed: inputs released, SP-RUN-0417 accepted, UDI complete.",
+            review.release.version,
+        )
     async with provide_services(runtime, ops) as s:
         await s.shipments.ship(
             ops,
             ShipmentInput(
                 "SH-0001",
-                "St. Mary's Hospital, Central Sterile Supply",
-                "12 Harbour Road, Cork T12 XY34, Ireland",
+                *DEMO_CONSIGNEE[:2],
                 [f"SN-DEMO-{i:04d}" for i in range(1, 6)],
+                consignee_contact=DEMO_CONSIGNEE[2],
+                consignee_phone=DEMO_CONSIGNEE[3],
             ),
         )
     # Packing: three serials into a case, the case onto a pallet, the pallet shipped by SSCC.
@@ -331,10 +367,11 @@ async def seed_demo(runtime: Runtime) -> None:
             ops,
             ShipmentInput(
                 "SH-0002",
-                "St. Mary's Hospital, Central Sterile Supply",
-                "12 Harbour Road, Cork T12 XY34, Ireland",
+                *DEMO_CONSIGNEE[:2],
                 [],
                 units=[DEMO_PALLET_SSCC],
+                consignee_contact=DEMO_CONSIGNEE[2],
+                consignee_phone=DEMO_CONSIGNEE[3],
             ),
         )
     await _incoming_inspection(runtime, system, submit, anna, ops, acme)
@@ -393,6 +430,9 @@ async def _sterilization_run(
                 "Gamma irradiation (ISO 11137-1), Columbus site, PEEK implant cages",
                 today - dt.timedelta(days=400),
                 today + dt.timedelta(days=700),
+                # QMS-09: the dose mapping is repeated yearly; the validated cycle's dose.
+                revalidation_due=today + dt.timedelta(days=300),
+                validated_cycle=[MeasuredValue("Target dose", "", "kGy", "25", "45")],
             ),
         )
     lines = [

@@ -16,7 +16,13 @@ from trace_core.identity.onboarding_models import (
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import LotResult, SupplierLot
 from trace_core.packing.models import PackingEvent, ShippingUnit, ShippingUnitItem
-from trace_core.parts.models import ApprovedSupplier, Characteristic, Part, Specification
+from trace_core.parts.models import (
+    ApprovedSupplier,
+    Characteristic,
+    Part,
+    PartRequiredProcess,
+    Specification,
+)
 from trace_core.processes.models import (
     ProcessApproval,
     ProcessRun,
@@ -40,6 +46,7 @@ from trace_core.records.models import (
     ServerKey,
     Signature,
 )
+from trace_core.release.models import FinishedLotRelease
 from trace_core.shipments.models import Shipment, ShipmentItem
 from trace_core.trace.models import TraceEdge, TraceNode
 
@@ -59,6 +66,7 @@ __all__ = [
     "EpcisEventIdentifier",
     "EpcisObject",
     "FieldAction",
+    "FinishedLotRelease",
     "IdentityVerification",
     "InspectionPlanItem",
     "InspectionResult",
@@ -71,6 +79,7 @@ __all__ = [
     "Organization",
     "PackingEvent",
     "Part",
+    "PartRequiredProcess",
     "PasswordReset",
     "ProcessApproval",
     "ProcessRun",

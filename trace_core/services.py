@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from trace_core.receipts.service import ReceiptService
     from trace_core.records.audit_trail import AuditTrailService
     from trace_core.records.views import RecordService
+    from trace_core.release.service import ReleaseService
     from trace_core.shipments.service import ShipmentService
     from trace_core.trace.service import TraceService
 
@@ -170,6 +171,12 @@ class Services:
         from trace_core.production.service import ProductionService
 
         return ProductionService(self)
+
+    @cached_property
+    def release(self) -> ReleaseService:
+        from trace_core.release.service import ReleaseService
+
+        return ReleaseService(self)
 
     @cached_property
     def shipments(self) -> ShipmentService:

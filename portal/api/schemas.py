@@ -543,6 +543,10 @@ class ShipmentIn(msgspec.Struct, forbid_unknown_fields=True):
     serials: list[str] = msgspec.field(default_factory=list)
     #: SSCCs of closed cases or pallets: everything in them ships.
     units: list[str] = msgspec.field(default_factory=list)
+    #: Required when the shipment holds an implantable part (QMS-12): a named contact at the
+    #: consignee and a telephone number (the address then needs street and town).
+    consignee_contact: str = ""
+    consignee_phone: str = ""
 
 
 class PackingEventOut(msgspec.Struct):
@@ -735,3 +739,111 @@ def hold_out(hold: MaterialHold, target: str, recall: str | None) -> HoldOut:
         hold.ended_by,
         hold.end_reason,
     )
+
+
+# -- production and finished-device release (docs/RELEASE.md) --------------------------------
+
+
+class ConsumedLotIn(msgspec.Struct, forbid_unknown_fields=True):
+    lot_number: str
+    quantity: str
+
+
+class WorkOrderIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A posted work order: internal lots consumed, one finished lot with its serials. The
+    finished lot starts in quarantine. ``manufactured_on``/``expires_on`` (YYYY-MM-DD) are the
+    UDI dates, required before release for a part with a GTIN (QMS-16)."""
+
+    number: str
+    part_number: str
+    output_lot_number: str
+    inputs: list[ConsumedLotIn]
+    serials: list[str]
+    manufactured_on: str | None = None
+    expires_on: str | None = None
+
+
+class WorkOrderOut(msgspec.Struct):
+    id: int
+    number: str
+    output_lot_id: int
+    output_lot_number: str
+    lot_status: str
+    release_status: str
+    manufactured_on: dt.date | None
+    expires_on: dt.date | None
+
+
+class BlockerOut(msgspec.Struct):
+    """One reason the lot cannot be released: the field (``status``, ``upstream``,
+    ``required_processes``, ``udi``), the requirement, the record that blocks, the message."""
+
+    field: str
+    requirement: str
+    record: str
+    message: str
+
+
+class JudgedValueOut(msgspec.Struct):
+    name: str
+    value: str | None
+    unit: str | None
+    our_criterion: str
+    verdict: str
+
+
+class RequiredRunOut(msgspec.Struct):
+    run_id: int
+    run_number: str
+    contractor: str
+    status: str
+    ended_on: dt.date
+    validation_lapsed: bool
+    values: list[JudgedValueOut]
+
+
+class RequiredProcessOut(msgspec.Struct):
+    process_kind: str
+    label: str
+    satisfied: bool
+    runs: list[RequiredRunOut]
+
+
+class UdiOut(msgspec.Struct):
+    gtin: str | None
+    lot_number: str
+    manufactured_on: dt.date | None
+    expires_on: dt.date | None
+    serial_count: int
+    element_string_hri: str | None
+    digital_link: str | None
+
+
+class UpstreamOut(msgspec.Struct):
+    kind: str
+    identifier: str
+    status: str | None
+    verdict: str | None
+
+
+class FinishedLotOut(msgspec.Struct):
+    """A finished lot's device history record review: what the release page shows."""
+
+    id: int
+    lot_number: str
+    part_number: str
+    lot_status: str
+    release_status: str
+    release_version: int
+    work_order: str
+    releasable: bool
+    blockers: list[BlockerOut]
+    required_processes: list[RequiredProcessOut]
+    udi: UdiOut
+    upstream: list[UpstreamOut]
+
+
+class ReleaseIn(msgspec.Struct, forbid_unknown_fields=True):
+    decision: str
+    version: int
+    comment: str = ""

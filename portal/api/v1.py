@@ -651,7 +651,13 @@ async def post_shipment(services: Services, data: ShipmentIn) -> dict[str, Any]:
     shipment = await services.shipments.ship(
         services.actor,
         ShipmentInput(
-            data.number, data.consignee_name, data.consignee_address, data.serials, data.units
+            data.number,
+            data.consignee_name,
+            data.consignee_address,
+            data.serials,
+            data.units,
+            consignee_contact=data.consignee_contact,
+            consignee_phone=data.consignee_phone,
         ),
     )
     return {"id": shipment.id, "number": shipment.number, "status": shipment.status}

@@ -15,6 +15,7 @@ from portal.internal.operations import (
 from portal.internal.packing import ROUTES as PACKING_ROUTES
 from portal.internal.process_runs import ROUTES as PROCESS_RUN_ROUTES
 from portal.internal.recalls import ROUTES as RECALL_ROUTES
+from portal.internal.release import ROUTES as RELEASE_ROUTES
 from portal.internal.review import (
     decide,
     internal_home,
@@ -48,4 +49,5 @@ ROUTES = [
     *PACKING_ROUTES,
     *HOLD_ROUTES,
     *INSPECTION_ROUTES,
+    *RELEASE_ROUTES,
 ]

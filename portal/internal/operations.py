@@ -110,11 +110,13 @@ async def _work_orders(
     lots = await services.gate.movable(
         Movement.CONSUME, await services.inventory.lots(actor, "material")
     )
+    orders = await services.production.list(actor)
     return Template(
         "internal/work_orders.html",
         status_code=status,
         context={
-            "orders": await services.production.list(actor),
+            "orders": orders,
+            "releases": await services.release.statuses([o.output_lot_id for o in orders]),
             "parts": parts,
             "lots": lots,
             "values": values,
@@ -143,6 +145,8 @@ async def post_work_order(
                 text(fields, "output_lot_number"),
                 inputs,
                 _lines(text(fields, "serials")),
+                manufactured_on=text(fields, "manufactured_on") or None,
+                expires_on=text(fields, "expires_on") or None,
             ),
         )
     except ValidationFailed as exc:
@@ -193,6 +197,8 @@ async def post_shipment(request: Request[Any, Any, Any], services: Services) -> 
                 text(fields, "consignee_address"),
                 serials,
                 units,
+                consignee_contact=text(fields, "consignee_contact"),
+                consignee_phone=text(fields, "consignee_phone"),
             ),
         )
     except ValidationFailed as exc:

@@ -13,7 +13,7 @@ from portal.forms import expected_version, form_fields, refused_status, signing_
 from portal.record_steps import record_page, take_step
 from trace_core.errors import Conflict, ValidationFailed
 from trace_core.processes.models import APPROVAL_STATUSES, PROCESS_KINDS
-from trace_core.processes.service import ApprovalInput
+from trace_core.processes.service import ApprovalInput, MeasuredValue
 from trace_core.services import Services
 
 
@@ -90,6 +90,16 @@ async def _approvals(
     )
 
 
+def _cycle(text_value: str) -> list[MeasuredValue]:
+    """The validated cycle as typed: ``name; unit; lower; upper`` per line."""
+    found = []
+    for line in text_value.splitlines():
+        parts = [p.strip() for p in line.split(";")] + ["", "", "", ""]
+        if any(parts[:4]):
+            found.append(MeasuredValue(parts[0], "", parts[1] or None, parts[2], parts[3]))
+    return found
+
+
 @get("/internal/process-approvals", include_in_schema=False)
 async def approvals_page(services: Services) -> Template:
     return await _approvals(services, {}, {}, 200)
@@ -112,6 +122,8 @@ async def create_approval(
                 values.get("scope", ""),
                 values.get("valid_from", ""),
                 values.get("valid_until") or None,
+                revalidation_due=values.get("revalidation_due") or None,
+                validated_cycle=_cycle(values.get("validated_cycle", "")),
             ),
         )
     except ValidationFailed as exc:

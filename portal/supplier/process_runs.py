@@ -73,7 +73,24 @@ async def _form(
 @get("/supplier/process-runs/new", include_in_schema=False)
 async def new_process_run(services: Services) -> Template:
     services.actor.require("lots.submit")
-    return await _form(services, {}, {}, 200)
+    return await _form(services, await _validated_grid(services), {}, 200)
+
+
+async def _validated_grid(services: Services) -> dict[str, str]:
+    """The parameter grid prefilled from the validated cycle of the contractor's first active
+    approval that has one (QMS-09): its names, units and limits, to which the run adds its
+    values; the limits cannot be loosened (the service refuses it)."""
+    for approval in await services.processes.approvals(services.actor):
+        if approval.status != "active" or not approval.validated_cycle:
+            continue
+        values = {"process_kind": approval.process_kind}
+        for index, limit in enumerate(approval.validated_cycle):
+            values[f"param_name_{index}"] = str(limit["name"])
+            values[f"param_unit_{index}"] = str(limit.get("unit") or "")
+            values[f"param_lower_{index}"] = str(limit.get("lower") or "")
+            values[f"param_upper_{index}"] = str(limit.get("upper") or "")
+        return values
+    return {}
 
 
 def _measured(values: dict[str, str], prefix: str) -> list[MeasuredValue]:

@@ -5,6 +5,7 @@ it into serials and ship one, and the trace page follows the chain both ways."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 import secrets
 import time
@@ -362,18 +363,66 @@ def test_thin_slice_in_chromium(
     Select(page.field("input_lot_0", form)).select_by_value(internal_lot)
     page.type("input_qty_0", "2", form)
     page.type("serials", f"{serial_1}\n{serial_2}", form)
+    today = dt.datetime.now(dt.UTC).date()
+    page.set_value("manufactured_on", (today - dt.timedelta(days=4)).isoformat())
+    page.set_value("expires_on", (today + dt.timedelta(days=1000)).isoformat())
     page.submit(form)
     page.wait_for_text(work_order)
     order = _table_row(page, work_order, finished_lot)
-    assert internal_lot in order, order
+    assert internal_lot in order and "quarantine" in order, order
+
+    # 6b. FG-1000 is sterile: SteriPro gamma-sterilizes the lot (it comes back as itself)...
+    page.sign_in("sam@steripro.example")
+    page.wait_for_path(r"/supplier/?")
+    page.open("/supplier/process-runs/new")
+    page.wait_for_text("Record a process run")
+    form = page.form("/supplier/process-runs")
+    Select(page.field("process_kind", form)).select_by_value("sterilization")
+    page.type("run_number", f"SP-{tag}", form)
+    page.set_value("started_on", (today - dt.timedelta(days=3)).isoformat())
+    page.set_value("ended_on", (today - dt.timedelta(days=2)).isoformat())
+    for prefix, index, values in (
+        ("param", 0, ("Target dose", "30", "kGy", "25", "45")),
+        ("result", 0, ("Dosimetry minimum", "27.5", "kGy", "25", "")),
+        ("result", 1, ("Biological indicator", "negative", "", "", "")),
+    ):
+        for field, text in zip(("name", "value", "unit", "lower", "upper"), values, strict=True):
+            if text:
+                page.type(f"{prefix}_{field}_{index}", text, form)
+    page.type("input_lot_0", finished_lot, form)
+    page.type("input_qty_0", "2", form)
+    page.type("output_lot_0", finished_lot, form)
+    page.type("output_qty_0", "2", form)
+    page.submit(form)
+    run_id = page.wait_for_path(r"/supplier/process-runs/(\d+)").group(1)
+    page.sign(page.form(f"/supplier/process-runs/{run_id}/sign"), "sam@steripro.example")
+    page.wait_for_text("submitted as accurate")
+
+    # ...QA accepts the run, and the lot's release page shows nothing blocks it any more.
+    page.sign_in("qa@traceport.example")
+    page.wait_for_path(r"/internal/?")
+    page.open(f"/internal/process-runs/{run_id}")
+    page.decide(f"/internal/process-runs/{run_id}/decision", "accept", "qa@traceport.example")
+    page.wait_for_text("Quinn Avery")
+    page.nav("Release")
+    page.wait_for_text("Finished lots waiting for release", finished_lot)
+    page.driver.find_element(By.LINK_TEXT, finished_lot).click()
+    page.wait_for_text("Device history record", "Nothing blocks the release of this lot.")
+    page.decide(f"{page.path()}/decision", "release", "qa@traceport.example", "DHR ok.")
+    page.wait_for_text("Quinn Avery")
+    assert "released" in page.body()
 
     # 7. One serial ships to a hospital.
+    page.sign_in("ops@traceport.example")
+    page.wait_for_path(r"/internal/?")
     page.open("/internal/shipments")
     page.wait_for_text("Ship to a customer", serial_1, serial_2)
     form = page.form("/internal/shipments")
     page.type("number", shipment, form)
     page.type("consignee_name", "Hospital X", form)
-    page.type("consignee_address", "1 Test Street", form)
+    page.type("consignee_address", "1 Test Street, Testtown", form)
+    page.type("consignee_contact", "Dr. X", form)
+    page.type("consignee_phone", "+1 555 0100", form)
     form.find_element(By.CSS_SELECTOR, f'input[name="serial"][value="{serial_1}"]').click()
     page.submit(form)
     page.wait_for_text(shipment)

@@ -88,6 +88,8 @@ async def test_packing_journey_in_the_browser(client: httpx.AsyncClient) -> None
             "number": "SH-WEB-1",
             "consignee_name": "Northside Clinic",
             "consignee_address": "4 Quay St, Galway",
+            "consignee_contact": "Niamh Walsh",
+            "consignee_phone": "+353 91 555 0101",
             "unit": pallet_sscc,
         },
     )
@@ -180,6 +182,8 @@ async def test_packing_api_for_our_systems(client: httpx.AsyncClient) -> None:
             "number": "SH-API-1",
             "consignee_name": ST_MARYS,
             "consignee_address": "12 Harbour Road, Cork",
+            "consignee_contact": "Aoife Byrne",
+            "consignee_phone": "+353 21 555 0199",
             "units": [f"(00){case}"],
         },
     )

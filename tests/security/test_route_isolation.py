@@ -225,6 +225,8 @@ class World:
     markers: list[str]
     static_file: str
     today: str = field(default_factory=lambda: (dt.date.today() - dt.timedelta(days=5)).isoformat())
+    #: The internal lot id of a finished lot of ours with its release record (FG-LOT-0001).
+    our_finished_lot: int = 0
 
 
 async def _token(http: httpx.AsyncClient, client_id: str, scope: str | None = None) -> str:
@@ -310,6 +312,17 @@ async def _trace_node(runtime: Runtime, identifier: str) -> int:
     async with runtime.sessions() as session:
         found = await session.scalar(select(TraceNode.id).where(TraceNode.identifier == identifier))
     assert found is not None, identifier
+    return int(found)
+
+
+async def _finished_lot(runtime: Runtime, lot_number: str) -> int:
+    async with runtime.sessions() as session:
+        found = await session.scalar(
+            select(TraceNode.ref_id).where(
+                TraceNode.identifier == lot_number, TraceNode.kind == "internal_lot"
+            )
+        )
+    assert found is not None, lot_number
     return int(found)
 
 
@@ -493,6 +506,7 @@ async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Se
         own_invitation=invitations[ATTACKER],
         recall=recall,
         our_node=await _trace_node(runtime, "FG-LOT-0001"),
+        our_finished_lot=await _finished_lot(runtime, "FG-LOT-0001"),
         victim_digests=digests[VICTIM],
         own_digests=digests[ATTACKER],
         victim_run=runs["victim_run"],
@@ -633,7 +647,9 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
             "data": {
                 "number": "SH-ISO-1",
                 "consignee_name": "Isolation Clinic",
-                "consignee_address": "1 Test Street",
+                "consignee_address": "1 Test Street, Testtown",
+                "consignee_contact": "Iso Contact",
+                "consignee_phone": "+1 555 0100",
                 "serial": "SN-DEMO-0006",
             },
             "foreign": True,
@@ -837,6 +853,24 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
     ("GET", "/api/v1/trace/forward"): lambda c: [
         {"params": {"id": i}, "foreign": True} for i in ("AP-24-0815", "IL-RES-0001")
     ],
+    ("POST", "/api/v1/work-orders"): lambda c: [
+        {
+            "json": {
+                "number": "WO-ISO-2",
+                "part_number": "FG-1000",
+                "output_lot_number": "FG-ISO-2",
+                "inputs": [{"lot_number": "IL-RES-0001", "quantity": "0.1"}],
+                "serials": ["SN-ISO-2"],
+            },
+            "foreign": True,
+        }
+    ],
+    ("POST", "/api/v1/finished-lots/{finished_lot_id:int}/release"): lambda c: [
+        {"json": {"decision": "release", "version": 1}, "foreign": True}
+    ],
+    ("POST", "/internal/finished-lots/{finished_lot_id:int}/decision"): lambda c: [
+        {"data": {"decision": "reject", "comment": "isolation", "version": "1", **_signature(c)}}
+    ],
     ("GET", "/api/v1/trace/scope"): lambda c: [
         {"params": {"id": i, "direction": d}, "foreign": True}
         for i in ("AP-24-0815", "IL-RES-0001")
@@ -859,7 +893,9 @@ REQUESTS: dict[tuple[str, str], Callable[[Context], list[Body]]] = {
             "json": {
                 "number": "SH-ISO-2",
                 "consignee_name": "Isolation Clinic",
-                "consignee_address": "1 Test Street",
+                "consignee_address": "1 Test Street, Testtown",
+                "consignee_contact": "Iso Contact",
+                "consignee_phone": "+1 555 0100",
                 "serials": ["SN-DEMO-0006"],
             },
             "foreign": True,
@@ -946,6 +982,7 @@ KNOWN_PARAMETERS = frozenset(
         "lot_number",
         "receipt_id",
         "inspection_id",
+        "finished_lot_id",
     }
 )
 
@@ -991,6 +1028,9 @@ def parameter_values(
         # Receipts and their incoming inspections are ours: the demo's inspected receipt
         # (its third, of AP-24-0901) and its inspection (the first).
         return [("3" if name == "receipt_id" else "1", True, None)]
+    if name == "finished_lot_id":
+        # A finished lot and its release are ours: foreign to every external caller.
+        return [(str(world.our_finished_lot), True, None)]
     pick = {
         "document_id": world.victim_documents if foreign else world.own_documents,
         "organization_id": [world.victim_org if foreign else world.own_org],

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
+from tests.release_helpers import IMPLANT_CONSIGNEE
 from trace_core.demo import DEMO_CASE_SSCC, DEMO_PALLET_SSCC, DEMO_SSCC_RANGE
 from trace_core.epcis.event_hash import event_hash
 from trace_core.epcis.export import packing_event
@@ -32,6 +33,13 @@ from .test_slice_services import QA, user
 
 OPS = "ops@traceport.example"
 ST_MARYS = ("St. Mary's Hospital, Central Sterile Supply", "12 Harbour Road, Cork")
+
+
+def to_st_marys(*args: Any, **kwargs: Any) -> ShipmentInput:
+    """A shipment to St. Mary's with the contact an implant shipment needs (QMS-12)."""
+    return ShipmentInput(*args, **kwargs, **IMPLANT_CONSIGNEE)
+
+
 TABLES = (
     ShippingUnit,
     ShippingUnitItem,
@@ -172,7 +180,7 @@ async def test_allocated_sscc_pack_close_pallet_and_ship(runtime: Runtime) -> No
     await close(runtime, ops, pallet.sscc)
     async with provide_services(runtime, ops) as s:
         shipment = await s.shipments.ship(
-            ops, ShipmentInput("SH-PACK-1", *ST_MARYS, [], units=[pallet.sscc])
+            ops, to_st_marys("SH-PACK-1", *ST_MARYS, [], units=[pallet.sscc])
         )
         version = await s.keeper.latest_version("shipment", shipment.id)
         assert version is not None and version.content["units"] == [pallet.sscc]
@@ -264,11 +272,11 @@ async def test_held_and_already_packed_serials_cannot_be_packed_or_shipped(
     assert twice.value.errors["serials"] == f"SN-DEMO-0006 is already packed in {case.sscc}."
     async with provide_services(runtime, ops) as s:
         with pytest.raises(ValidationFailed) as loose:
-            await s.shipments.ship(ops, ShipmentInput("SH-L", *ST_MARYS, ["SN-DEMO-0006"]))
+            await s.shipments.ship(ops, to_st_marys("SH-L", *ST_MARYS, ["SN-DEMO-0006"]))
         assert "is packed in" in loose.value.errors["serials"]
         assert "ship the unit or unpack it first" in loose.value.errors["serials"]
         with pytest.raises(ValidationFailed) as still_open:
-            await s.shipments.ship(ops, ShipmentInput("SH-O", *ST_MARYS, [], units=[case.sscc]))
+            await s.shipments.ship(ops, to_st_marys("SH-O", *ST_MARYS, [], units=[case.sscc]))
         assert "is still open; close it before shipping" in still_open.value.errors["units"]
     await close(runtime, ops, case.sscc)
     # A recall puts the packed (still in stock) serial on hold, and the unit cannot ship.
@@ -279,7 +287,7 @@ async def test_held_and_already_packed_serials_cannot_be_packed_or_shipped(
     before = await counts(runtime)
     async with provide_services(runtime, ops) as s:
         with pytest.raises(ValidationFailed) as held:
-            await s.shipments.ship(ops, ShipmentInput("SH-H", *ST_MARYS, [], units=[case.sscc]))
+            await s.shipments.ship(ops, to_st_marys("SH-H", *ST_MARYS, [], units=[case.sscc]))
     assert f"SN-DEMO-0006 (in {case.sscc}) is on hold" in held.value.errors["serials"]
     with pytest.raises(ValidationFailed) as held_pack:
         await pack(runtime, ops, PackInput("", "case", ["SN-DEMO-0007"]))
@@ -389,15 +397,15 @@ async def test_shipping_units_refusals(runtime: Runtime) -> None:
     before = await counts(runtime)
     async with provide_services(runtime, ops) as s:
         with pytest.raises(ValidationFailed) as inner:
-            await s.shipments.ship(ops, ShipmentInput("SH-I", *ST_MARYS, [], units=[case.sscc]))
+            await s.shipments.ship(ops, to_st_marys("SH-I", *ST_MARYS, [], units=[case.sscc]))
         assert f"is on pallet {pallet.sscc}; ship the pallet" in inner.value.errors["units"]
         with pytest.raises(ValidationFailed) as shipped:
             await s.shipments.ship(
-                ops, ShipmentInput("SH-S", *ST_MARYS, [], units=[DEMO_PALLET_SSCC])
+                ops, to_st_marys("SH-S", *ST_MARYS, [], units=[DEMO_PALLET_SSCC])
             )
         assert "was already shipped on SH-0002" in shipped.value.errors["units"]
         with pytest.raises(ValidationFailed) as nothing:
-            await s.shipments.ship(ops, ShipmentInput("SH-N", *ST_MARYS, []))
+            await s.shipments.ship(ops, to_st_marys("SH-N", *ST_MARYS, []))
         assert "serial number or shipping unit" in nothing.value.errors["serials"]
         with pytest.raises(Conflict, match="only an open unit closes"):
             await s.packing.close(ops, pallet.sscc)

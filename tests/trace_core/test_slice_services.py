@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from documents.pdf import make_pdf
+from tests.release_helpers import IMPLANT_CONSIGNEE, UDI_DATES, release_finished_lot
 from trace_core.demo import DEMO_PASSWORD
 from trace_core.errors import (
     AuthenticationFailed,
@@ -87,11 +88,20 @@ async def test_full_slice_records_versions_audit_and_signatures(runtime: Runtime
         await s.production.post(
             ops,
             WorkOrderInputData(
-                "WO-T-1", "FG-1000", "FG-T-1", [ConsumedLot("IL-T-1", "1.5")], ["SN-T-1", "SN-T-2"]
+                "WO-T-1",
+                "FG-1000",
+                "FG-T-1",
+                [ConsumedLot("IL-T-1", "1.5")],
+                ["SN-T-1", "SN-T-2"],
+                **UDI_DATES,
             ),
         )
+    await release_finished_lot(runtime, "FG-T-1")
     async with provide_services(runtime, ops) as s:
-        await s.shipments.ship(ops, ShipmentInput("SH-T-1", "Clinic", "1 Road", ["SN-T-1"]))
+        await s.shipments.ship(
+            ops,
+            ShipmentInput("SH-T-1", "Clinic", "1 Road, Town", ["SN-T-1"], **IMPLANT_CONSIGNEE),
+        )
     async with provide_services(runtime, qa) as s:
         back = await s.trace.backward(qa, "SN-T-1")
         kinds = {(n.kind, n.identifier) for n in back.nodes.values()}
@@ -120,7 +130,7 @@ async def test_full_slice_records_versions_audit_and_signatures(runtime: Runtime
         assert len(supplier.details["signatures"]) == 2
         forward = await s.trace.forward(qa, "T-SLICE-1")
         assert forward.consignees() == [
-            {"shipment": "SH-T-1", "name": "Clinic", "address": "1 Road"}
+            {"shipment": "SH-T-1", "name": "Clinic", "address": "1 Road, Town"}
         ]
         assert forward.counts() == {
             "supplier_lot": 1,

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import edges_with_wrong_end_kinds
+from tests.release_helpers import IMPLANT_CONSIGNEE, UDI_DATES, release_finished_lot
 from trace_core.certificates.evidence import certificate_evidence
 from trace_core.errors import NotFound, PermissionDenied, ValidationFailed
 from trace_core.identity.actor import Actor
@@ -57,13 +58,19 @@ async def diamond(runtime: Runtime) -> dict[str, Any]:
                 "FG-SCOPE-1",
                 [ConsumedLot("IL-RES-0001", "0.25")],
                 ["SN-SCOPE-1", "SN-SCOPE-2", "SN-SCOPE-3"],
+                **UDI_DATES,
             ),
         )
+    await release_finished_lot(runtime, "FG-SCOPE-1")
     async with provide_services(runtime, ops) as s:
         await s.shipments.ship(
             ops,
             ShipmentInput(
-                "SH-SCOPE-1", "Clinic Two", "2 Scope Street", ["SN-SCOPE-1", in_stock[0]]
+                "SH-SCOPE-1",
+                "Clinic Two",
+                "2 Scope Street, Scopetown",
+                ["SN-SCOPE-1", in_stock[0]],
+                **IMPLANT_CONSIGNEE,
             ),
         )
     return {"demo_in_stock": in_stock}
@@ -134,7 +141,7 @@ async def test_forward_scope_of_the_resin_lot_is_exactly_what_it_reached(
     assert lots["FG-LOT-0001"]["serials"] == 10
     assert lots["IL-RES-0001"]["serials"] == 0
     assert [(c["shipment"], c["name"], c["address"]) for c in scope.consignees()] == [
-        ("SH-SCOPE-1", "Clinic Two", "2 Scope Street"),
+        ("SH-SCOPE-1", "Clinic Two", "2 Scope Street, Scopetown"),
         *(
             (
                 number,

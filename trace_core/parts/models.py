@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Date,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trace_core.db import Base, BigIntPK, Quantity, UTCDateTime, utc_now
@@ -111,3 +104,24 @@ class ApprovedSupplier(Base):
 
     part: Mapped[Part] = relationship(lazy="joined")
     organization: Mapped[Organization] = relationship(lazy="joined")
+
+
+class PartRequiredProcess(Base):
+    """An outsourced process every finished lot of this part must have gone through before it
+    is released (e.g. ``FG-1000`` needs gamma sterilization), with **our** acceptance limits
+    for the run's values (COA-05): ``limits`` is a list of ``{"name", "unit", "lower",
+    "upper"}`` (decimal strings or null), matched by name against the contractor's parameters
+    and results."""
+
+    __tablename__ = "part_required_processes"
+    __table_args__ = (UniqueConstraint("part_id", "process_kind"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), index=True)
+    process_kind: Mapped[str] = mapped_column(String(30))
+    #: What the process is called on the release page and in refusals ("gamma sterilization").
+    label: Mapped[str] = mapped_column(String(120))
+    limits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    part: Mapped[Part] = relationship(lazy="joined")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
@@ -53,8 +55,20 @@ class ProcessApproval(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    #: When the contractor's process validation must be repeated (QMS-09). After that day
+    #: the validation has lapsed: runs are refused, and a run that ended after it blocks the
+    #: release of the lots it covers.
+    revalidation_due: Mapped[dt.date | None] = mapped_column(Date)
+    #: The validated cycle of the quality agreement: ``{"name", "unit", "lower", "upper"}``
+    #: per parameter (decimal strings or null). A run's parameter grid starts from it, and a
+    #: contractor cannot declare looser limits than these.
+    validated_cycle: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     organization: Mapped[Organization] = relationship(lazy="joined")
+
+    def validation_lapsed(self, day: dt.date) -> bool:
+        """Whether the process validation had lapsed on ``day`` (QMS-09)."""
+        return self.revalidation_due is not None and day > self.revalidation_due
 
     def covers(self, day: dt.date) -> bool:
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
@@ -130,8 +144,13 @@ class ProcessRunValue(Base):
     unit: Mapped[str | None] = mapped_column(String(20))
     lower_limit: Mapped[Decimal | None] = mapped_column(Quantity)
     upper_limit: Mapped[Decimal | None] = mapped_column(Quantity)
-    #: ``pass``, ``fail`` or ``report`` (no limit to judge against).
+    #: ``pass``, ``fail`` or ``report`` (no limit to judge against): against **our** limits
+    #: where the part requires this process and names the value (COA-05), otherwise against
+    #: the limits the contractor declared.
     verdict: Mapped[str] = mapped_column(String(10))
+    #: Our acceptance limits for this value at submission (``part_required_processes``).
+    our_lower_limit: Mapped[Decimal | None] = mapped_column(Quantity)
+    our_upper_limit: Mapped[Decimal | None] = mapped_column(Quantity)
 
 
 class ProcessRunLot(Base):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +116,11 @@ class ApprovalInput:
     scope: str
     valid_from: str | dt.date
     valid_until: str | dt.date | None
+    #: When the contractor's process validation must be repeated (QMS-09); none: no date.
+    revalidation_due: str | dt.date | None = None
+    #: The validated cycle's parameters with their limits: the contractor's grid starts from
+    #: them and may not declare looser ones.
+    validated_cycle: list[MeasuredValue] = field(default_factory=list)
 
 
 @dataclass
@@ -138,6 +143,8 @@ class _Value:
     lower: Decimal | None
     upper: Decimal | None
     verdict: str
+    our_lower: Decimal | None = None
+    our_upper: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +243,108 @@ def _values(
     return checked
 
 
+def _validated_cycle(
+    items: builtins.list[MeasuredValue], errors: dict[str, str]
+) -> builtins.list[dict[str, Any]]:
+    """The validated cycle of an approval as stored: name, unit, lower and upper limits."""
+    cycle: builtins.list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        name = item.name.strip()
+        key = f"validated_cycle.{name or index}"
+        if not name:
+            errors[key] = "Each parameter of the validated cycle needs a name."
+            continue
+        if name.lower() in seen:
+            errors[key] = "A parameter of the validated cycle is given twice."
+            continue
+        seen.add(name.lower())
+        try:
+            lower, upper = _decimal(item.lower), _decimal(item.upper)
+        except ValueError:
+            errors[key] = "A limit of the validated cycle is not a number."
+            continue
+        if lower is None and upper is None:
+            errors[key] = "A parameter of the validated cycle needs a lower or an upper limit."
+            continue
+        if lower is not None and upper is not None and lower > upper:
+            errors[key] = "The lower limit is above the upper limit."
+            continue
+        cycle.append(
+            {
+                "name": name,
+                "unit": (item.unit or "").strip() or None,
+                "lower": None if lower is None else str(lower),
+                "upper": None if upper is None else str(upper),
+            }
+        )
+    return cycle
+
+
+def _within_validated_cycle(
+    parameters: builtins.list[_Value],
+    cycle: builtins.list[dict[str, Any]],
+    errors: dict[str, str],
+) -> builtins.list[_Value]:
+    """The contractor's parameters against the approval's validated cycle (QMS-09): every
+    validated parameter is reported, a limit left empty takes the validated one, and a looser
+    limit (a lower minimum, a higher maximum) is refused."""
+    by_name = {p.name.lower(): p for p in parameters}
+    checked = {p.name.lower(): p for p in parameters}
+    for limit in cycle:
+        name = str(limit["name"])
+        key = f"parameters.{name}"
+        if key in errors:
+            continue  # the value itself is wrong already: that is the message to read
+        found = by_name.get(name.lower())
+        lower = None if limit.get("lower") is None else Decimal(limit["lower"])
+        upper = None if limit.get("upper") is None else Decimal(limit["upper"])
+        if found is None:
+            errors[key] = f"{name} is a parameter of the validated cycle; report it with its value."
+            continue
+        if lower is not None and found.lower is not None and found.lower < lower:
+            errors[key] = (
+                f"{name}: the lower limit {found.lower} is below the validated cycle's "
+                f"{lower}; a run cannot loosen the validated cycle."
+            )
+            continue
+        if upper is not None and found.upper is not None and found.upper > upper:
+            errors[key] = (
+                f"{name}: the upper limit {found.upper} is above the validated cycle's "
+                f"{upper}; a run cannot loosen the validated cycle."
+            )
+            continue
+        new_lower = found.lower if found.lower is not None else lower
+        new_upper = found.upper if found.upper is not None else upper
+        verdict = found.verdict
+        if found.numeric is not None:
+            inside = (new_lower is None or found.numeric >= new_lower) and (
+                new_upper is None or found.numeric <= new_upper
+            )
+            verdict = "pass" if inside else "fail"
+        checked[name.lower()] = replace(found, lower=new_lower, upper=new_upper, verdict=verdict)
+    return [checked[p.name.lower()] for p in parameters]
+
+
+def _judged_by_us(value: _Value, ours: dict[str, Any]) -> _Value:
+    """The value's verdict against our limit of that name, if we have one (COA-05)."""
+    limit = ours.get(value.name.lower())
+    if limit is None:
+        return value
+    lower = None if limit.get("lower") is None else Decimal(limit["lower"])
+    upper = None if limit.get("upper") is None else Decimal(limit["upper"])
+    if lower is None and upper is None:
+        return value
+    if value.numeric is None or (limit.get("unit") and value.unit != limit["unit"]):
+        verdict = "fail"
+    else:
+        inside = (lower is None or value.numeric >= lower) and (
+            upper is None or value.numeric <= upper
+        )
+        verdict = "pass" if inside else "fail"
+    return replace(value, our_lower=lower, our_upper=upper, verdict=verdict)
+
+
 def _value_content(value: ProcessRunValue) -> dict[str, Any]:
     return {
         "code": value.name,
@@ -243,6 +352,8 @@ def _value_content(value: ProcessRunValue) -> dict[str, Any]:
         "unit": value.unit,
         "lower_limit": value.lower_limit,
         "upper_limit": value.upper_limit,
+        "our_lower_limit": value.our_lower_limit,
+        "our_upper_limit": value.our_upper_limit,
         "verdict": value.verdict,
     }
 
@@ -294,6 +405,8 @@ def approval_content(approval: ProcessApproval) -> dict[str, Any]:
         "scope": approval.scope,
         "valid_from": approval.valid_from,
         "valid_until": approval.valid_until,
+        "revalidation_due": approval.revalidation_due,
+        "validated_cycle": approval.validated_cycle,
     }
 
 
@@ -358,6 +471,14 @@ class ProcessService:
             valid_until = parse_date(data.valid_until, "valid_until", errors)
         if valid_from and valid_until and valid_until < valid_from:
             errors["valid_until"] = "The approval cannot end before it starts."
+        revalidation_due = None
+        if data.revalidation_due not in (None, ""):
+            revalidation_due = parse_date(data.revalidation_due, "revalidation_due", errors)
+        if valid_from and revalidation_due and revalidation_due < valid_from:
+            errors["revalidation_due"] = (
+                "The revalidation cannot fall due before the approval starts."
+            )
+        cycle = _validated_cycle(data.validated_cycle, errors)
         if errors:
             raise ValidationFailed(errors)
         assert organization is not None and valid_from is not None
@@ -369,6 +490,8 @@ class ProcessService:
             scope=data.scope.strip(),
             valid_from=valid_from,
             valid_until=valid_until,
+            revalidation_due=revalidation_due,
+            validated_cycle=cycle,
             status="active",
             version=1,
         )
@@ -421,6 +544,47 @@ class ProcessService:
         await self.keeper.commit()
         return approval
 
+    async def set_revalidation_due(
+        self,
+        actor: Actor,
+        approval_id: int,
+        due: str | dt.date | None,
+        reason: str,
+        expected_version: int,
+    ) -> ProcessApproval:
+        """Record the date the contractor's process validation falls due (QMS-09): after a
+        revalidation, a later date; on learning it lapsed, the real one. A new version with
+        a reason. Runs that ended after the date then block the release of their lots."""
+        actor.require("suppliers.approve")
+        if not actor.is_internal:
+            raise PermissionDenied("Only our own supplier quality team approves processes.")
+        approval = await self.approval(actor, approval_id)
+        errors: dict[str, str] = {}
+        day = None
+        if due not in (None, ""):
+            day = parse_date(due, "revalidation_due", errors)
+        if not reason.strip():
+            errors["reason"] = "Say why the revalidation date changes."
+        if errors:
+            raise ValidationFailed(errors)
+        if approval.version != expected_version:
+            raise Conflict(
+                f"The approval changed while you were looking at it (now version "
+                f"{approval.version}, you saw {expected_version}); look again."
+            )
+        approval.revalidation_due = day
+        row = await self.keeper.write_version(
+            APPROVAL_RECORD,
+            approval.id,
+            status=approval.status,
+            action="revise",
+            data=approval_content(approval),
+            reason=reason.strip(),
+        )
+        approval.version = row.version
+        await self.keeper.commit()
+        return approval
+
     async def _approval_for(
         self, organization_id: int, kind: str, started: dt.date, ended: dt.date
     ) -> ProcessApproval:
@@ -439,8 +603,22 @@ class ProcessService:
                 )
             ).unique()
         )
+        today = utc_now().date()
         for approval in approvals:
             if approval.status == "active" and approval.covers(started) and approval.covers(ended):
+                if approval.validation_lapsed(today) or approval.validation_lapsed(ended):
+                    assert approval.revalidation_due is not None
+                    raise ValidationFailed(
+                        {
+                            "process_kind": (
+                                f"{name}'s process validation for {kind} under "
+                                f"{approval.agreement_reference} lapsed on "
+                                f"{approval.revalidation_due.isoformat()}; {kind} runs are "
+                                "refused until the process is revalidated and our supplier "
+                                "quality team records the new date (QMS-09)."
+                            )
+                        }
+                    )
                 return approval
         if not approvals:
             problem = (
@@ -515,9 +693,18 @@ class ProcessService:
                 approval = await self._approval_for(organization_id, kind, started, ended)
             except ValidationFailed as exc:
                 errors.update(exc.errors)
+        if approval is not None:
+            parameters = _within_validated_cycle(parameters, approval.validated_cycle, errors)
         if errors:
             raise ValidationFailed(errors)
         assert approval is not None and started is not None and ended is not None
+        # COA-05: where the parts of the lots in the run require this process, their values
+        # are judged against our limits, whatever the contractor declared.
+        ours = await self.s.release.required_limits(
+            {lot.part_id for lot, _ in inputs.values()}, kind
+        )
+        parameters = [_judged_by_us(v, ours) for v in parameters]
+        results = [_judged_by_us(v, ours) for v in results]
         verdict = (
             "nonconforming"
             if any(v.verdict == "fail" for v in (*parameters, *results))
@@ -557,6 +744,8 @@ class ProcessService:
                     unit=value.unit,
                     lower_limit=value.lower,
                     upper_limit=value.upper,
+                    our_lower_limit=value.our_lower,
+                    our_upper_limit=value.our_upper,
                     verdict=value.verdict,
                 )
             )
@@ -855,8 +1044,8 @@ class ProcessService:
         if decision == "accept" and run.verdict != "conforming" and not comment:
             raise ValidationFailed(
                 {
-                    "comment": "A value of this run is outside the limits the contractor "
-                    "declared; accepting it needs a justification."
+                    "comment": "A value of this run is outside its limits (ours where we set "
+                    "them, otherwise the contractor's); accepting it needs a justification."
                 }
             )
         if decision == "accept":
@@ -874,6 +1063,10 @@ class ProcessService:
         new_lot_status = "released" if decision == "accept" else "rejected"
         decided = TRANSITIONS[("submitted", decision)]
         for output in run.outputs:
+            # A finished lot is released only by QA's device history record review
+            # (trace_core.release), never by the acceptance of one of its processes.
+            if output.lot is not None and output.lot.kind == "finished":
+                continue
             if output.lot is not None and output.lot.status == "quarantine":
                 await self.s.inventory.set_status(
                     output.lot,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trace_core.db import Base, BigIntPK, Quantity, UTCDateTime, utc_now
@@ -20,6 +20,10 @@ class WorkOrder(Base):
     output_lot_id: Mapped[int] = mapped_column(ForeignKey("internal_lots.id"))
     status: Mapped[str] = mapped_column(String(20), default="posted")
     posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    #: UDI production identifiers of the finished lot (QMS-16): date of manufacture (AI 11)
+    #: and expiry (AI 17), as production states them.
+    manufactured_on: Mapped[dt.date | None] = mapped_column(Date)
+    expires_on: Mapped[dt.date | None] = mapped_column(Date)
 
     output_lot: Mapped[InternalLot] = relationship(lazy="joined")
     inputs: Mapped[list[WorkOrderInput]] = relationship(lazy="selectin")

@@ -1,14 +1,22 @@
 """Work orders: consume released internal lots, produce one finished lot with serials, and
-write the genealogy edges at posting time."""
+write the genealogy edges at posting time.
+
+The finished lot starts in **quarantine** with its release record: it is released only by
+QA's signed device history record review (``trace_core.release``), never at posting. The
+work order states the UDI dates (QMS-16): date of manufacture and expiry.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from trace_core.dates import parse_date
+from trace_core.db import utc_now
 from trace_core.errors import NotFound, ValidationFailed
 from trace_core.gates import Movement
 from trace_core.identity.actor import Actor
@@ -37,6 +45,10 @@ class WorkOrderInputData:
     output_lot_number: str
     inputs: list[ConsumedLot]
     serials: list[str] = field(default_factory=list)
+    #: UDI production identifiers (QMS-16), ``YYYY-MM-DD`` or a date; required at release
+    #: for a part with a GTIN, optional at posting.
+    manufactured_on: str | dt.date | None = None
+    expires_on: str | dt.date | None = None
 
 
 class ProductionService:
@@ -78,6 +90,15 @@ class ProductionService:
             )
             if taken:
                 errors["serials"] = f"Serial numbers already exist: {', '.join(taken[:5])}."
+        manufactured_on = expires_on = None
+        if data.manufactured_on not in (None, ""):
+            manufactured_on = parse_date(data.manufactured_on, "manufactured_on", errors)
+        if data.expires_on not in (None, ""):
+            expires_on = parse_date(data.expires_on, "expires_on", errors)
+        if manufactured_on and manufactured_on > utc_now().date():
+            errors["manufactured_on"] = "The date of manufacture is in the future."
+        if manufactured_on and expires_on and expires_on <= manufactured_on:
+            errors["expires_on"] = "The expiry date must come after the date of manufacture."
         if not data.inputs:
             errors["inputs"] = "Name at least one consumed lot."
         consumed: list[tuple[InternalLot, Decimal]] = []
@@ -107,9 +128,15 @@ class ProductionService:
             raise ValidationFailed(errors)
         assert part is not None
         output = await self.s.inventory.create_lot(
-            output_number, part, "finished", Decimal(len(serials)), "pcs", "released", "produce"
+            output_number, part, "finished", Decimal(len(serials)), "pcs", "quarantine", "produce"
         )
-        order = WorkOrder(number=number, output_lot_id=output.id, output_lot=output)
+        order = WorkOrder(
+            number=number,
+            output_lot_id=output.id,
+            output_lot=output,
+            manufactured_on=manufactured_on,
+            expires_on=expires_on,
+        )
         self.session.add(order)
         await self.session.flush()
         output_node = await node_id(self.session, "internal_lot", output.id)
@@ -169,8 +196,11 @@ class ProductionService:
                     for lot, q in consumed
                 ],
                 "serials": serials,
+                "manufactured_on": manufactured_on,
+                "expires_on": expires_on,
             },
         )
+        await self.s.release.open(output, order)
         await self.keeper.commit()
         return order
 

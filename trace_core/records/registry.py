@@ -97,6 +97,15 @@ RECORD_TYPES: dict[str, RecordType] = {
         RecordType(
             "process_approval", "Process approval", "parts.read", title_key="agreement_reference"
         ),
+        RecordType(
+            "finished_lot_release",
+            "Finished lot release",
+            "trace.read",
+            title_key="lot_number",
+        ),
+        RecordType(
+            "part_required_process", "Required process of a part", "parts.read", title_key="label"
+        ),
     )
 }
 

@@ -18,6 +18,10 @@ class Shipment(Base):
     number: Mapped[str] = mapped_column(String(40), unique=True)
     consignee_name: Mapped[str] = mapped_column(String(200))
     consignee_address: Mapped[str] = mapped_column(Text)
+    #: For implantables (QMS-12, 21 CFR 821.25(a)(2)): the named person at the consignee and
+    #: a telephone number, so that a recall reaches someone who can locate each device.
+    consignee_contact: Mapped[str | None] = mapped_column(String(200))
+    consignee_phone: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), default="shipped")
     shipped_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 

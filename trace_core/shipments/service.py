@@ -1,4 +1,11 @@
-"""Shipments: only released, in-stock serials leave, each to a consignee with an address."""
+"""Shipments: only released, in-stock serials leave, each to a consignee with an address.
+
+Implantables (QMS-12, 21 CFR 821.25(a)(2)): a shipment holding any serial of an implantable
+part also needs the consignee's full postal address (street and town on separate lines or
+separated by commas), a named contact person and a telephone number, and the shipment record
+keeps them, so that a recall reaches someone who can locate each device. Other parts need a
+name and an address as before.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +33,32 @@ class ShipmentInput:
     serials: list[str]
     #: SSCCs of closed shipping units (cases or pallets): everything in them ships.
     units: list[str] = field(default_factory=list)
+    #: Required when an implantable ships (QMS-12): who at the consignee, and a telephone.
+    consignee_contact: str = ""
+    consignee_phone: str = ""
+
+
+def _implant_consignee(address: str, contact: str, phone: str, errors: dict[str, str]) -> None:
+    """What a shipment of implantables needs of its consignee (QMS-12)."""
+    lines = [p.strip() for p in address.replace("\n", ",").split(",") if p.strip()]
+    if address.strip() and len(lines) < 2:
+        errors["consignee_address"] = (
+            "This shipment holds implantable devices: give the consignee's full postal address "
+            "(street, then postcode and town, and country) (QMS-12)."
+        )
+    if not contact:
+        errors["consignee_contact"] = (
+            "This shipment holds implantable devices: name the contact person at the consignee "
+            "(QMS-12)."
+        )
+    digits = sum(ch.isdigit() for ch in phone)
+    if not phone:
+        errors["consignee_phone"] = (
+            "This shipment holds implantable devices: give the consignee's telephone number "
+            "(QMS-12)."
+        )
+    elif digits < 6 or any(ch not in "0123456789+-() ./x" for ch in phone):
+        errors["consignee_phone"] = "The telephone number is not valid (digits, +, -, spaces)."
 
 
 class ShipmentService:
@@ -91,12 +124,22 @@ class ShipmentService:
         problems += [r.message.rstrip(".") for r in refused]
         if problems:
             errors["serials"] = "; ".join(problems) + "."
+        contact = data.consignee_contact.strip()
+        phone = data.consignee_phone.strip()
+        if len(contact) > 200:
+            errors["consignee_contact"] = "The contact's name is longer than 200 characters."
+        if len(phone) > 40:
+            errors["consignee_phone"] = "The telephone number is longer than 40 characters."
+        if any(row.lot.part.implantable for row in rows):
+            _implant_consignee(data.consignee_address, contact, phone, errors)
         if errors:
             raise ValidationFailed(errors)
         shipment = Shipment(
             number=number,
             consignee_name=data.consignee_name.strip(),
             consignee_address=data.consignee_address.strip(),
+            consignee_contact=contact or None,
+            consignee_phone=phone or None,
         )
         self.session.add(shipment)
         await self.session.flush()
@@ -136,6 +179,8 @@ class ShipmentService:
             "number": number,
             "consignee_name": shipment.consignee_name,
             "consignee_address": shipment.consignee_address,
+            "consignee_contact": shipment.consignee_contact,
+            "consignee_phone": shipment.consignee_phone,
             "serials": [r.serial for r in rows],
         }
         if units:
