@@ -214,6 +214,14 @@ RELEASE_BLOCKERS = (
         "%(lot)s cannot be released: upstream supplier lot %(record)s of %(supplier)s is "
         "%(status)s (QMS-10)."
     ),
+    N_(
+        "%(lot)s cannot be released: upstream supplier lot %(record)s is on hold (%(hold)s) "
+        "(QMS-10)."
+    ),
+    N_(
+        "%(lot)s cannot be released: upstream supplier lot %(record)s is under recall "
+        "%(recall)s (QMS-10)."
+    ),
     N_("%(lot)s needs %(process)s; no accepted run covers it."),
     N_("%(lot)s needs %(process)s; run %(record)s covers it but is %(status)s, not accepted."),
     N_(

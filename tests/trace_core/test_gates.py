@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from tests.release_helpers import IMPLANT_CONSIGNEE
 from trace_core.errors import (
     AuthenticationFailed,
     Conflict,
@@ -66,7 +67,7 @@ WRITTEN = (
 #: The expected table, written out: status -> the movements it lets pass.
 EXPECTED_LOT = {
     "released": {"consume", "process_out", "process_in", "pack", "ship"},
-    "quarantine": {"process_in"},
+    "quarantine": {"process_out", "process_in"},
     "rejected": set(),
     "on_hold": set(),
     "recalled": set(),
@@ -198,12 +199,16 @@ async def test_packing_and_shipping_serials_of_a_lot_in_each_status(
     async with provide_services(runtime, ops) as s:
         if status == "released":
             await s.packing.pack(ops, PackInput("", "case", ["SN-DEMO-0007"]))
-            await s.shipments.ship(ops, ShipmentInput("SH-GATE", *ST_MARYS, ["SN-DEMO-0006"]))
+            await s.shipments.ship(
+                ops, ShipmentInput("SH-GATE", *ST_MARYS, ["SN-DEMO-0006"], **IMPLANT_CONSIGNEE)
+            )
             return
         with pytest.raises(ValidationFailed) as packed:
             await s.packing.pack(ops, PackInput("", "case", ["SN-DEMO-0007"]))
         with pytest.raises(ValidationFailed) as shipped:
-            await s.shipments.ship(ops, ShipmentInput("SH-GATE", *ST_MARYS, ["SN-DEMO-0006"]))
+            await s.shipments.ship(
+                ops, ShipmentInput("SH-GATE", *ST_MARYS, ["SN-DEMO-0006"], **IMPLANT_CONSIGNEE)
+            )
     said = status.replace("_", " ")
     assert packed.value.errors["serials"] == (
         f"SN-DEMO-0007 belongs to lot FG-LOT-0001, which is {said}; it cannot be packed."
@@ -334,7 +339,9 @@ async def test_a_hold_on_a_supplier_lot_stops_everything_made_from_it(runtime: R
     async with provide_services(runtime, ops) as s:
         # Two steps down: the finished lot made from the received resin.
         with pytest.raises(ValidationFailed) as shipped:
-            await s.shipments.ship(ops, ShipmentInput("SH-UP", *ST_MARYS, ["SN-DEMO-0006"]))
+            await s.shipments.ship(
+                ops, ShipmentInput("SH-UP", *ST_MARYS, ["SN-DEMO-0006"], **IMPLANT_CONSIGNEE)
+            )
     assert shipped.value.errors["serials"] == (
         "SN-DEMO-0006 comes from AP-24-0815, which is on hold (MH-000001); it cannot be shipped."
     )
@@ -384,7 +391,9 @@ async def test_internal_lot_and_serial_range_holds_and_their_release(runtime: Ru
     ops = await user(runtime, OPS)
     async with provide_services(runtime, ops) as s:
         with pytest.raises(ValidationFailed, match="SN-DEMO-0006 is on hold; it cannot be"):
-            await s.shipments.ship(ops, ShipmentInput("SH-H", *ST_MARYS, ["SN-DEMO-0006"]))
+            await s.shipments.ship(
+                ops, ShipmentInput("SH-H", *ST_MARYS, ["SN-DEMO-0006"], **IMPLANT_CONSIGNEE)
+            )
     assert await counts(runtime) == before
     async with provide_services(runtime, qa) as s:
         await s.holds.release_internal_lot(qa, lot_id, "labels checked", QA)
@@ -550,7 +559,9 @@ async def test_closing_a_recall_says_what_becomes_of_each_lot(runtime: Runtime) 
     ops = await user(runtime, OPS)
     await set_serials_in_stock(runtime, ["SN-DEMO-0006"])
     async with provide_services(runtime, ops) as s:
-        await s.shipments.ship(ops, ShipmentInput("SH-AFTER", *ST_MARYS, ["SN-DEMO-0006"]))
+        await s.shipments.ship(
+            ops, ShipmentInput("SH-AFTER", *ST_MARYS, ["SN-DEMO-0006"], **IMPLANT_CONSIGNEE)
+        )
 
 
 async def set_serials_in_stock(runtime: Runtime, serials: list[str]) -> None:

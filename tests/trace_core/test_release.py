@@ -22,6 +22,7 @@ from tests.release_helpers import (
     user,
 )
 from trace_core.errors import Conflict, PermissionDenied, ValidationFailed
+from trace_core.gates.holds import HoldInput
 from trace_core.identity.actor import Actor
 from trace_core.packing.service import PackInput
 from trace_core.processes.models import ProcessApproval
@@ -201,6 +202,27 @@ async def test_upstream_hold_blocks(runtime: Runtime) -> None:
     assert [b.message for b in await blockers(runtime, lot_id)] == [
         "FG-R-7 cannot be released: upstream internal lot IL-RES-0001 is on hold (QMS-10)."
     ]
+
+
+@pytest.mark.req("QMS-10")
+async def test_a_held_supplier_lot_upstream_blocks_the_release(runtime: Runtime) -> None:
+    """A supplier lot held by QA (the material gate's hold, not a status of the trace's
+    nodes) blocks the release of every finished lot made from it, and its release frees it."""
+    lot_id = await make_lot(runtime, "FG-R-8")
+    await sterilize(runtime, "FG-R-8", "2")
+    async with provide_services(runtime, Actor.system()) as s:
+        resin = await s.lots.list(Actor.system())
+        (ap0815,) = [lot for lot in resin if lot.lot_number == "AP-24-0815"]
+        hold = await s.holds.hold_supplier_lot(
+            Actor.system(), ap0815.id, HoldInput("test: black particles reported")
+        )
+    assert [b.message for b in await blockers(runtime, lot_id)] == [
+        f"FG-R-8 cannot be released: upstream supplier lot AP-24-0815 is on hold ({hold.number}) "
+        "(QMS-10)."
+    ]
+    async with provide_services(runtime, Actor.system()) as s:
+        await s.holds.release(Actor.system(), hold.id, "test: particles were dust")
+    assert await blockers(runtime, lot_id) == []
 
 
 def test_upstream_blockers_table() -> None:

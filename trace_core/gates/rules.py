@@ -30,11 +30,13 @@ class Movement(StrEnum):
 
 
 ALL = frozenset(Movement)
-#: Internal lot status → the movements it allows. Quarantined material may only come back
-#: from a contractor (it waits there for QA's acceptance); nothing else moves it.
+#: Internal lot status → the movements it allows. Quarantined material may go out to a
+#: contractor and come back (it stays in quarantine there, awaiting QA): a finished lot is
+#: sterilized before its release, never after (21 CFR 801.150(e), docs/RELEASE.md), and a
+#: contractor's output waits for QA's acceptance. Nothing else moves it.
 INTERNAL_LOT_ALLOWS: dict[str, frozenset[Movement]] = {
     "released": ALL - {Movement.RECEIVE},
-    "quarantine": frozenset({Movement.PROCESS_IN}),
+    "quarantine": frozenset({Movement.PROCESS_OUT, Movement.PROCESS_IN}),
     "rejected": frozenset(),
     "on_hold": frozenset(),
     "recalled": frozenset(),

@@ -63,6 +63,14 @@ UPSTREAM_SUPPLIER = (
     "%(lot)s cannot be released: upstream supplier lot %(record)s of %(supplier)s is "
     "%(status)s (QMS-10)."
 )
+#: A supplier lot upstream held by QA or a recall (the material gate's holds, docs/GATES.md).
+UPSTREAM_HELD = (
+    "%(lot)s cannot be released: upstream supplier lot %(record)s is on hold (%(hold)s) (QMS-10)."
+)
+UPSTREAM_RECALLED = (
+    "%(lot)s cannot be released: upstream supplier lot %(record)s is under recall "
+    "%(recall)s (QMS-10)."
+)
 PROCESS_MISSING = "%(lot)s needs %(process)s; no accepted run covers it."
 PROCESS_NOT_ACCEPTED = (
     "%(lot)s needs %(process)s; run %(record)s covers it but is %(status)s, not accepted."
@@ -89,6 +97,8 @@ BLOCKER_TEMPLATES = (
     LOT_NOT_IN_QUARANTINE,
     UPSTREAM_INTERNAL,
     UPSTREAM_SUPPLIER,
+    UPSTREAM_HELD,
+    UPSTREAM_RECALLED,
     PROCESS_MISSING,
     PROCESS_NOT_ACCEPTED,
     VALUE_MISSING,
@@ -292,8 +302,29 @@ async def device_history(services: Services, actor: Actor, lot: InternalLot) -> 
     )
     udi = _udi(lot, order, serials)
     history = DeviceHistory(lot, release, order, upstream, processes, udi)
-    history.blockers = _blockers(history)
+    history.blockers = _blockers(history) + await _held_upstream(services, lot)
     return history
+
+
+async def _held_upstream(services: Services, lot: InternalLot) -> list[Blocker]:
+    """Supplier lots upstream that QA or a recall holds: the material gate's own walk
+    (``MaterialGate.held_upstream``), so a hold stops a release as it stops every movement."""
+    held = (await services.gate.held_upstream([lot.id])).get(lot.id, [])
+    return [
+        Blocker(
+            "upstream",
+            "QMS-10",
+            source.lot_number,
+            UPSTREAM_RECALLED if source.recall else UPSTREAM_HELD,
+            {
+                "lot": lot.lot_number,
+                "record": source.lot_number,
+                "hold": source.hold,
+                "recall": source.recall or "",
+            },
+        )
+        for source in held
+    ]
 
 
 async def release_blockers(services: Services, actor: Actor, lot: InternalLot) -> list[Blocker]:
