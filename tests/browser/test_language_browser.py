@@ -67,9 +67,13 @@ def test_a_person_switches_the_interface_to_chinese_and_back(
     assert "已批准" in dashboard or "已提交" in dashboard  # the lots' statuses are data
 
     driver.find_element(By.LINK_TEXT, "提交批次").click()
+    # Acme supplies two of our parts (RES-100, and RES-200 of the incoming-inspection demo):
+    # the first is chosen.
+    _wait_for(driver, "zh-CN", "继续")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/supplier/lots/new'] button").click()
     _wait_for(driver, "zh-CN", "批号（与您的标签完全一致）", "保存并对照我方规范检查")
 
     _switch(driver, "English")
     back = _wait_for(driver, "en", "Save and check against our specification", "Sign out")
     assert "保存并对照我方规范检查" not in back
-    assert driver.current_url == f"{live_server}/supplier/lots/new"
+    assert driver.current_url == f"{live_server}/supplier/lots/new?part=RES-100"
