@@ -29,7 +29,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {"parts.read", "lots.read", "lots.submit", "lots.sign", "documents.write", "trace.read"}
     ),
     "qa_reviewer": frozenset(
-        {"parts.read", "lots.read", "lots.review", "trace.read", "audit.read", "audit.review"}
+        {
+            "parts.read",
+            "lots.read",
+            "lots.review",
+            "lots.enter_for_supplier",
+            "lots.verify_entry",
+            "trace.read",
+            "audit.read",
+            "audit.review",
+        }
     ),
     "qa_approver": frozenset(
         {
@@ -37,6 +46,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "lots.read",
             "lots.review",
             "lots.approve",
+            "lots.enter_for_supplier",
+            "lots.verify_entry",
             "trace.read",
             "audit.read",
             "audit.review",
@@ -47,6 +58,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {
             "parts.read",
             "lots.read",
+            "lots.enter_for_supplier",
+            "lots.verify_entry",
             "receipts.post",
             "production.post",
             "shipments.post",
