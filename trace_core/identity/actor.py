@@ -35,6 +35,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "lots.review",
             "lots.enter_for_supplier",
             "lots.verify_entry",
+            # The scan of a paper CoA our staff type on a supplier's behalf (A11-03).
+            "documents.write",
             "trace.read",
             "audit.read",
             "audit.review",
@@ -48,6 +50,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "lots.approve",
             "lots.enter_for_supplier",
             "lots.verify_entry",
+            # The scan of a paper CoA our staff type on a supplier's behalf (A11-03).
+            "documents.write",
             "trace.read",
             "audit.read",
             "audit.review",
@@ -60,6 +64,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "lots.read",
             "lots.enter_for_supplier",
             "lots.verify_entry",
+            # The scan of a paper CoA our staff type on a supplier's behalf (A11-03).
+            "documents.write",
             "receipts.post",
             "production.post",
             "shipments.post",
