@@ -11,6 +11,7 @@ from portal.internal.operations import (
     work_orders,
 )
 from portal.internal.packing import ROUTES as PACKING_ROUTES
+from portal.internal.paper_lots import ROUTES as PAPER_LOT_ROUTES
 from portal.internal.process_runs import ROUTES as PROCESS_RUN_ROUTES
 from portal.internal.recalls import ROUTES as RECALL_ROUTES
 from portal.internal.review import (
@@ -44,4 +45,5 @@ ROUTES = [
     *PROCESS_RUN_ROUTES,
     *CERTIFICATE_ROUTES,
     *PACKING_ROUTES,
+    *PAPER_LOT_ROUTES,
 ]

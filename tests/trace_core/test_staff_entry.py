@@ -237,7 +237,13 @@ async def test_a_machine_client_cannot_verify(runtime: Runtime) -> None:
     ops = await person(runtime, "ops@traceport.example")
     lot = await typed_lot(runtime, ops)
     machine = Actor(
-        "client", 99, "erp", ops.organization_id, "internal", "api", frozenset({"lots.verify_entry"})
+        "client",
+        99,
+        "erp",
+        ops.organization_id,
+        "internal",
+        "api",
+        frozenset({"lots.verify_entry"}),
     )
     async with provide_services(runtime, machine) as s:
         with pytest.raises(PermissionDenied, match="named person"):
