@@ -286,3 +286,16 @@ async def test_a_typed_lot_number_already_submitted_by_the_supplier_is_refused(
     with pytest.raises(ValidationFailed) as err:
         await typed_lot(runtime, ops, "PAPER-DUP")
     assert "already submitted" in err.value.errors["lot_number"]
+
+
+@pytest.mark.req("A11-03")
+async def test_a_suppliers_own_lot_has_nothing_to_verify(runtime: Runtime) -> None:
+    anna = await person(runtime, "anna@acme-polymers.example")
+    qa = await person(runtime, "qa@traceport.example")
+    async with provide_services(runtime, anna) as s:
+        doc = await s.attachments.upload_pdf(anna, "coa.pdf", make_pdf("CoA", ["OWN-1"]))
+        lot = await s.lots.submit(anna, submission("OWN-1", doc.id))
+        assert (lot.status, lot.entered_by_staff) == ("draft", False)
+    async with provide_services(runtime, qa) as s:
+        with pytest.raises(Conflict, match="draft cannot be verified"):
+            await s.staff_entry.verify(qa, lot.id, QA, 1)
