@@ -172,6 +172,15 @@ ROUTE_ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/internal/lots/{lot_id:int}/audit-review"): _a(
         INTERNAL, "lots.review", people_only=True
     ),
+    # -- a supplier's paper CoA typed by our staff, verified by a second person (A11-03) ------
+    ("GET", "/internal/paper-lots"): _a(INTERNAL, "lots.verify_entry"),
+    ("GET", "/internal/paper-lots/new"): _a(INTERNAL, "lots.enter_for_supplier"),
+    ("POST", "/internal/paper-lots"): _a(
+        INTERNAL, "lots.enter_for_supplier", "documents.write", people_only=True
+    ),
+    ("POST", "/internal/lots/{lot_id:int}/verify"): _a(
+        INTERNAL, "lots.verify_entry", people_only=True
+    ),
     ("GET", "/internal/receipts"): _a(INTERNAL, "lots.read"),
     ("POST", "/internal/receipts"): _a(INTERNAL, "receipts.post"),
     ("GET", "/internal/inspections/{inspection_id:int}"): _a(INTERNAL, "lots.read"),

@@ -87,6 +87,7 @@ class Settings:
             epcis_max_events=_positive(
                 env, "TRACEPORT_EPCIS_MAX_EVENTS", Limits().epcis_max_events
             ),
+            late_entry_days=_positive(env, "TRACEPORT_LATE_ENTRY_DAYS", Limits().late_entry_days),
         )
         return cls(
             var_dir=var_dir,

@@ -19,6 +19,7 @@ from portal.i18n import N_
 #: Record, lot, run, certificate, unit, serial and account statuses.
 STATUSES = (
     N_("draft"),
+    N_("needs verification"),
     N_("submitted"),
     N_("approved"),
     N_("accepted"),
@@ -90,6 +91,7 @@ SIGNATURE_MEANINGS = (
     N_("released"),
     N_("responsible for content"),
     N_("audit trail reviewed"),
+    N_("verified against the source document"),
     N_("suspended"),
     N_("withdrawn"),
     N_("placed on hold"),

@@ -128,23 +128,54 @@ RESIN_SPEC = [
         Decimal(8),
         Decimal(12),
         method="ISO 1133",
+        physical_min=Decimal(0),
+    ),
+    # A moisture content is a percentage of the sample's mass: it cannot be below 0 or above
+    # 100, whatever our limit is; a value outside is a typing error, not a result.
+    CharacteristicInput(
+        "MOIST",
+        "Moisture content",
+        "numeric",
+        "%",
+        None,
+        Decimal("0.05"),
+        method="ISO 15512",
+        physical_min=Decimal(0),
+        physical_max=Decimal(100),
     ),
     CharacteristicInput(
-        "MOIST", "Moisture content", "numeric", "%", None, Decimal("0.05"), method="ISO 15512"
-    ),
-    CharacteristicInput(
-        "DENS", "Density", "numeric", "g/cm3", Decimal("1.29"), Decimal("1.31"), method="ISO 1183"
+        "DENS",
+        "Density",
+        "numeric",
+        "g/cm3",
+        Decimal("1.29"),
+        Decimal("1.31"),
+        method="ISO 1183",
+        physical_min=Decimal(0),
     ),
     CharacteristicInput("CYTO", "Cytotoxicity (ISO 10993-5)", "pass_fail", method="ISO 10993-5"),
     CharacteristicInput("APPEAR", "Appearance", "text", expected_text="Conforms"),
 ]
 STERILE_SPEC = [
     CharacteristicInput(
-        "DOSE", "Minimum absorbed dose", "numeric", "kGy", Decimal(25), None, method="ISO 11137-1"
+        "DOSE",
+        "Minimum absorbed dose",
+        "numeric",
+        "kGy",
+        Decimal(25),
+        None,
+        method="ISO 11137-1",
+        physical_min=Decimal(0),
     ),
     CharacteristicInput("BI", "Biological indicator", "pass_fail", method="ISO 11138"),
     CharacteristicInput(
-        "DOSIM", "Dosimeter reading (maximum)", "numeric", "kGy", None, Decimal(45)
+        "DOSIM",
+        "Dosimeter reading (maximum)",
+        "numeric",
+        "kGy",
+        None,
+        Decimal(45),
+        physical_min=Decimal(0),
     ),
 ]
 

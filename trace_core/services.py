@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from trace_core.identity.service import IdentityService
     from trace_core.inventory.service import InventoryService
     from trace_core.lots.service import LotService
+    from trace_core.lots.staff_entry import StaffEntryService
     from trace_core.packing.service import PackingService
     from trace_core.parts.service import PartService
     from trace_core.processes.service import ProcessService
@@ -80,6 +81,9 @@ class Limits:
     """Largest EPCIS document one capture accepts (bytes); larger ones answer 413."""
     epcis_max_events: int = 10_000
     """Most events one EPCIS capture may hold; more answer 413."""
+    late_entry_days: int = 30
+    """A CoA whose manufacture/test date is more than this many days before its submission is
+    accepted with a visible late-entry flag (DI-02)."""
     totp_required_roles: tuple[str, ...] = ("qa_approver", "supplier_signer", "cm_signer")
     """Roles whose holders must enrol an authenticator (P11-26) before they can do anything
     else in the portal; empty turns the policy off."""
@@ -135,6 +139,12 @@ class Services:
         from trace_core.lots.service import LotService
 
         return LotService(self)
+
+    @cached_property
+    def staff_entry(self) -> StaffEntryService:
+        from trace_core.lots.staff_entry import StaffEntryService
+
+        return StaffEntryService(self)
 
     @cached_property
     def processes(self) -> ProcessService:

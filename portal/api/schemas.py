@@ -28,6 +28,10 @@ class CharacteristicOut(msgspec.Struct):
     expected_text: str | None
     required: bool
     criterion: str
+    #: What a result can physically be, apart from our limits (moisture ≥ 0, a percentage ≤
+    #: 100); a result outside is refused as an input error (422), never judged.
+    physical_min: str | None = None
+    physical_max: str | None = None
 
 
 class SpecificationOut(msgspec.Struct):
@@ -139,6 +143,12 @@ class LotOut(msgspec.Struct):
     #: The material hold (docs/GATES.md): null, on_hold, recalled, scrapped or returned;
     #: apart from the review status. A supplier reads QA's notice on its lot page.
     hold_status: str | None = None
+    #: Days between the CoA's manufacture/test date and its submission when more than the
+    #: late-entry setting (DI-02: accepted and flagged); null for a timely entry.
+    late_entry_days: int | None = None
+    #: Our staff typed the lot from the supplier's paper CoA (A11-03); it counts once a second
+    #: person has verified it (status ``needs_verification`` until then).
+    entered_by_staff: bool = False
 
 
 class TokenOut(msgspec.Struct):
@@ -176,6 +186,8 @@ def part_out(part: Part, spec: Specification | None) -> PartOut:
                     c.expected_text,
                     c.required,
                     c.criterion(),
+                    _dec(c.physical_min),
+                    _dec(c.physical_max),
                 )
                 for c in spec.characteristics
             ],
@@ -240,6 +252,8 @@ def lot_out(detail: LotDetail) -> LotOut:
         ],
         lot.created_at,
         lot.hold_status,
+        lot.late_entry_days,
+        lot.entered_by_staff,
     )
 
 

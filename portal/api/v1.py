@@ -63,6 +63,18 @@ from trace_core.trace.statements import Direction
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
+#: What every lot input is held to (docs/LOTS.md), stated in the OpenAPI description.
+LOT_INPUT_RULES = (
+    "Numbers (quantity, result values) are strings of digits with a full stop as the decimal "
+    "mark (`12.5`); a comma, spaces, exponents (`1e3`), units (`12.5 %`), `NaN` and `Infinity` "
+    "are refused with 422 naming the field, because `1,300` could mean 1.3 or 1300. A result "
+    "outside the characteristic's physical bounds (`physical_min`/`physical_max` in the part's "
+    "specification) is refused with 422 as an input error, never judged. A CoA whose "
+    "manufacture/test date lies more than the late-entry setting (30 days by default) before "
+    "its submission is accepted and flagged: `late_entry_days` in the answer."
+)
+
+
 @get(
     "/api/v1/parts",
     tags=["parts"],
@@ -123,6 +135,7 @@ async def get_document_content(services: Services, document_id: int) -> Response
     security=BEARER,
     status_code=201,
     summary="Submit a lot with its CoA document and structured results",
+    description=LOT_INPUT_RULES,
 )
 async def submit_lot(services: Services, data: LotIn) -> LotOut:
     lot = await services.lots.submit(
@@ -163,6 +176,7 @@ async def get_lot(services: Services, lot_id: int) -> LotOut:
     security=BEARER,
     status_code=201,
     summary="Revise a draft or submitted lot: a new version with a mandatory reason",
+    description=LOT_INPUT_RULES,
 )
 async def revise_lot(services: Services, lot_id: int, data: LotRevisionIn) -> LotOut:
     lot = await services.lots.get(services.actor, lot_id)

@@ -13,6 +13,7 @@ from portal.internal.operations import (
     work_orders,
 )
 from portal.internal.packing import ROUTES as PACKING_ROUTES
+from portal.internal.paper_lots import ROUTES as PAPER_LOT_ROUTES
 from portal.internal.process_runs import ROUTES as PROCESS_RUN_ROUTES
 from portal.internal.recalls import ROUTES as RECALL_ROUTES
 from portal.internal.release import ROUTES as RELEASE_ROUTES
@@ -50,4 +51,5 @@ ROUTES = [
     *HOLD_ROUTES,
     *INSPECTION_ROUTES,
     *RELEASE_ROUTES,
+    *PAPER_LOT_ROUTES,
 ]

@@ -50,6 +50,9 @@ async def _review(
             "detail": detail,
             "lot": detail.lot,
             "can_decide": services.actor.can("lots.approve") and detail.lot.status == "submitted",
+            "can_verify": services.actor.can("lots.verify_entry")
+            and detail.lot.status == "needs_verification",
+            "late_entry_limit": services.limits.late_entry_days,
             "can_review_audit": services.actor.can("lots.review")
             and detail.lot.status == "submitted"
             and detail.revised,

@@ -176,6 +176,7 @@ async def _lot_page(services: Services, lot_id: int, error: str | None, status: 
             "detail": detail,
             "lot": detail.lot,
             "can_sign": services.actor.can("lots.sign") and detail.lot.status == "draft",
+            "late_entry_limit": services.limits.late_entry_days,
             "can_revise": services.actor.can("lots.submit")
             and detail.lot.status in ("draft", "submitted"),
             "meanings": SIGNATURE_MEANINGS,

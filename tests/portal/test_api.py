@@ -633,7 +633,7 @@ async def test_lot_with_a_non_numeric_result_is_refused(client: httpx.AsyncClien
         client, acme, lot_body(document_id, "AP-API-X4", {**GOOD, "MFI": "ten"})
     )
     assert list(body["fields"]) == ["results.MFI"]
-    assert "'ten' is not a number" in body["fields"]["results.MFI"]
+    assert "This is not a number" in body["fields"]["results.MFI"]
 
 
 @pytest.mark.req("A11-02")

@@ -175,7 +175,7 @@ async def test_verdicts_use_our_spec_and_out_of_spec_needs_justification(runtime
     ("field", "value", "message"),
     [
         ("part_number", "NOPE-1", "not one you may supply"),
-        ("quantity", "abc", "is not a number"),
+        ("quantity", "abc", "This is not a number"),
         ("quantity", "-1", "greater than zero"),
         ("manufactured_on", "2026-13-01", "is not a date"),
         ("expires_on", dt.date(2026, 9, 1), "after the manufacture date"),
@@ -201,7 +201,7 @@ async def test_bad_lot_input_is_refused_per_field_and_writes_nothing(
     ("results", "key", "message"),
     [
         ({k: v for k, v in GOOD.items() if k != "DENS"}, "results.DENS", "is required"),
-        ({**GOOD, "MFI": "ten"}, "results.MFI", "'ten' is not a number"),
+        ({**GOOD, "MFI": "ten"}, "results.MFI", "This is not a number"),
         ({**GOOD, "CYTO": "maybe"}, "results.CYTO", "not a pass/fail result"),
         ({**GOOD, "XYZ": "1"}, "results.XYZ", "is not a characteristic"),
     ],

@@ -33,6 +33,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "parts.read",
             "lots.read",
             "lots.review",
+            "lots.enter_for_supplier",
+            "lots.verify_entry",
+            # The scan of a paper CoA our staff type on a supplier's behalf (A11-03).
+            "documents.write",
             "trace.read",
             "audit.read",
             "audit.review",
@@ -45,6 +49,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "lots.read",
             "lots.review",
             "lots.approve",
+            "lots.enter_for_supplier",
+            "lots.verify_entry",
+            # The scan of a paper CoA our staff type on a supplier's behalf (A11-03).
+            "documents.write",
             "trace.read",
             "audit.read",
             "audit.review",
@@ -57,6 +65,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {
             "parts.read",
             "lots.read",
+            "lots.enter_for_supplier",
+            "lots.verify_entry",
+            # The scan of a paper CoA our staff type on a supplier's behalf (A11-03).
+            "documents.write",
             "receipts.post",
             "production.post",
             "shipments.post",

@@ -6,7 +6,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trace_core.attachments.models import Document
@@ -14,7 +23,7 @@ from trace_core.db import Base, BigIntPK, Quantity, UTCDateTime, utc_now
 from trace_core.identity.models import Organization
 from trace_core.parts.models import Characteristic, Part, Specification
 
-LOT_STATUSES = ("draft", "submitted", "approved", "rejected", "voided")
+LOT_STATUSES = ("draft", "needs_verification", "submitted", "approved", "rejected", "voided")
 
 
 class SupplierLot(Base):
@@ -40,6 +49,12 @@ class SupplierLot(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by_kind: Mapped[str] = mapped_column(String(10))
     created_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: Days between the CoA's manufacture/test date and the submission, when more than the
+    #: late-entry setting (DI-02); None for a contemporaneous entry.
+    late_entry_days: Mapped[int | None] = mapped_column(Integer)
+    #: Our staff typed it from the supplier's paper CoA (A11-03): it counts only after a
+    #: second person has verified the typed values against the PDF.
+    entered_by_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: The material-hold state, apart from the review status: ``None``, ``on_hold`` or

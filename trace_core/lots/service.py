@@ -3,7 +3,9 @@ the supplier's signature, and QA's decision with its own signature.
 
 States: draft → submitted → approved | rejected. A lot entered by a person starts as a draft
 and is submitted by signing it; a lot posted by a machine client is submitted at once,
-because machines cannot sign (DI-01) — the review page says so.
+because machines cannot sign (DI-01) — the review page says so. A lot our staff typed from a
+supplier's paper CoA starts in needs_verification and is submitted only when a second person
+has verified it (``trace_core/lots/staff_entry.py``, A11-03).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFa
 from trace_core.identity.actor import Actor
 from trace_core.identity.service import SigningCredentials
 from trace_core.lots.models import LotResult, SupplierLot
-from trace_core.parts.evaluation import ResultTypeError, evaluate
+from trace_core.parts.evaluation import InputRefused, ResultTypeError, evaluate
 from trace_core.parts.models import Part, Specification
 from trace_core.quantities import parse_quantity
 from trace_core.records.models import RecordVersion
@@ -42,6 +44,10 @@ TRANSITIONS = {
     ("submitted", "void"): "voided",
     ("submitted", "approve"): "approved",
     ("submitted", "reject"): "rejected",
+    # A lot our staff typed from a paper CoA (A11-03): a second person verifies it, or it is
+    # voided; nothing else — it cannot be signed, revised, approved or received before.
+    ("needs_verification", "verify"): "submitted",
+    ("needs_verification", "void"): "voided",
 }
 
 #: What a refused step is called in its message.
@@ -51,10 +57,19 @@ PAST = {
     "reject": "rejected",
     "revise": "revised",
     "void": "voided",
+    "verify": "verified",
 }
 
 #: The meaning QA signs after reviewing a revised lot's audit trail (A11-06).
 AUDIT_REVIEW_MEANING = "audit trail reviewed"
+#: The meaning a second person signs after checking what our staff typed from a paper CoA
+#: against the scanned PDF (A11-03).
+ENTRY_VERIFIED_MEANING = "verified against the source document"
+#: Why a lot our staff typed cannot be decided on yet.
+UNVERIFIED_ENTRY = (
+    "Our staff typed this lot from a paper certificate: a second person must verify the typed "
+    "values against the PDF before it can be approved or rejected."
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,7 @@ class _Validated:
     document: Document
     verdicts: list[Any]
     overall: str
+    late_entry_days: int | None
 
 
 @dataclass
@@ -131,6 +147,13 @@ def _parse_date(
         return None
 
 
+def late_entry_days(made: dt.date, entered_on: dt.date, allowed_days: int) -> int | None:
+    """How many days after its manufacture/test date a CoA was entered, when that is more than
+    ``allowed_days`` (a late entry, DI-02: accepted and flagged); None when it is timely."""
+    days = (entered_on - made).days
+    return days if days > allowed_days else None
+
+
 def lot_content(lot: SupplierLot) -> dict[str, Any]:
     """The data of a lot version: everything the supplier declared and our verdicts."""
     return {
@@ -144,6 +167,8 @@ def lot_content(lot: SupplierLot) -> dict[str, Any]:
         "expires_on": lot.expires_on,
         "coa_document": {"id": lot.coa_document_id, "sha256": lot.coa_document.sha256},
         "verdict": lot.verdict,
+        "late_entry_days": lot.late_entry_days,
+        "entered_by_staff": lot.entered_by_staff,
         "results": [
             {
                 "code": r.characteristic.code,
@@ -180,10 +205,23 @@ class LotService:
         if actor.is_internal or actor.organization_id is None:
             raise PermissionDenied("Only a supplier's users and clients submit supplier lots.")
         valid = await self._validate(actor, submission, None)
-        part, spec, verdicts = valid.part, valid.spec, valid.verdicts
         status = "draft" if actor.kind == "user" else "submitted"
+        return await self._record(actor, valid, actor.organization_id, status)
+
+    async def _record(
+        self,
+        actor: Actor,
+        valid: _Validated,
+        organization_id: int,
+        status: str,
+        entered_by_staff: bool = False,
+    ) -> SupplierLot:
+        """Write a validated new lot of ``organization_id`` with its results, its genealogy
+        node and its first version, and commit (the supplier's own submission, or our staff's
+        entry of a paper CoA)."""
+        part, spec, verdicts = valid.part, valid.spec, valid.verdicts
         lot = SupplierLot(
-            organization_id=actor.organization_id,
+            organization_id=organization_id,
             part_id=part.id,
             specification_id=spec.id,
             lot_number=valid.lot_number,
@@ -194,9 +232,11 @@ class LotService:
             coa_document_id=valid.document.id,
             status=status,
             verdict=valid.overall,
+            late_entry_days=valid.late_entry_days,
             version=1,
             created_by_kind=actor.kind,
             created_by_id=actor.id,
+            entered_by_staff=entered_by_staff,
             part=part,
             specification=spec,
             coa_document=valid.document,
@@ -238,16 +278,30 @@ class LotService:
         await self.session.refresh(lot, ["results"])
 
     async def _validate(
-        self, actor: Actor, submission: LotSubmission, existing: SupplierLot | None
+        self,
+        actor: Actor,
+        submission: LotSubmission,
+        existing: SupplierLot | None,
+        organization_id: int | None = None,
     ) -> _Validated:
         """Check a submission (or the new content of a revision) against the part and our
-        specification; raise every problem at once."""
+        specification; raise every problem at once. ``organization_id`` is the supplier the
+        lot belongs to when our staff type it on the supplier's behalf (the actor's own
+        organization otherwise)."""
         errors: dict[str, str] = {}
+        supplier_id = organization_id if organization_id is not None else actor.organization_id
         part_spec = None
         try:
             part_spec = await self.s.parts.part_for(actor, submission.part_number.strip())
         except NotFound as exc:
             errors["part_number"] = exc.message
+        if (
+            part_spec is not None
+            and supplier_id != actor.organization_id
+            and not await self.s.parts.is_approved_supplier(supplier_id or 0, part_spec[0].id)
+        ):
+            errors["part_number"] = "This supplier is not approved to supply this part."
+            part_spec = None
         lot_number = submission.lot_number.strip()
         if not lot_number:
             errors["lot_number"] = "The lot number is required."
@@ -311,6 +365,11 @@ class LotService:
                         continue
                     try:
                         verdict = evaluate(characteristic, item.value, item.unit)
+                    except InputRefused as exc:
+                        # A broken input rule (the number rule, a physical bound) is refused
+                        # with its fixed message, never judged; the key names the field.
+                        errors[f"results.{characteristic.code}"] = str(exc)
+                        continue
                     except ResultTypeError as exc:
                         errors[f"results.{characteristic.code}"] = f"{characteristic.name}: {exc}."
                         continue
@@ -318,7 +377,7 @@ class LotService:
             if lot_number and not errors.get("part_number"):
                 duplicate = await self.session.scalar(
                     select(SupplierLot.id).where(
-                        SupplierLot.organization_id == actor.organization_id,
+                        SupplierLot.organization_id == supplier_id,
                         SupplierLot.part_id == part.id,
                         SupplierLot.lot_number == lot_number,
                     )
@@ -336,8 +395,21 @@ class LotService:
         overall = (
             "conforming" if all(v.verdict == "pass" for _, _, v in verdicts) else ("nonconforming")
         )
+        # Contemporaneity (DI-02) is judged against the first submission: a correction does not
+        # make old data contemporaneous, nor does it make a timely entry late.
+        entered_on = existing.created_at.date() if existing is not None else today
         return _Validated(
-            part, spec, lot_number, quantity, unit, made, expires, document, verdicts, overall
+            part,
+            spec,
+            lot_number,
+            quantity,
+            unit,
+            made,
+            expires,
+            document,
+            verdicts,
+            overall,
+            late_entry_days(made, entered_on, self.s.limits.late_entry_days),
         )
 
     async def get(self, actor: Actor, lot_id: int) -> SupplierLot:
@@ -397,6 +469,8 @@ class LotService:
             raise PermissionDenied("Only a named QA approver can decide on a lot.")
         if decision not in ("approve", "reject"):
             raise ValidationFailed({"decision": "Choose approve or reject."})
+        if (await self.get(actor, lot_id)).status == "needs_verification":
+            raise Conflict(UNVERIFIED_ENTRY)
         lot = await self._for_transition(actor, lot_id, decision, expected_version)
         comment = (comment or "").strip()
         if decision == "reject" and not comment:
@@ -459,6 +533,7 @@ class LotService:
         lot.coa_document_id, lot.coa_document = valid.document.id, valid.document
         lot.specification_id, lot.specification = valid.spec.id, valid.spec
         lot.verdict = valid.overall
+        lot.late_entry_days = valid.late_entry_days
         for result in list(lot.results):
             await self.session.delete(result)
         await self.session.flush()
@@ -486,6 +561,10 @@ class LotService:
         else:
             actor.require("lots.submit")
         lot = await self._for_transition(actor, lot_id, "void", expected_version)
+        if lot.entered_by_staff and not actor.is_internal:
+            raise PermissionDenied(
+                "Our staff entered this lot from your paper certificate; only our staff void it."
+            )
         reason = (reason or "").strip()
         if not reason:
             raise ValidationFailed({"reason": "Say why the lot is voided."})
@@ -539,10 +618,12 @@ class LotService:
 
         result = await self.session.execute(
             # Those who took part in the submission; reviewing the audit trail is not that.
+            # Verifying staff's typing against the PDF is not taking part in the content
+            # either: the verifier may still decide (the typist may not: created_by_id).
             select(Signature.signer_id.label("id")).where(
                 Signature.record_type == "supplier_lot",
                 Signature.record_id == lot_id,
-                Signature.meaning != AUDIT_REVIEW_MEANING,
+                Signature.meaning.not_in((AUDIT_REVIEW_MEANING, ENTRY_VERIFIED_MEANING)),
             )
         )
         return list(result.all())

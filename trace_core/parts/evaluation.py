@@ -4,10 +4,10 @@ verdict never comes from the supplier's own limits or pass marks."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from trace_core.parts.models import Characteristic
-from trace_core.quantities import check_storable
+from trace_core.quantities import parse_decimal, storable_problem
 
 #: Units written differently that mean the same thing, and exact conversions between units.
 _UNIT_ALIASES = {
@@ -35,8 +35,34 @@ _PASS_WORDS = {"pass", "passed", "conforms", "complies", "ok", "yes", "negative"
 _FAIL_WORDS = {"fail", "failed", "does not conform", "not ok", "no", "positive"}
 
 
+BELOW_PHYSICAL_MINIMUM = (
+    "This value is below what is physically possible for this characteristic (see its "
+    "physical bounds): it is refused as an input error and not judged. Check what was typed."
+)
+ABOVE_PHYSICAL_MAXIMUM = (
+    "This value is above what is physically possible for this characteristic (see its "
+    "physical bounds): it is refused as an input error and not judged. Check what was typed."
+)
+
+
 class ResultTypeError(ValueError):
     """The value cannot be read as the characteristic's kind (the supplier must correct it)."""
+
+
+class InputRefused(ResultTypeError):
+    """The value breaks an input rule (the number rule, a physical bound): its message is fixed
+    and complete, so the form shows it as it is, in the reader's language."""
+
+
+def plausibility_problem(characteristic: Characteristic, value: Decimal) -> str | None:
+    """Why ``value`` (in our unit) cannot be a real measurement of ``characteristic``: the
+    physical bounds (a moisture content below 0, a percentage above 100) are not the
+    acceptance limits — a value outside them is a typing error, not a failing lot."""
+    if characteristic.physical_min is not None and value < characteristic.physical_min:
+        return BELOW_PHYSICAL_MINIMUM
+    if characteristic.physical_max is not None and value > characteristic.physical_max:
+        return ABOVE_PHYSICAL_MAXIMUM
+    return None
 
 
 @dataclass(frozen=True)
@@ -67,17 +93,13 @@ def evaluate(characteristic: Characteristic, value: str, unit: str | None) -> Ve
         raise ResultTypeError("a value is required")
     if characteristic.kind == "numeric":
         try:
-            number = Decimal(text.replace(",", "."))
-        except InvalidOperation as exc:
-            raise ResultTypeError(f"'{text}' is not a number") from exc
-        if not number.is_finite():
-            raise ResultTypeError(f"'{text}' is not a finite number")
-        ours = convert(number, unit or characteristic.unit, characteristic.unit)
-        try:
-            check_storable(number)
-            check_storable(ours)
+            number = parse_decimal(text)
         except ValueError as exc:
-            raise ResultTypeError(f"'{text}' cannot be recorded exactly: {exc}") from None
+            raise InputRefused(str(exc)) from None
+        ours = convert(number, unit or characteristic.unit, characteristic.unit)
+        problem = storable_problem(ours) or plausibility_problem(characteristic, ours)
+        if problem is not None:
+            raise InputRefused(problem)
         low, high = characteristic.lower_limit, characteristic.upper_limit
         shown = f"{ours} {characteristic.unit or ''}".strip()
         if low is not None and ours < low:

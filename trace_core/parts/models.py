@@ -69,6 +69,10 @@ class Characteristic(Base):
     unit: Mapped[str | None] = mapped_column(String(20))
     lower_limit: Mapped[Decimal | None] = mapped_column(Quantity)
     upper_limit: Mapped[Decimal | None] = mapped_column(Quantity)
+    #: Physical bounds (a moisture content ≥ 0, a percentage ≤ 100), apart from our acceptance
+    #: limits: a result outside them is refused as an input error, never judged.
+    physical_min: Mapped[Decimal | None] = mapped_column(Quantity)
+    physical_max: Mapped[Decimal | None] = mapped_column(Quantity)
     expected_text: Mapped[str | None] = mapped_column(Text)
     method: Mapped[str | None] = mapped_column(String(100))
     required: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -87,6 +91,18 @@ class Characteristic(Base):
         if self.kind == "pass_fail":
             return "pass"
         return self.expected_text or "report"
+
+    def physical_bounds(self) -> str | None:
+        """The physical bounds in words (``0 – 100 %``, ``≥ 0 %``), or None when it has none."""
+        unit = f" {self.unit}" if self.unit else ""
+        low, high = self.physical_min, self.physical_max
+        if low is not None and high is not None:
+            return f"{low} – {high}{unit}"
+        if low is not None:
+            return f"≥ {low}{unit}"
+        if high is not None:
+            return f"≤ {high}{unit}"
+        return None
 
 
 class ApprovedSupplier(Base):

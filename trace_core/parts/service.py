@@ -29,6 +29,9 @@ class CharacteristicInput:
     expected_text: str | None = None
     method: str | None = None
     required: bool = True
+    #: Physical bounds apart from the acceptance limits (moisture ≥ 0, a percentage ≤ 100).
+    physical_min: Decimal | None = None
+    physical_max: Decimal | None = None
 
 
 class PartService:
@@ -144,6 +147,8 @@ class PartService:
                     expected_text=item.expected_text,
                     method=item.method,
                     required=item.required,
+                    physical_min=item.physical_min,
+                    physical_max=item.physical_max,
                 )
             )
         await self.session.flush()
@@ -169,6 +174,8 @@ class PartService:
                         "expected_text": c.expected_text,
                         "method": c.method,
                         "required": c.required,
+                        "physical_min": c.physical_min,
+                        "physical_max": c.physical_max,
                     }
                     for c in characteristics
                 ],

@@ -21,7 +21,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -43,7 +43,7 @@ from trace_core.processes.models import (
     ProcessRunLot,
     ProcessRunValue,
 )
-from trace_core.quantities import parse_quantity
+from trace_core.quantities import looks_like_a_number, parse_decimal, parse_quantity
 from trace_core.records.models import RecordVersion
 from trace_core.records.service import SignatureView
 from trace_core.records.signing import (
@@ -168,16 +168,12 @@ def _process_kind(value: str, errors: dict[str, str]) -> str:
 
 
 def _decimal(text: str | None) -> Decimal | None:
+    """A limit or measured value by the one number rule (``trace_core/quantities.py``), or None
+    when nothing was given; ValueError with the rule's message otherwise."""
     text = (text or "").strip()
     if not text:
         return None
-    try:
-        number = Decimal(text.replace(",", "."))
-    except InvalidOperation:
-        raise ValueError(f"'{text}' is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"'{text}' is not a number")
-    return number
+    return parse_decimal(text)
 
 
 def _values(
@@ -223,7 +219,12 @@ def _values(
             continue
         try:
             numeric = _decimal(value)
-        except ValueError:
+        except ValueError as exc:
+            if looks_like_a_number(value):
+                # ``30,5`` is a number written against the rule, not a text result: refused,
+                # never guessed (1,300 is 1.3 to some and 1300 to others).
+                errors[key] = f"{name}: {exc}"
+                continue
             numeric = None
         if numeric is None and (lower is not None or upper is not None):
             errors[key] = f"{name}: '{value}' is not a number, but limits were given for it."

@@ -48,6 +48,8 @@ SIGNATURE_MEANINGS = (
     "released",
     "responsible for content",
     "audit trail reviewed",
+    # A second person checked what our staff typed from a paper CoA against the PDF (A11-03).
+    "verified against the source document",
     # Our QA ending a supplier certificate it had accepted (CERT-01).
     "suspended",
     "withdrawn",
