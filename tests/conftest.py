@@ -73,6 +73,30 @@ TEST_LIMITS = Limits(
 )
 
 
+#: Folders whose tests run on one xdist worker, one after the other in file order: a browser
+#: module's tests continue one journey in one Chromium, on one server (tests/browser).
+RUN_TOGETHER = ("tests/browser/",)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``-n`` without ``--dist`` (``load``): every test goes to whichever worker is free, one at
+    a time, except that each folder of ``RUN_TOGETHER`` is one unit of work. Spreading single
+    tests, not modules, matters here: one module (tests/security/test_route_isolation.py)
+    holds nearly half of the suite's time. (xdist's ``--dist loadgroup`` would do the grouping
+    by renaming the test ids, ``test_x@group``, but pytest 9.2 ignores the new name, so the
+    group has no effect.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneTestOrOneFolder(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((f for f in RUN_TOGETHER if nodeid.startswith(f)), nodeid)
+
+    return OneTestOrOneFolder(config, log)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TRACEPORT_SECURE_COOKIES", "false")
     # For the command line and the servers the tests start (``traceport demo``, ``serve``):
