@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trace_core.identity.actor import ROLE_PERMISSIONS
+from trace_core.identity.passwords import cost_problem
 from trace_core.identity.sso import SsoConfig, parse_role_map
 from trace_core.packing.sscc import SsccRange
 from trace_core.services import Limits
@@ -48,8 +49,8 @@ class Settings:
     secure_cookies: bool = False
     """Secure cookies and HSTS; on whenever TLS is in front (``TRACEPORT_SECURE_COOKIES``)."""
     limits: Limits = field(default_factory=Limits)
-    """Upload, PDF, login and session limits and the second-factor policy
-    (``TRACEPORT_MAX_UPLOAD_MB``, ``TRACEPORT_TOTP_REQUIRED_ROLES``, ...)."""
+    """Upload, PDF, login and session limits, the second-factor policy and the password hash
+    cost (``TRACEPORT_MAX_UPLOAD_MB``, ``TRACEPORT_TOTP_REQUIRED_ROLES``, ...)."""
     smtp_url: str | None = None
     """Outgoing mail server (``TRACEPORT_SMTP_URL``, ``smtp://user:pass@host:587?starttls=1``);
     unset: messages are written to ``var/outbox`` as ``.eml`` files."""
@@ -70,6 +71,7 @@ class Settings:
         limits = Limits(
             max_upload_bytes=int(float(env.get("TRACEPORT_MAX_UPLOAD_MB", "20")) * 1024 * 1024),
             max_failed_logins=int(env.get("TRACEPORT_MAX_FAILED_LOGINS", "5")),
+            password_hash_cost=_hash_cost(env),
             session_idle_minutes=int(env.get("TRACEPORT_SESSION_IDLE_MINUTES", "15")),
             session_absolute_hours=int(env.get("TRACEPORT_SESSION_ABSOLUTE_HOURS", "12")),
             signing_idle_minutes=int(env.get("TRACEPORT_SIGNING_IDLE_MINUTES", "5")),
@@ -162,6 +164,22 @@ def _roles(value: str | None) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"TRACEPORT_TOTP_REQUIRED_ROLES: unknown role(s) {', '.join(unknown)}")
     return roles
+
+
+def _hash_cost(env: dict[str, str]) -> int:
+    """``TRACEPORT_PASSWORD_HASH_COST``: scrypt's N for new hashes; unset gives the production
+    default. A value scrypt cannot use is an error at start-up, not at the first sign-in."""
+    value = env.get("TRACEPORT_PASSWORD_HASH_COST", "").strip()
+    if not value:
+        return Limits().password_hash_cost
+    try:
+        cost = int(value)
+    except ValueError:
+        raise ValueError(f"TRACEPORT_PASSWORD_HASH_COST: {value!r} is not a number") from None
+    problem = cost_problem(cost)
+    if problem:
+        raise ValueError(f"TRACEPORT_PASSWORD_HASH_COST: {problem}")
+    return cost
 
 
 def _sscc_range(env: dict[str, str]) -> SsccRange | None:

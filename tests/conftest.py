@@ -4,19 +4,32 @@ PostgreSQL (``TRACEPORT_TEST_DATABASE_URL``; its public schema is reset at start
 Each backend is migrated with Alembic and seeded with the demo data once per session; every
 test then runs inside a transaction that is rolled back (SAVEPOINT mode), so tests see the
 demo data and never each other's changes.
+
+Under pytest-xdist (``-n auto``) every worker is a session of its own, as in warehouse's
+suite: its own SQLite file and object folder (its own ``tmp_path_factory``), and its own
+PostgreSQL database, named after ``TRACEPORT_TEST_DATABASE_URL``'s with the worker id appended
+(``traceport_test_gw0``), created through the server's ``postgres`` database when missing and
+dropped when the worker ends. The base database itself is only used by runs without xdist.
+
+Password hashing is a cost the tests lower (``TEST_HASH_COST``; production keeps scrypt's
+N = 2^15): every sign-in and token request of the suite checks a hash.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from litestar import Litestar
 from sqlalchemy import func, select, table, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from documents import LocalObjectStore
@@ -30,16 +43,65 @@ from trace_core.migrate import upgrade_async
 from trace_core.records.keys import ServerSigningKey
 from trace_core.services import Limits, Runtime, provide_services
 
-PG_URL = os.environ.get("TRACEPORT_TEST_DATABASE_URL", "")
+#: This xdist worker's id (``gw0``, ``gw1``, ...); empty when the tests run in one process.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_database_url(url: str, worker: str) -> str:
+    """``url`` with the worker id appended to its database name (unchanged without xdist)."""
+    if not url or not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+#: The PostgreSQL database of this process. Written back to the environment (before any other
+#: test module reads it) so that the tests deriving databases of their own from it
+#: (tests/bench, tests/infra) and the subprocesses they start stay within this worker's.
+PG_URL = _worker_database_url(os.environ.get("TRACEPORT_TEST_DATABASE_URL", ""), WORKER)
+if PG_URL:
+    os.environ["TRACEPORT_TEST_DATABASE_URL"] = PG_URL
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOKEN_KEY = b"test-token-key-0123456789abcdef0123456789"
+#: scrypt's N for the hashes the tests make (production: 2^15, ~50 ms and 32 MiB each). Hashes
+#: carry their parameters, so the demo accounts seeded at this cost sign in as usual.
+TEST_HASH_COST = 2**4
 #: The second-factor policy is off: the demo accounts sign without an authenticator. Tests of
 #: the policy turn it on (tests/portal/test_totp_login.py).
-TEST_LIMITS = Limits(max_upload_bytes=2 * 1024 * 1024, totp_required_roles=())
+TEST_LIMITS = Limits(
+    max_upload_bytes=2 * 1024 * 1024, totp_required_roles=(), password_hash_cost=TEST_HASH_COST
+)
+
+
+#: Folders whose tests run on one xdist worker, one after the other in file order: a browser
+#: module's tests continue one journey in one Chromium, on one server (tests/browser).
+RUN_TOGETHER = ("tests/browser/",)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``-n`` without ``--dist`` (``load``): every test goes to whichever worker is free, one at
+    a time, except that each folder of ``RUN_TOGETHER`` is one unit of work. Spreading single
+    tests, not modules, matters here: one module (tests/security/test_route_isolation.py)
+    holds nearly half of the suite's time. (xdist's ``--dist loadgroup`` would do the grouping
+    by renaming the test ids, ``test_x@group``, but pytest 9.2 ignores the new name, so the
+    group has no effect.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneTestOrOneFolder(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((f for f in RUN_TOGETHER if nodeid.startswith(f)), nodeid)
+
+    return OneTestOrOneFolder(config, log)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TRACEPORT_SECURE_COOKIES", "false")
+    # For the command line and the servers the tests start (``traceport demo``, ``serve``):
+    # they read their settings from the environment.
+    os.environ.setdefault("TRACEPORT_PASSWORD_HASH_COST", str(TEST_HASH_COST))
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +116,44 @@ def object_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _pg_async_url(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+asyncpg://", url)
+
+
+def _maintenance_url(url: str) -> str:
+    """The server's ``postgres`` database, from which a worker's database is made."""
+    return (
+        make_url(url)
+        .set(drivername="postgresql", database="postgres")
+        .render_as_string(hide_password=False)
+    )
+
+
+async def _create_worker_database(url: str) -> None:
+    name = make_url(url).database
+    connection = await asyncpg.connect(_maintenance_url(url))
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _drop_worker_database(url: str) -> None:
+    connection = await asyncpg.connect(_maintenance_url(url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A worker's database exists before any test: some connect to it directly."""
+    if PG_URL and WORKER:
+        asyncio.run(_create_worker_database(PG_URL))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if PG_URL and WORKER:
+        asyncio.run(_drop_worker_database(PG_URL))
 
 
 async def _prepare(url: str, runtime_args: dict[str, Any]) -> AsyncEngine:
@@ -136,10 +236,26 @@ def backend(engine: AsyncEngine) -> str:
     return engine.dialect.name
 
 
+@pytest.fixture(scope="session")
+def apps() -> dict[str, Litestar]:
+    """The application the ``client`` fixture serves, built once per worker."""
+    return {}
+
+
 @pytest.fixture
-async def client(runtime: Runtime, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings.from_env({"TRACEPORT_VAR_DIR": str(tmp_path)})
-    app = create_app(settings, runtime=runtime)
+async def client(
+    runtime: Runtime, apps: dict[str, Litestar], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the app serving this test's ``runtime``.
+
+    Building the app (routes, OpenAPI, templates) costs about half a second, so it is built
+    once and only its runtime, which the handlers and middleware read from ``app.state`` on
+    every request, is this test's. Tests that need other settings build their own app."""
+    app = apps.get("app")
+    if app is None:
+        settings = Settings.from_env({"TRACEPORT_VAR_DIR": str(tmp_path_factory.mktemp("app"))})
+        app = apps["app"] = create_app(settings, runtime=runtime)
+    app.state.runtime = runtime
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from documents import ObjectStore
 from trace_core.identity.actor import Actor
+from trace_core.identity.passwords import DEFAULT_COST
 from trace_core.mail import Mailer, default_mailer
 from trace_core.packing.sscc import SsccRange
 from trace_core.records.keys import ServerSigningKey
@@ -53,6 +54,9 @@ class Limits:
     """PDFs with more pages are refused."""
     max_failed_logins: int = 5
     """Failed password checks (login or signing) before the account locks."""
+    password_hash_cost: int = DEFAULT_COST
+    """scrypt's cost N (a power of two) for new password and client-secret hashes; a stored
+    hash keeps its own, so raising it, or lowering it in tests, locks nobody out."""
     session_idle_minutes: int = 15
     """A web session ends after this long without a request."""
     session_absolute_hours: int = 12

@@ -56,7 +56,12 @@ async def token(request: Request[Any, Any, Any]) -> Response[Any]:
     # Read, then let go of the database before scrypt runs (SQLite holds its write lock for
     # the whole transaction).
     outcome = await asyncio.to_thread(
-        issue_token, oauth_request, directory, runtime.token_key, runtime.limits.token_lifetime_s
+        issue_token,
+        oauth_request,
+        directory,
+        runtime.token_key,
+        runtime.limits.token_lifetime_s,
+        runtime.limits.password_hash_cost,
     )
     if outcome.response.status == 200 or outcome.presented_id:
         async with runtime.sessions() as session:

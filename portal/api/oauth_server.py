@@ -211,8 +211,9 @@ class UnknownClient(ClientAdapter):
     """Stands in for a client id that does not exist, so that authlib checks a secret for it
     (and fails) exactly as long as for a real client, instead of answering at once."""
 
-    def __init__(self, client_id: str) -> None:
+    def __init__(self, client_id: str, hash_cost: int) -> None:
         self.client_id = client_id
+        self.hash_cost = hash_cost
         self.matched_secret = None
 
     def get_client_id(self) -> str:
@@ -222,7 +223,7 @@ class UnknownClient(ClientAdapter):
         return ""
 
     def check_client_secret(self, client_secret: str) -> bool:
-        spend_equal_time(client_secret)
+        spend_equal_time(client_secret, self.hash_cost)
         return False
 
 
@@ -284,16 +285,20 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         directory: Mapping[str, ClientCredentials | None],
         token_key: bytes,
         lifetime_s: int,
+        hash_cost: int,
     ) -> None:
         super().__init__(scopes_supported=list(SCOPE_PERMISSIONS))
         self.directory = directory
+        self.hash_cost = hash_cost
         self.generator = AccessTokenGenerator(token_key, lifetime_s)
         self.register_grant(MachineClientGrant)
         self.register_token_generator("default", self.generator)
 
     def query_client(self, client_id: str) -> ClientAdapter:
         found = self.directory.get(client_id)
-        return ClientAdapter(found) if found is not None else UnknownClient(client_id)
+        if found is None:
+            return UnknownClient(client_id, self.hash_cost)
+        return ClientAdapter(found)
 
     def create_oauth2_request(self, request: TokenRequest) -> TokenRequest:
         return request
@@ -329,9 +334,11 @@ def issue_token(
     directory: Mapping[str, ClientCredentials | None],
     token_key: bytes,
     lifetime_s: int,
+    hash_cost: int,
 ) -> TokenOutcome:
-    """Run the client-credentials grant for ``request`` (blocking: scrypt checks secrets)."""
-    server = TokenServer(directory, token_key, lifetime_s)
+    """Run the client-credentials grant for ``request`` (blocking: scrypt checks secrets; an
+    unknown client's check costs ``hash_cost``, as a real secret's would)."""
+    server = TokenServer(directory, token_key, lifetime_s, hash_cost)
     response = server.create_token_response(request)
     adapter = request.client if isinstance(request.client, ClientAdapter) else None
     presented = request.presented_id

@@ -26,11 +26,12 @@ from sqlalchemy.engine import URL, make_url
 from documents import LocalObjectStore
 from portal.cli import main as traceport
 from portal.settings import normalise_database_url
+from tests.conftest import TEST_HASH_COST
 from trace_core.db import create_engine, session_maker
 from trace_core.demo import seed_demo
 from trace_core.migrate import upgrade_async
 from trace_core.records.keys import ServerSigningKey
-from trace_core.services import Runtime
+from trace_core.services import Limits, Runtime
 
 PG_URL = os.environ.get("TRACEPORT_TEST_DATABASE_URL", "")
 SCRIPTS = Path(__file__).resolve().parents[2] / "infra" / "postgres"
@@ -127,6 +128,7 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
                     store=LocalObjectStore(tmp_path_factory.mktemp("objects")),
                     signing_key=ServerSigningKey.generate(),
                     token_key=b"test-token-key-0123456789abcdef0123456789",
+                    limits=Limits(password_hash_cost=TEST_HASH_COST),
                 )
             )
         finally:

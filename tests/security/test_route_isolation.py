@@ -1281,7 +1281,7 @@ async def person(runtime: Runtime, organization: str, role: str) -> tuple[str, s
                 email=email,
                 email_key=email,
                 full_name=f"Isolation {role}",
-                password_hash=hash_password(password),
+                password_hash=hash_password(password, runtime.limits.password_hash_cost),
                 roles=[role],
                 organization=org,
             )

@@ -23,7 +23,7 @@ from trace_core.db import utc_now
 from trace_core.errors import Conflict, NotFound, ValidationFailed
 from trace_core.identity.actor import SCOPE_PERMISSIONS, Actor, permissions_for_scopes
 from trace_core.identity.models import ApiClient, ClientSecret, Organization
-from trace_core.identity.passwords import hash_password, verify_password
+from trace_core.identity.passwords import DEFAULT_COST, hash_password, verify_password
 
 if TYPE_CHECKING:
     from trace_core.services import Services
@@ -47,14 +47,15 @@ def new_secret() -> str:
 
 
 @cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(32))
+def _dummy_hash(cost: int) -> str:
+    return hash_password(secrets.token_urlsafe(32), cost)
 
 
-def spend_equal_time(secret: str) -> None:
-    """Run one scrypt check against nothing, so that an unknown or disabled client takes as
-    long to refuse as a known one with a wrong secret (no client enumeration by timing)."""
-    verify_password(secret, _dummy_hash())
+def spend_equal_time(secret: str, cost: int) -> None:
+    """Run one scrypt check against nothing, at the cost of new secrets' hashes
+    (``Limits.password_hash_cost``), so that an unknown or disabled client takes as long to
+    refuse as a known one with a wrong secret (no client enumeration by timing)."""
+    verify_password(secret, _dummy_hash(cost))
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class ClientCredentials:
     active: bool
     #: (secret row id, scrypt hash) of every secret usable now.
     secrets: tuple[tuple[int, str], ...]
+    #: The cost of new hashes, for the check a client without usable secrets still takes.
+    hash_cost: int = DEFAULT_COST
 
     def matching_secret(self, secret: str) -> int | None:
         """The id of the usable secret ``secret`` is, or None. Every usable secret is tried,
@@ -79,7 +82,7 @@ class ClientCredentials:
             if verify_password(secret, secret_hash) and found is None:
                 found = secret_id
         if not self.secrets:
-            spend_equal_time(secret)
+            spend_equal_time(secret, self.hash_cost)
         return found if self.active else None
 
     def actor(self) -> Actor:
@@ -199,7 +202,10 @@ class ClientService:
         )
         self.session.add(client)
         await self.session.flush()
-        row = ClientSecret(api_client_id=client.id, secret_hash=hash_password(secret))
+        row = ClientSecret(
+            api_client_id=client.id,
+            secret_hash=hash_password(secret, self.s.limits.password_hash_cost),
+        )
         self.session.add(row)
         await self.session.flush()
         await self.keeper.write_version(
@@ -240,7 +246,12 @@ class ClientService:
             if row.usable_at(now) and (row.expires_at is None or row.expires_at > ends):
                 row.expires_at = ends
         secret = new_secret()
-        rows.append(ClientSecret(api_client_id=client.id, secret_hash=hash_password(secret)))
+        rows.append(
+            ClientSecret(
+                api_client_id=client.id,
+                secret_hash=hash_password(secret, self.s.limits.password_hash_cost),
+            )
+        )
         self.session.add(rows[-1])
         if revoke_tokens:
             client.tokens_valid_after = now
@@ -325,6 +336,7 @@ class ClientService:
             tuple(client.scopes),
             client.active,
             tuple((r.id, r.secret_hash) for r in await self._secrets(client) if r.usable_at(now)),
+            self.s.limits.password_hash_cost,
         )
 
     async def token_issued(

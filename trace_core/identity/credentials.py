@@ -209,7 +209,7 @@ class PasswordService:
         await self.keeper.commit()
 
     def _set_password(self, user: User, password: str, now: dt.datetime) -> None:
-        user.password_hash = hash_password(password)
+        user.password_hash = hash_password(password, self.s.limits.password_hash_cost)
         user.password_changed_at = now
 
     async def _end_sessions(self, user: User, *, keep: int | None, now: dt.datetime) -> None:

@@ -1,5 +1,7 @@
-"""Password hashing with scrypt (memory-hard). The parameters travel inside each hash so they
-can be raised later without invalidating stored passwords."""
+"""Password hashing with scrypt (memory-hard). The parameters travel inside each hash
+(``scrypt$N$r$p$salt$digest``), so the cost of new hashes (``Limits.password_hash_cost``) can be
+raised later, or lowered for tests, without invalidating stored passwords: a hash is always
+checked with the parameters it was made with."""
 
 from __future__ import annotations
 
@@ -12,18 +14,37 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from trace_core.identity import password_policy
 
-_N, _R, _P, _LEN = 2**15, 8, 1, 32
+#: scrypt's CPU/memory cost N for new hashes in production (32 MiB and tens of milliseconds
+#: per hash with r=8), the value ``Limits.password_hash_cost`` defaults to.
+DEFAULT_COST = 2**15
+#: The highest cost accepted (1 GiB per hash with r=8): more would exhaust a server's memory.
+MAX_COST = 2**20
+_R, _P, _LEN = 8, 1, 32
 MIN_LENGTH = password_policy.MIN_LENGTH
 
 
-def hash_password(password: str) -> str:
+def cost_problem(cost: int) -> str | None:
+    """Why ``cost`` cannot be scrypt's N, or None: N must be a power of two from 2 to
+    ``MAX_COST``."""
+    if cost < 2 or cost > MAX_COST or cost & (cost - 1):
+        return f"must be a power of two from 2 to {MAX_COST}, got {cost}"
+    return None
+
+
+def hash_password(password: str, cost: int = DEFAULT_COST) -> str:
+    """A new salted scrypt hash of ``password`` with N = ``cost``, recorded in the hash."""
+    problem = cost_problem(cost)
+    if problem:
+        raise ValueError(f"password hash cost {problem}")
     salt = os.urandom(16)
-    digest = Scrypt(salt=salt, length=_LEN, n=_N, r=_R, p=_P).derive(password.encode("utf-8"))
+    digest = Scrypt(salt=salt, length=_LEN, n=cost, r=_R, p=_P).derive(password.encode("utf-8"))
     salt_b64, digest_b64 = base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
-    return f"scrypt${_N}${_R}${_P}${salt_b64}${digest_b64}"
+    return f"scrypt${cost}${_R}${_P}${salt_b64}${digest_b64}"
 
 
 def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches ``stored``, checked with the parameters stored with it
+    (whatever the cost of new hashes is now)."""
     try:
         scheme, n, r, p, salt_b64, digest_b64 = stored.split("$")
     except ValueError:

@@ -169,7 +169,7 @@ class IdentityService:
             email=email,
             email_key=email.lower(),
             full_name=full_name,
-            password_hash=hash_password(password),
+            password_hash=hash_password(password, self.s.limits.password_hash_cost),
             roles=list(roles),
             organization=organization,
         )
