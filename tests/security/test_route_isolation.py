@@ -47,6 +47,7 @@ from tests.conftest import TOKEN_KEY
 from trace_core.attachments.models import Document
 from trace_core.db import Base
 from trace_core.demo import DEMO_CASE_SSCC
+from trace_core.gates.models import MaterialHold
 from trace_core.identity.actor import (
     EXTERNAL_ROLES,
     INTERNAL_ROLES,
@@ -227,6 +228,9 @@ class World:
     today: str = field(default_factory=lambda: (dt.date.today() - dt.timedelta(days=5)).isoformat())
     #: The internal lot id of a finished lot of ours with its release record (FG-LOT-0001).
     our_finished_lot: int = 0
+    #: A material hold of ours (the first one the world's recall placed on Acme's lot); its
+    #: id is read, not assumed: PostgreSQL's sequences do not roll back with earlier tests.
+    our_hold: int = 0
 
 
 async def _token(http: httpx.AsyncClient, client_id: str, scope: str | None = None) -> str:
@@ -312,6 +316,13 @@ async def _trace_node(runtime: Runtime, identifier: str) -> int:
     async with runtime.sessions() as session:
         found = await session.scalar(select(TraceNode.id).where(TraceNode.identifier == identifier))
     assert found is not None, identifier
+    return int(found)
+
+
+async def _first_hold(runtime: Runtime) -> int:
+    async with runtime.sessions() as session:
+        found = await session.scalar(select(func.min(MaterialHold.id)))
+    assert found is not None, "the world's recall placed no hold"
     return int(found)
 
 
@@ -507,6 +518,7 @@ async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Se
         recall=recall,
         our_node=await _trace_node(runtime, "FG-LOT-0001"),
         our_finished_lot=await _finished_lot(runtime, "FG-LOT-0001"),
+        our_hold=await _first_hold(runtime),
         victim_digests=digests[VICTIM],
         own_digests=digests[ATTACKER],
         victim_run=runs["victim_run"],
@@ -1023,7 +1035,7 @@ def parameter_values(
         return [("0", False, None)]
     if name in ("hold_id", "lot_number"):
         # Material holds and our internal lots are ours: foreign to every external caller.
-        return [("1" if name == "hold_id" else "IL-RES-0001", True, None)]
+        return [(str(world.our_hold) if name == "hold_id" else "IL-RES-0001", True, None)]
     if name in ("receipt_id", "inspection_id"):
         # Receipts and their incoming inspections are ours: the demo's inspected receipt
         # (its third, of AP-24-0901) and its inspection (the first).
