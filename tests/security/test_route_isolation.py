@@ -209,6 +209,8 @@ class World:
     own_invitation: int
     #: A recall of Acme's lot (ours: internal), when the app has recall routes.
     recall: int | None
+    #: A material hold (the one the recall placed on its supplier lot), or None.
+    hold: int | None
     #: The trace node of a finished lot of ours (made from Acme's resin lot).
     our_node: int
     #: Digests of EPCIS events readable by Acme (its received lots) and by SteriPro.
@@ -381,6 +383,8 @@ async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Se
     if any(s.key == ("POST", "/api/v1/lots/{lot_id:int}/suspect") for s in routes):
         await _suspect_report(http)
     recall = await _recall(runtime) if any("{recall_id" in s.path for s in routes) else None
+    async with runtime.sessions() as session:
+        hold = await session.scalar(text("SELECT min(id) FROM material_holds"))
     if any(s.key == ("GET", "/epcis/events") for s in routes):
         # Our postings become EPCIS events when first queried.
         erp = {"Authorization": f"Bearer {await _token(http, 'traceport-erp')}"}
@@ -492,6 +496,7 @@ async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Se
         victim_invitation=invitations[VICTIM],
         own_invitation=invitations[ATTACKER],
         recall=recall,
+        hold=int(hold) if hold is not None else None,
         our_node=await _trace_node(runtime, "FG-LOT-0001"),
         victim_digests=digests[VICTIM],
         own_digests=digests[ATTACKER],
@@ -976,9 +981,12 @@ def parameter_values(
         return [(DEMO_CASE_SSCC if name == "sscc" else "1", True, None)]
     if name == "index":
         return [("0", False, None)]
-    if name in ("hold_id", "lot_number"):
-        # Material holds and our internal lots are ours: foreign to every external caller.
-        return [("1" if name == "hold_id" else "IL-RES-0001", True, None)]
+    if name == "hold_id":
+        # A material hold is ours: foreign to every external caller.
+        return [(str(world.hold), True, None)] if world.hold is not None else []
+    if name == "lot_number":
+        # Our internal lots too.
+        return [("IL-RES-0001", True, None)]
     pick = {
         "document_id": world.victim_documents if foreign else world.own_documents,
         "organization_id": [world.victim_org if foreign else world.own_org],
