@@ -47,7 +47,6 @@ from tests.conftest import TOKEN_KEY
 from trace_core.attachments.models import Document
 from trace_core.db import Base
 from trace_core.demo import DEMO_CASE_SSCC
-from trace_core.gates.models import MaterialHold
 from trace_core.identity.actor import (
     EXTERNAL_ROLES,
     INTERNAL_ROLES,
@@ -210,6 +209,8 @@ class World:
     own_invitation: int
     #: A recall of Acme's lot (ours: internal), when the app has recall routes.
     recall: int | None
+    #: A material hold (the one the recall placed on its supplier lot), or None.
+    hold: int | None
     #: The trace node of a finished lot of ours (made from Acme's resin lot).
     our_node: int
     #: Digests of EPCIS events readable by Acme (its received lots) and by SteriPro.
@@ -228,9 +229,6 @@ class World:
     today: str = field(default_factory=lambda: (dt.date.today() - dt.timedelta(days=5)).isoformat())
     #: The internal lot id of a finished lot of ours with its release record (FG-LOT-0001).
     our_finished_lot: int = 0
-    #: A material hold of ours (the first one the world's recall placed on Acme's lot); its
-    #: id is read, not assumed: PostgreSQL's sequences do not roll back with earlier tests.
-    our_hold: int = 0
 
 
 async def _token(http: httpx.AsyncClient, client_id: str, scope: str | None = None) -> str:
@@ -319,13 +317,6 @@ async def _trace_node(runtime: Runtime, identifier: str) -> int:
     return int(found)
 
 
-async def _first_hold(runtime: Runtime) -> int:
-    async with runtime.sessions() as session:
-        found = await session.scalar(select(func.min(MaterialHold.id)))
-    assert found is not None, "the world's recall placed no hold"
-    return int(found)
-
-
 async def _finished_lot(runtime: Runtime, lot_number: str) -> int:
     async with runtime.sessions() as session:
         found = await session.scalar(
@@ -405,6 +396,8 @@ async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Se
     if any(s.key == ("POST", "/api/v1/lots/{lot_id:int}/suspect") for s in routes):
         await _suspect_report(http)
     recall = await _recall(runtime) if any("{recall_id" in s.path for s in routes) else None
+    async with runtime.sessions() as session:
+        hold = await session.scalar(text("SELECT min(id) FROM material_holds"))
     if any(s.key == ("GET", "/epcis/events") for s in routes):
         # Our postings become EPCIS events when first queried.
         erp = {"Authorization": f"Bearer {await _token(http, 'traceport-erp')}"}
@@ -516,9 +509,9 @@ async def build_world(runtime: Runtime, http: httpx.AsyncClient, routes: list[Se
         victim_invitation=invitations[VICTIM],
         own_invitation=invitations[ATTACKER],
         recall=recall,
+        hold=int(hold) if hold is not None else None,
         our_node=await _trace_node(runtime, "FG-LOT-0001"),
         our_finished_lot=await _finished_lot(runtime, "FG-LOT-0001"),
-        our_hold=await _first_hold(runtime),
         victim_digests=digests[VICTIM],
         own_digests=digests[ATTACKER],
         victim_run=runs["victim_run"],
@@ -1033,9 +1026,12 @@ def parameter_values(
         return [(DEMO_CASE_SSCC if name == "sscc" else "1", True, None)]
     if name == "index":
         return [("0", False, None)]
-    if name in ("hold_id", "lot_number"):
-        # Material holds and our internal lots are ours: foreign to every external caller.
-        return [(str(world.our_hold) if name == "hold_id" else "IL-RES-0001", True, None)]
+    if name == "hold_id":
+        # A material hold is ours: foreign to every external caller.
+        return [(str(world.hold), True, None)] if world.hold is not None else []
+    if name == "lot_number":
+        # Our internal lots too.
+        return [("IL-RES-0001", True, None)]
     if name in ("receipt_id", "inspection_id"):
         # Receipts and their incoming inspections are ours: the demo's inspected receipt
         # (its third, of AP-24-0901) and its inspection (the first).
