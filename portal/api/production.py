@@ -10,11 +10,10 @@ scope grants it. An ERP or MES reads the review (``GET``) to know when a lot is 
 from __future__ import annotations
 
 from litestar import get, post
-from litestar.openapi.datastructures import ResponseSpec
 
+from portal.api.responses import BEARER, error_responses
 from portal.api.schemas import (
     BlockerOut,
-    ErrorOut,
     FinishedLotOut,
     JudgedValueOut,
     ReleaseIn,
@@ -29,16 +28,6 @@ from trace_core.identity.service import SigningCredentials
 from trace_core.production.service import ConsumedLot, WorkOrderInputData
 from trace_core.release.dhr import DeviceHistory
 from trace_core.services import Services
-
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-
-def _errors(**statuses: str) -> dict[int, ResponseSpec]:
-    return {
-        int(code[1:]): ResponseSpec(data_container=ErrorOut, description=text)
-        for code, text in statuses.items()
-    }
-
 
 _AUTH = {
     "_401": "No or an invalid bearer token.",
@@ -105,7 +94,7 @@ def finished_lot_out(history: DeviceHistory) -> FinishedLotOut:
     security=BEARER,
     status_code=201,
     summary="Post a work order; its finished lot starts in quarantine (scope production:write)",
-    responses=_errors(
+    responses=error_responses(
         **_AUTH,
         _422="A field is invalid (`fields` names each): unknown part, lot not released, "
         "serial taken, quantity above what is left, a date not YYYY-MM-DD or expiry before "
@@ -143,7 +132,7 @@ async def post_work_order(services: Services, data: WorkOrderIn) -> WorkOrderOut
     tags=["production"],
     security=BEARER,
     summary="A finished lot's device history record review and what blocks its release",
-    responses=_errors(**_AUTH, _404="No finished lot with this id (or not ours to see)."),
+    responses=error_responses(**_AUTH, _404="No finished lot with this id (or not ours to see)."),
 )
 async def get_finished_lot(services: Services, finished_lot_id: int) -> FinishedLotOut:
     return finished_lot_out(await services.release.history(services.actor, finished_lot_id))
@@ -162,7 +151,7 @@ async def get_finished_lot(services: Services, finished_lot_id: int) -> Finished
         "nothing is written; read `GET /api/v1/finished-lots/{id}` for the lot's status and "
         "blockers."
     ),
-    responses=_errors(**_AUTH),
+    responses=error_responses(**_AUTH),
 )
 async def release_finished_lot(
     services: Services, finished_lot_id: int, data: ReleaseIn

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from litestar import Response, get, post
-from litestar.openapi.datastructures import ResponseSpec
 
+from portal.api.responses import BEARER, error_responses
 from portal.api.schemas import (
     ErrorOut,
     InspectionOut,
@@ -31,16 +31,6 @@ from trace_core.receipts.inspection import ResultEntry
 from trace_core.receipts.models import Receipt, ReceiptInspection
 from trace_core.receipts.service import ReceiptInput, ReceiptRefused
 from trace_core.services import Services
-
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-
-def _errors(**statuses: str) -> dict[int, ResponseSpec]:
-    return {
-        int(code[1:]): ResponseSpec(ErrorOut, description=text, generate_examples=False)
-        for code, text in statuses.items()
-    }
-
 
 _COMMON = {
     "_400": "The body is not JSON of the documented shape (a field of the wrong type, an "
@@ -145,7 +135,7 @@ def refusal(exc: ValidationFailed | Conflict, field: str | None = None) -> Respo
     "exactly and, with what was received before, may not exceed the lot's declared quantity "
     "plus the part's over-receipt tolerance. A part with an incoming inspection plan is "
     "received into quarantine with a pending inspection.",
-    responses=_errors(
+    responses=error_responses(
         **_COMMON,
         _404="The supplier lot is not visible to the client.",
         _409="The receipt is refused by the supplier lot: its status (not submitted or "
@@ -176,7 +166,7 @@ async def post_receipt(services: Services, data: ReceiptIn) -> Response[Any]:
     tags=["receipts"],
     security=BEARER,
     summary="A goods receipt with its internal lot's status and incoming inspection",
-    responses=_errors(**_COMMON, _404="No such receipt, or not visible to the client."),
+    responses=error_responses(**_COMMON, _404="No such receipt, or not visible to the client."),
 )
 async def get_receipt(services: Services, receipt_id: int) -> ReceiptOut:
     return await receipt_out(services, await services.receipts.get(services.actor, receipt_id))
@@ -191,7 +181,7 @@ async def get_receipt(services: Services, receipt_id: int) -> ReceiptOut:
     description="One result per characteristic of the part's inspection plan; each is judged "
     "against the plan. Any failure fails the inspection and rejects the internal lot. The "
     "release that follows a pass is QA's signed step in the portal (machines do not sign).",
-    responses=_errors(
+    responses=error_responses(
         **_COMMON,
         _404="No such receipt, or the receipt has no incoming inspection.",
         _409="The inspection already has results, or changed since `expected_version` "
