@@ -10,9 +10,11 @@ import re
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import Browser, api_token, bearer, row_counts
 from tests.release_helpers import UDI_DATES, sterilize
+from trace_core.inventory.models import InternalLot
 from trace_core.services import Runtime
 
 OPS, QA = "ops@traceport.example", "qa@traceport.example"
@@ -276,3 +278,20 @@ async def test_openapi_documents_the_error_statuses(client: httpx.AsyncClient) -
     assert {"201", "401", "403", "422"} <= set(post["responses"])
     release = schema["paths"]["/api/v1/finished-lots/{finished_lot_id}/release"]["post"]
     assert {"401", "403"} <= set(release["responses"])
+
+
+async def test_a_released_lot_page_shows_no_release_blockers(
+    browser: Browser, runtime: Runtime
+) -> None:
+    """Once released, the review page shows the decision (its signature), not the refusal of
+    a second release ("FG-LOT-0001 is released; only a lot in quarantine can be released")."""
+    await browser.login("qa@traceport.example")
+    async with runtime.sessions() as session:
+        lot_id = await session.scalar(
+            select(InternalLot.id).where(InternalLot.lot_number == "FG-LOT-0001")
+        )
+    page = await browser.get(f"/internal/finished-lots/{lot_id}")
+    assert page.status_code == 200
+    assert "FG-LOT-0001" in page.text
+    assert 'id="blockers"' not in page.text
+    assert "only a lot in quarantine can be released" not in page.text
