@@ -14,6 +14,7 @@ from sqlalchemy import select
 from portal.vocabulary import GATE_REFUSALS, MOVEMENT_VERBS
 from tests.conftest import Browser, api_token, bearer, row_counts
 from trace_core.demo import DEMO_PASSWORD
+from trace_core.gates.models import MaterialHold
 from trace_core.gates.rules import TEMPLATES, VERB
 from trace_core.lots.models import SupplierLot
 from trace_core.services import Runtime
@@ -45,6 +46,16 @@ async def lot_id(runtime: Runtime, number: str) -> int:
         )
 
 
+async def latest_hold_number(runtime: Runtime) -> str:
+    """The number of the hold placed last (numbers come from a sequence on PostgreSQL)."""
+    async with runtime.sessions() as session:
+        return str(
+            await session.scalar(
+                select(MaterialHold.number).order_by(MaterialHold.id.desc()).limit(1)
+            )
+        )
+
+
 async def erp(client: httpx.AsyncClient) -> dict[str, str]:
     return bearer(await api_token(client, "traceport-erp", "traceport-erp-secret"))
 
@@ -62,8 +73,10 @@ async def test_holds_and_releases_through_the_api(
     )
     assert held.status_code == 201, held.text
     body = held.json()
-    assert (body["number"], body["target_kind"], body["target"], body["status"]) == (
-        "MH-000001",
+    # Hold numbers come from a sequence on PostgreSQL: read, not assumed.
+    mh = body["number"]
+    assert re.fullmatch(r"MH-\d{6}", mh)
+    assert (body["target_kind"], body["target"], body["status"]) == (
         "supplier_lot",
         "AP-24-0815",
         "active",
@@ -83,7 +96,7 @@ async def test_holds_and_releases_through_the_api(
     )
     assert shipped.status_code == 422, shipped.text
     assert shipped.json()["fields"]["serials"] == (
-        "SN-DEMO-0006 comes from AP-24-0815, which is on hold (MH-000001); it cannot be shipped."
+        f"SN-DEMO-0006 comes from AP-24-0815, which is on hold ({mh}); it cannot be shipped."
     )
     no_reason = await client.post(
         f"/api/v1/lots/{resin}/release", headers=headers, json={"reason": " "}
@@ -197,7 +210,8 @@ async def test_qa_holds_a_supplier_lot_on_its_page_and_the_supplier_sees_the_not
     assert held.status_code == 303, held.text
     page = await qa.get(f"/internal/lots/{resin}")
     assert "On hold: this lot cannot be received or used." in page.text
-    assert "MH-000001" in page.text and "MFI drift seen at incoming" in page.text
+    mh = await latest_hold_number(runtime)
+    assert mh in page.text and "MFI drift seen at incoming" in page.text
     # The receipt page refuses the held lot, naming the rule and the hold.
     await qa.logout()
     ops = qa
@@ -208,11 +222,11 @@ async def test_qa_holds_a_supplier_lot_on_its_page_and_the_supplier_sees_the_not
     before = await row_counts(runtime, TABLES)
     refused = await ops.post("/internal/receipts", {"supplier_lot_id": str(resin), "quantity": "2"})
     assert refused.status_code == 409
-    assert "Supplier lot AP-24-0815 is on hold (MH-000001); it cannot be received." in refused.text
+    assert f"Supplier lot AP-24-0815 is on hold ({mh}); it cannot be received." in refused.text
     ops.http.cookies.set("lang", "zh_CN")
     chinese = await ops.post("/internal/receipts", {"supplier_lot_id": str(resin), "quantity": "2"})
     assert chinese.status_code == 409
-    assert "供应商批次 AP-24-0815 处于冻结（MH-000001），不能收货。" in chinese.text
+    assert f"供应商批次 AP-24-0815 处于冻结（{mh}），不能收货。" in chinese.text
     assert await row_counts(runtime, TABLES) == before
     # The supplier sees its lot on hold with QA's notice, never our reason or hold record.
     await ops.logout()
@@ -221,7 +235,7 @@ async def test_qa_holds_a_supplier_lot_on_its_page_and_the_supplier_sees_the_not
     theirs = await anna.get(f"/supplier/lots/{resin}")
     assert "On hold: this lot cannot be received or used." in theirs.text
     assert "Please hold further shipments of this lot." in theirs.text
-    assert "MFI drift seen at incoming" not in theirs.text and "MH-000001" not in theirs.text
+    assert "MFI drift seen at incoming" not in theirs.text and mh not in theirs.text
     assert (await anna.get("/internal/holds")).status_code in (403, 404)
     await anna.logout()
     await qa.login(QA)
@@ -275,7 +289,7 @@ async def test_the_holds_page_holds_lots_and_serial_ranges(
     )
     assert ranged.status_code == 422 and "comes before" in ranged.text
     page = await qa.get("/internal/holds")
-    assert "IL-STE-0001" in page.text and "MH-000001" in page.text
+    assert "IL-STE-0001" in page.text and await latest_hold_number(runtime) in page.text
     hold_id = re.search(r'action="/internal/holds/(\d+)/release"', page.text)
     assert hold_id
     released = await qa.post(

@@ -21,7 +21,7 @@ import builtins
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from trace_core.db import utc_now
 from trace_core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -29,6 +29,7 @@ from trace_core.gates.models import MaterialHold
 from trace_core.identity.actor import Actor
 from trace_core.inventory.models import InternalLot, Serial
 from trace_core.lots.models import SupplierLot
+from trace_core.numbering import next_in_series
 from trace_core.recalls.models import Recall
 
 if TYPE_CHECKING:
@@ -470,9 +471,10 @@ class HoldService:
     async def _new(
         self, actor: Actor, target_kind: str, reason: str, **values: object
     ) -> MaterialHold:
-        count = await self.session.scalar(select(func.count()).select_from(MaterialHold)) or 0
+        # From a sequence, not count() + 1: two holds placed at once must not share a number.
+        number = await next_in_series(self.session, "material_hold")
         hold = MaterialHold(
-            number=f"MH-{count + 1:06d}",
+            number=f"MH-{number:06d}",
             target_kind=target_kind,
             hold_kind=str(values.pop("hold_kind", "hold")),
             reason=reason,

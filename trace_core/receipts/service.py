@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select
 
 from trace_core.certificates.coverage import coverage_on
 from trace_core.db import utc_now
@@ -32,9 +32,10 @@ from trace_core.errors import Conflict, NotFound, ValidationFailed
 from trace_core.gates import Movement
 from trace_core.identity.actor import Actor
 from trace_core.lots.models import SupplierLot
+from trace_core.numbering import next_in_series
 from trace_core.parts.models import Part
 from trace_core.quantities import check_storable, parse_quantity
-from trace_core.receipts.models import InspectionPlanItem, NumberCounter, Receipt
+from trace_core.receipts.models import InspectionPlanItem, Receipt
 from trace_core.trace.models import TraceEdge, node_id
 from trace_core.units import UnitError, canonical_unit, convert_quantity, plain_decimal
 
@@ -164,7 +165,7 @@ class ReceiptService:
                 quantity=quantity,
                 unit=lot.unit,
             )
-        number = f"GR-{await self._next_number():06d}"
+        number = f"GR-{await next_in_series(self.session, 'receipt'):06d}"
         internal_number = (data.internal_lot_number or "").strip() or f"IL-{number[3:]}"
         inspected = await self.has_inspection_plan(lot.part_id)
         # An inspection plan keeps the lot in quarantine whatever the CoA says (QMS-06).
@@ -305,23 +306,6 @@ class ReceiptService:
                 .limit(1)
             )
         ) is not None
-
-    async def _next_number(self) -> int:
-        """The next receipt number: a PostgreSQL sequence (nextval never hands out a number
-        twice, whatever the transactions do; a rolled-back receipt leaves a gap), or on SQLite
-        the counter row incremented in this transaction (the write lock makes it the only
-        one)."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            return int(await self.session.scalar(text("SELECT nextval('receipt_number_seq')")))
-        value = await self.session.scalar(
-            update(NumberCounter)
-            .where(NumberCounter.name == "receipt")
-            .values(value=NumberCounter.value + 1)
-            .returning(NumberCounter.value)
-        )
-        if value is None:
-            raise RuntimeError("the receipt counter is missing: run `traceport db upgrade`")
-        return int(value)
 
     async def on_supplier_lot_decided(self, lot: SupplierLot, status: str) -> None:
         """Release (or reject) the quarantined internal lots received from ``lot``."""
