@@ -11,7 +11,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import QueryParameter
 
-from portal.api.v1 import BEARER
+from portal.api.responses import BEARER
 from trace_core.errors import NotFound, TooLarge
 from trace_core.services import Services
 

@@ -8,15 +8,14 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.openapi import ResponseSpec
 from litestar.params import Body, QueryParameter
 
+from portal.api.responses import BEARER, error_responses
 from portal.api.schemas import (
     CertificateIn,
     CertificateOut,
     CoverageOut,
     DocumentOut,
-    ErrorOut,
     HoldIn,
     HoldOut,
     HoldReleaseIn,
@@ -59,9 +58,6 @@ from trace_core.services import Services
 from trace_core.shipments.service import ShipmentInput
 from trace_core.trace.service import BUNDLE_PAGE
 from trace_core.trace.statements import Direction
-
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
 
 #: What every lot input is held to (docs/LOTS.md), stated in the OpenAPI description.
 LOT_INPUT_RULES = (
@@ -706,14 +702,14 @@ async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 # number, which is what our ERP and MES know them by. A machine's hold and release are
 # versioned and audited under the client's name; people sign theirs on the pages.
 
-_HOLD_ERRORS = {
-    404: ResponseSpec(ErrorOut, description="No such lot or hold (or not one of ours)"),
-    403: ResponseSpec(ErrorOut, description="The client lacks the scope holds:write"),
-    409: ResponseSpec(
-        ErrorOut, description="Illegal step: already held, not active, held by a recall"
-    ),
-    422: ResponseSpec(ErrorOut, description="A field is missing or wrong (named in fields)"),
-}
+_HOLD_ERRORS = error_responses(
+    _400="The body is not JSON of the documented shape (an unknown or mistyped field)",
+    _401="No or an expired bearer token",
+    _403="The client lacks the scope holds:write, or is not one of our own systems",
+    _404="No such lot or hold (or not one of ours)",
+    _409="Illegal step: already held, not active, held by a recall",
+    _422="A field is missing or wrong (named in fields)",
+)
 
 
 async def _hold_answer(services: Services, hold: MaterialHold) -> HoldOut:
@@ -798,7 +794,7 @@ async def hold_serial_range(services: Services, data: SerialHoldIn) -> HoldOut:
     tags=["holds"],
     security=BEARER,
     summary="A material hold (internal clients)",
-    responses={404: _HOLD_ERRORS[404]},
+    responses={status: _HOLD_ERRORS[status] for status in (401, 403, 404)},
 )
 async def get_hold(services: Services, hold_id: int) -> HoldOut:
     return await _hold_answer(services, await services.holds.get(services.actor, hold_id))

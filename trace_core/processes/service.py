@@ -411,6 +411,22 @@ def approval_content(approval: ProcessApproval) -> dict[str, Any]:
     }
 
 
+def _require_supplier_quality(actor: Actor) -> None:
+    """Approving processes and changing an approval is our supplier quality team's."""
+    actor.require("suppliers.approve")
+    if not actor.is_internal:
+        raise PermissionDenied("Only our own supplier quality team approves processes.")
+
+
+def _check_seen(approval: ProcessApproval, expected_version: int) -> None:
+    """Refuse a change made on a stale page: the approval changed since it was read."""
+    if approval.version != expected_version:
+        raise Conflict(
+            f"The approval changed while you were looking at it (now version "
+            f"{approval.version}, you saw {expected_version}); look again."
+        )
+
+
 class ProcessService:
     def __init__(self, services: Services) -> None:
         self.s = services
@@ -451,9 +467,7 @@ class ProcessService:
     async def approve_process(self, actor: Actor, data: ApprovalInput) -> ProcessApproval:
         """Record that an organization may perform a kind of process for us (a quality
         agreement in force). Buyers and QA approvers only."""
-        actor.require("suppliers.approve")
-        if not actor.is_internal:
-            raise PermissionDenied("Only our own supplier quality team approves processes.")
+        _require_supplier_quality(actor)
         errors: dict[str, str] = {}
         organization = await self.session.get(Organization, data.organization_id)
         if organization is None:
@@ -512,9 +526,7 @@ class ProcessService:
         self, actor: Actor, approval_id: int, status: str, reason: str, expected_version: int
     ) -> ProcessApproval:
         """Suspend, withdraw or reinstate an approval, with a reason (a new version)."""
-        actor.require("suppliers.approve")
-        if not actor.is_internal:
-            raise PermissionDenied("Only our own supplier quality team approves processes.")
+        _require_supplier_quality(actor)
         approval = await self.approval(actor, approval_id)
         errors: dict[str, str] = {}
         if status not in APPROVAL_STATUSES:
@@ -523,11 +535,7 @@ class ProcessService:
             errors["reason"] = "Say why the approval changes."
         if errors:
             raise ValidationFailed(errors)
-        if approval.version != expected_version:
-            raise Conflict(
-                f"The approval changed while you were looking at it (now version "
-                f"{approval.version}, you saw {expected_version}); look again."
-            )
+        _check_seen(approval, expected_version)
         if approval.status == "withdrawn":
             raise Conflict("A withdrawn approval stays withdrawn; record a new one.")
         if approval.status == status:
@@ -556,9 +564,7 @@ class ProcessService:
         """Record the date the contractor's process validation falls due (QMS-09): after a
         revalidation, a later date; on learning it lapsed, the real one. A new version with
         a reason. Runs that ended after the date then block the release of their lots."""
-        actor.require("suppliers.approve")
-        if not actor.is_internal:
-            raise PermissionDenied("Only our own supplier quality team approves processes.")
+        _require_supplier_quality(actor)
         approval = await self.approval(actor, approval_id)
         errors: dict[str, str] = {}
         day = None
@@ -568,11 +574,7 @@ class ProcessService:
             errors["reason"] = "Say why the revalidation date changes."
         if errors:
             raise ValidationFailed(errors)
-        if approval.version != expected_version:
-            raise Conflict(
-                f"The approval changed while you were looking at it (now version "
-                f"{approval.version}, you saw {expected_version}); look again."
-            )
+        _check_seen(approval, expected_version)
         approval.revalidation_due = day
         row = await self.keeper.write_version(
             APPROVAL_RECORD,
